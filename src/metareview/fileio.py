@@ -1,0 +1,48 @@
+"""Writing output files safely: atomically, never over an input, never over a file by surprise."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import OutputError
+
+
+def check_output(path: str | Path, inputs: Iterable[str | Path] = (), force: bool = False) -> Path:
+    """Refuse an output that is one of the inputs, or that exists when ``force`` is off."""
+    target = Path(path)
+    resolved = target.resolve()
+    for source in inputs:
+        if str(source) != "-" and Path(source).resolve() == resolved:
+            raise OutputError(
+                "the output is also an input", str(target), "choose another output file name"
+            )
+    if target.exists() and not force:
+        raise OutputError("the file exists", str(target), "use --force to replace it")
+    if not target.parent.exists():
+        raise OutputError(
+            "the folder does not exist", str(target), f"create {target.parent} first"
+        )
+    return target
+
+
+@contextmanager
+def atomic_path(
+    path: str | Path, inputs: Iterable[str | Path] = (), force: bool = False
+) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it over ``path`` only if the block
+    succeeds, so a failed run leaves no partial output."""
+    target = check_output(path, inputs, force)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=target.parent
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,76 @@
+"""Source formats: one module per format, each exporting ``FORMAT``.
+
+A format is detected from content, never from the file name: XML formats by the
+document element (namespace included), text formats by their first bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from ..errors import InputError, OptionError
+from ..records import Article, Deletion
+from ..xmlsafe import root_tag
+
+Reader = Callable[[BinaryIO, str], Iterator[Article | Deletion]]
+
+
+@dataclass(frozen=True)
+class Format:
+    """A source format.
+
+    ``detect`` gets the root tag (``{ns}name``) for XML formats, or the first bytes
+    (BOM stripped, up to 64 KiB) for text formats. ``read`` streams records from a
+    binary stream; ``source`` is the file name used in records and error locations.
+    """
+
+    name: str
+    description: str
+    xml: bool
+    detect: Callable[[str], bool] | Callable[[bytes], bool]
+    read: Reader
+
+
+def _registry() -> list[Format]:
+    # Imported here so each format module may import this one for `Format`.
+    from . import pubmed
+
+    return [*pubmed.FORMATS]
+
+
+def formats() -> list[Format]:
+    """Every known format, in detection order."""
+    return _registry()
+
+
+def by_name(name: str) -> Format:
+    for fmt in formats():
+        if fmt.name == name:
+            return fmt
+    known = ", ".join(f.name for f in formats())
+    raise OptionError(f"unknown format {name!r}", hint=f"choose one of: {known}")
+
+
+def detect(stream: BinaryIO, source: str) -> Format:
+    """The format of a peekable stream, judged from its content."""
+    head = stream.peek(65536)[:65536]  # type: ignore[attr-defined]
+    text_head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if text_head.startswith(b"<"):
+        tag = root_tag(stream, source)
+        for fmt in formats():
+            if fmt.xml and fmt.detect(tag):  # type: ignore[arg-type]
+                return fmt
+        what = f"XML with root element <{tag}>"
+    else:
+        for fmt in formats():
+            if not fmt.xml and fmt.detect(text_head):  # type: ignore[arg-type]
+                return fmt
+        what = "a file"
+    known = ", ".join(f"{f.name} ({f.description})" for f in formats())
+    raise InputError(
+        f"{what} in no format we know",
+        source,
+        f"known formats: {known}; use --format to force one",
+    )

@@ -1,0 +1,228 @@
+"""The record model: one frozen :class:`Article` per bibliographic record, whatever its source.
+
+Every reader in :mod:`metareview.formats` yields these. Missing values are ``None``
+or an empty tuple, never invented. Texts keep their language (``lang``) as the
+source gives it (``en``, ``en_US``, ``eng``, ``fa_IR`` …) so no locale is dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Text:
+    """A text in one language; ``lang`` is ``None`` when the source does not say."""
+
+    text: str
+    lang: str | None = None
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of a (possibly structured) abstract: ``label`` as printed, ``category``
+    the normalised kind where the source gives one (MEDLINE ``NlmCategory``)."""
+
+    text: str
+    label: str | None = None
+    category: str | None = None
+
+
+@dataclass(frozen=True)
+class Abstract:
+    """An abstract in one language, as one or more sections (paragraphs)."""
+
+    sections: tuple[Section, ...]
+    lang: str | None = None
+    kind: str | None = None  # e.g. JATS abstract-type "summary" / eLife digest
+
+    @property
+    def text(self) -> str:
+        """The abstract as one string: ``LABEL: text`` sections separated by blank lines."""
+        return "\n\n".join(f"{s.label}: {s.text}" if s.label else s.text for s in self.sections)
+
+
+@dataclass(frozen=True)
+class PubDate:
+    """A (possibly partial) date as given: month and day are ``None`` when absent.
+
+    ``raw`` keeps free-text dates such as MEDLINE's ``MedlineDate`` ("1998 Dec-1999 Jan")
+    and season names; ``year`` is then the first four-digit year found in it.
+    """
+
+    year: int | None = None
+    month: int | None = None
+    day: int | None = None
+    raw: str | None = None
+
+    def iso(self) -> str | None:
+        """``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` as far as known; ``None`` without a year."""
+        if self.year is None:
+            return None
+        parts = [f"{self.year:04d}"]
+        if self.month is not None:
+            parts.append(f"{self.month:02d}")
+            if self.day is not None:
+                parts.append(f"{self.day:02d}")
+        return "-".join(parts)
+
+
+@dataclass(frozen=True)
+class Author:
+    """One author (a person, or a group in ``collective``), in byline order."""
+
+    last: str | None = None
+    first: str | None = None
+    initials: str | None = None
+    suffix: str | None = None
+    collective: str | None = None
+    orcid: str | None = None
+    affiliations: tuple[str, ...] = ()
+
+    @property
+    def display(self) -> str:
+        """``Last FM`` (Vancouver style), or the group name."""
+        if self.collective:
+            return self.collective
+        initials = self.initials or _initials(self.first)
+        return " ".join(p for p in (self.last, initials) if p)
+
+
+@dataclass(frozen=True)
+class Journal:
+    title: str | None = None
+    iso_abbrev: str | None = None
+    issn_print: str | None = None
+    issn_electronic: str | None = None
+    issn: str | None = None  # an ISSN whose medium the source does not give
+    publisher: str | None = None
+
+
+@dataclass(frozen=True)
+class Article:
+    """One bibliographic record.
+
+    ``source_format``, ``source_file`` and ``record_index`` (0-based within the file)
+    say where it came from. ``titles`` and ``abstracts`` keep every language given;
+    :attr:`title` and :attr:`abstract` pick the primary one (the first given).
+    ``extra`` keeps source fields that have no place in the model, as (tag, value) pairs.
+    """
+
+    source_format: str
+    source_file: str
+    record_index: int
+    pmid: str | None = None
+    doi: str | None = None
+    pmcid: str | None = None
+    publisher_id: str | None = None
+    url: str | None = None
+    titles: tuple[Text, ...] = ()
+    vernacular_title: str | None = None
+    abstracts: tuple[Abstract, ...] = ()
+    journal: Journal = field(default_factory=Journal)
+    volume: str | None = None
+    issue: str | None = None
+    first_page: str | None = None
+    last_page: str | None = None
+    pages: str | None = None  # as printed, e.g. MEDLINE "573-8"
+    elocation: str | None = None
+    pub_date: PubDate = field(default_factory=PubDate)
+    history: tuple[tuple[str, PubDate], ...] = ()
+    publication_status: str | None = None
+    authors: tuple[Author, ...] = ()
+    languages: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    mesh_terms: tuple[str, ...] = ()
+    publication_types: tuple[str, ...] = ()
+    extra: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def title(self) -> str | None:
+        return self.titles[0].text if self.titles else self.vernacular_title
+
+    @property
+    def abstract(self) -> str | None:
+        return self.abstracts[0].text if self.abstracts else None
+
+    @property
+    def year(self) -> int | None:
+        return self.pub_date.year
+
+    @property
+    def page_range(self) -> str | None:
+        """``first–last`` pages (``first-last`` in ASCII), else the printed pages or ELocation."""
+        if self.first_page and self.last_page and self.first_page != self.last_page:
+            return f"{self.first_page}-{self.last_page}"
+        return self.first_page or self.pages or self.elocation
+
+    def to_row(self) -> dict[str, Any]:
+        """The flat form used for CSV/Excel/JSONL tables: one scalar per column.
+
+        Lists are joined with ``"; "``; other-language titles/abstracts get their own
+        ``title_<lang>`` / ``abstract_<lang>`` columns so nothing is lost.
+        """
+        history = {f"date_{status}": date.iso() for status, date in self.history}
+        row: dict[str, Any] = {
+            "source_format": self.source_format,
+            "source_file": self.source_file,
+            "record_index": self.record_index,
+            "pmid": self.pmid,
+            "doi": self.doi,
+            "pmcid": self.pmcid,
+            "publisher_id": self.publisher_id,
+            "url": self.url,
+            "title": self.title,
+            "vernacular_title": self.vernacular_title,
+            "first_author": self.authors[0].display if self.authors else None,
+            "authors": _join(a.display for a in self.authors),
+            "affiliations": _join(aff for a in self.authors for aff in a.affiliations),
+            "orcids": _join(a.orcid for a in self.authors if a.orcid),
+            "year": self.year,
+            "pub_date": self.pub_date.iso(),
+            "pub_date_raw": self.pub_date.raw,
+            "journal": self.journal.title,
+            "journal_abbrev": self.journal.iso_abbrev,
+            "issn_print": self.journal.issn_print,
+            "issn_electronic": self.journal.issn_electronic,
+            "issn": self.journal.issn,
+            "publisher": self.journal.publisher,
+            "volume": self.volume,
+            "issue": self.issue,
+            "pages": self.page_range,
+            "elocation": self.elocation,
+            "publication_status": self.publication_status,
+            "languages": _join(self.languages),
+            "keywords": _join(self.keywords),
+            "mesh_terms": _join(self.mesh_terms),
+            "publication_types": _join(self.publication_types),
+            "abstract": self.abstract,
+            **history,
+        }
+        for text in self.titles[1:]:
+            row[f"title_{text.lang or 'other'}"] = text.text
+        for abstract in self.abstracts[1:]:
+            row[f"abstract_{abstract.lang or abstract.kind or 'other'}"] = abstract.text
+        for key, value in self.extra:
+            column = f"extra_{key}"
+            row[column] = f"{row[column]}; {value}" if column in row else value
+        return row
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """A MEDLINE ``DeleteCitation`` entry: the PMID is withdrawn, not an article."""
+
+    pmid: str
+    source_file: str
+
+
+def _join(values: Any) -> str | None:
+    text = "; ".join(v for v in values if v)
+    return text or None
+
+
+def _initials(first: str | None) -> str | None:
+    if not first:
+        return None
+    return "".join(part[0] for part in first.replace("-", " ").split() if part[0].isalpha()) or None
