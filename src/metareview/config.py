@@ -1,0 +1,309 @@
+"""``review.toml``: one file that describes a review, validated with its line numbers.
+
+The file names the question, the sources (one export file or folder per database),
+the screening and extraction workbooks, the analysis settings and the output folder.
+Paths are relative to the folder that holds ``review.toml``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, MissingInputError, ReviewError, ValidationError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+CONFIG_NAME = "review.toml"
+
+TEMPLATE = """\
+# review.toml: this review, described in one file. `review run` reads it and
+# performs every step whose inputs changed. Paths are relative to this file.
+
+[review]
+title = "{title}"
+# The review question (PICO), used in the report.
+question = ""
+
+# One [[sources]] table per database or register searched. `path` is an export file
+# or a folder of them (PubMed/MEDLINE XML, JATS, Crossref, RIS, nbib, BibTeX, ...).
+[[sources]]
+label = "pubmed"
+database = "PubMed"
+path = "sources/pubmed"
+searched = ""          # date of the search, e.g. "2025-01-31"
+
+[dedupe]
+threshold = 90         # fuzzy title score (0-100) above which records are duplicates
+
+[screening]
+title_abstract = "screening/title-abstract.xlsx"
+full_text = "screening/full-text.xlsx"
+reasons = ["wrong population", "wrong outcome", "wrong study design", "no full text"]
+
+[extraction]
+workbook = "extraction/extraction.xlsx"
+design = "proportion"  # proportion | binary | continuous | generic
+fields = []            # extra columns to code, e.g. ["country", "setting"]
+
+[analysis]
+measure = "PLO"        # PR PLN PLO PAS PFT | OR RR RD | MD SMD | GEN
+method = "REML"        # REML DL ML PM HE SJ EB HS FE GLMM
+test = "z"             # z | knha | adhoc
+level = 95
+# by = "subgroup"      # a column of the extraction sheet for subgroup analysis
+
+[outputs]
+dir = "output"
+"""
+
+_DESIGNS = ("proportion", "binary", "continuous", "generic")
+
+
+@dataclass(frozen=True)
+class Source:
+    label: str
+    path: Path
+    database: str
+    searched: str | None = None
+
+
+@dataclass(frozen=True)
+class Analysis:
+    measure: str | None = None  # None: the design's default
+    method: str = "REML"
+    test: str = "z"
+    level: float = 95.0
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewConfig:
+    """A validated ``review.toml``; every path is absolute."""
+
+    path: Path
+    title: str
+    question: str
+    sources: tuple[Source, ...]
+    dedupe_threshold: float
+    title_abstract: Path
+    full_text: Path
+    reasons: tuple[str, ...]
+    extraction: Path
+    design: str
+    fields: tuple[str, ...]
+    analysis: Analysis = field(default_factory=Analysis)
+    output_dir: Path = Path("output")
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+
+# table -> key -> expected type; a declarative schema so unknown keys are caught.
+_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "review": {"title": str, "question": str},
+    "sources": {"label": str, "path": str, "database": str, "searched": str},
+    "dedupe": {"threshold": (int, float)},
+    "screening": {"title_abstract": str, "full_text": str, "reasons": list},
+    "extraction": {"workbook": str, "design": str, "fields": list},
+    "analysis": {
+        "measure": str,
+        "method": str,
+        "test": str,
+        "level": (int, float),
+        "by": str,
+    },
+    "outputs": {"dir": str},
+}
+
+
+class _Lines:
+    """Line numbers of tables and keys in the TOML text, for located messages."""
+
+    _HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.-]+)\s*\]\]?")
+    _KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
+
+    def __init__(self, text: str, name: str):
+        self.name = name
+        self.tables: dict[str, list[int]] = {}
+        self.keys: dict[tuple[str, int, str], int] = {}
+        table, index = "", 0
+        for number, line in enumerate(text.splitlines(), start=1):
+            if header := self._HEADER.match(line):
+                table = header.group(1)
+                self.tables.setdefault(table, []).append(number)
+                index = len(self.tables[table]) - 1
+            elif key := self._KEY.match(line):
+                self.keys[(table, index, key.group(1))] = number
+
+    def at(self, table: str, key: str | None = None, index: int = 0) -> str:
+        number = self.keys.get((table, index, key)) if key else None
+        if number is None:
+            starts = self.tables.get(table, [])
+            number = starts[index] if index < len(starts) else None
+        return f"{self.name}:{number}" if number else self.name
+
+
+def load_config(path: str | Path) -> ReviewConfig:
+    """Read and validate ``review.toml``, reporting every problem with its line."""
+    file = Path(path)
+    if file.is_dir():
+        file = file / CONFIG_NAME
+    if not file.exists():
+        raise MissingInputError(
+            "no review.toml here", str(file), "create one with `review init DIR`"
+        )
+    text = file.read_text(encoding="utf-8")
+    lines = _Lines(text, str(file))
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML ({exc})", str(file), "fix the syntax") from None
+
+    problems: list[ReviewError] = []
+    root = file.parent.resolve()
+
+    def table(name: str, value: Any, index: int = 0) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            problems.append(InputError(f"[{name}] must be a table", lines.at(name)))
+            return {}
+        for key, item in value.items():
+            expected = _SCHEMA[name].get(key)
+            if expected is None:
+                known = ", ".join(_SCHEMA[name])
+                problems.append(
+                    InputError(
+                        f"unknown key {key!r} in [{name}]",
+                        lines.at(name, key, index),
+                        f"known keys: {known}",
+                    )
+                )
+            elif not isinstance(item, expected) or isinstance(item, bool):
+                problems.append(
+                    InputError(
+                        f"{name}.{key} has the wrong type ({type(item).__name__})",
+                        lines.at(name, key, index),
+                        "see the commented template that `review init` writes",
+                    )
+                )
+        return value
+
+    for name in data:
+        if name not in _SCHEMA:
+            problems.append(
+                InputError(
+                    f"unknown table [{name}]",
+                    lines.at(name),
+                    f"known tables: {', '.join(_SCHEMA)}",
+                )
+            )
+    review = table("review", data.get("review", {}))
+    dedupe = table("dedupe", data.get("dedupe", {}))
+    screening = table("screening", data.get("screening", {}))
+    extraction = table("extraction", data.get("extraction", {}))
+    analysis = table("analysis", data.get("analysis", {}))
+    outputs = table("outputs", data.get("outputs", {}))
+
+    sources: list[Source] = []
+    raw_sources = data.get("sources", [])
+    if not isinstance(raw_sources, list) or not raw_sources:
+        problems.append(
+            InputError("no [[sources]] given", str(file), "add one [[sources]] table per database")
+        )
+        raw_sources = []
+    for index, raw in enumerate(raw_sources):
+        entry = table("sources", raw, index)
+        label, where = entry.get("label"), entry.get("path")
+        if not label or not where:
+            problems.append(
+                InputError(
+                    "a [[sources]] entry needs both `label` and `path`",
+                    lines.at("sources", None, index),
+                )
+            )
+            continue
+        source_path = root / str(where)
+        if not source_path.exists():
+            problems.append(
+                MissingInputError(
+                    f"source {label!r}: {where} does not exist",
+                    lines.at("sources", "path", index),
+                    "put the database's export file there or fix the path",
+                )
+            )
+        searched = entry.get("searched") or None
+        sources.append(
+            Source(str(label), source_path, str(entry.get("database", label)), searched)
+        )
+    labels = [s.label for s in sources]
+    for duplicate in sorted({x for x in labels if labels.count(x) > 1}):
+        problems.append(
+            InputError(f"source label {duplicate!r} is used twice", str(file), "use unique labels")
+        )
+
+    design = str(extraction.get("design", "proportion"))
+    if design not in _DESIGNS:
+        problems.append(
+            InputError(
+                f"unknown design {design!r}",
+                lines.at("extraction", "design"),
+                f"choose one of: {', '.join(_DESIGNS)}",
+            )
+        )
+    threshold = float(dedupe.get("threshold", 90))
+    if not 0 <= threshold <= 100:
+        problems.append(
+            InputError(
+                f"dedupe threshold {threshold} is outside 0-100", lines.at("dedupe", "threshold")
+            )
+        )
+
+    if problems:
+        raise ValidationError(problems, str(file))
+
+    def under_root(value: object, default: str) -> Path:
+        return root / str(value or default)
+
+    return ReviewConfig(
+        path=file.resolve(),
+        title=str(review.get("title", "")),
+        question=str(review.get("question", "")),
+        sources=tuple(sources),
+        dedupe_threshold=threshold,
+        title_abstract=under_root(screening.get("title_abstract"), "screening/title-abstract.xlsx"),
+        full_text=under_root(screening.get("full_text"), "screening/full-text.xlsx"),
+        reasons=tuple(str(r) for r in screening.get("reasons", ())),
+        extraction=under_root(extraction.get("workbook"), "extraction/extraction.xlsx"),
+        design=design,
+        fields=tuple(str(f) for f in extraction.get("fields", ())),
+        analysis=Analysis(
+            measure=analysis.get("measure"),
+            method=str(analysis.get("method", "REML")),
+            test=str(analysis.get("test", "z")),
+            level=float(analysis.get("level", 95)),
+            by=analysis.get("by"),
+        ),
+        output_dir=under_root(outputs.get("dir"), "output"),
+    )
+
+
+def init_project(directory: str | Path, title: str = "") -> Path:
+    """Create ``review.toml`` and the folder layout in ``directory``; never overwrites."""
+    root = Path(directory)
+    config = root / CONFIG_NAME
+    if config.exists():
+        raise InputError(
+            "a review.toml exists already", str(config), "edit it, or choose another folder"
+        )
+    for sub in ("sources/pubmed", "screening", "extraction", "output"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    name = title or root.resolve().name
+    config.write_text(TEMPLATE.format(title=name.replace('"', "'")), encoding="utf-8")
+    return config
