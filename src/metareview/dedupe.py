@@ -1,0 +1,556 @@
+"""Finding duplicate records across and within sources.
+
+Three rules, applied in this order, link two records:
+
+1. ``doi``: the same normalised DOI (case, ``https://doi.org/`` / ``doi:`` prefixes and
+   trailing punctuation ignored);
+2. ``pmid``: the same PubMed id;
+3. ``title``: normalised titles (case, punctuation, diacritics, HTML/XML markup and
+   whitespace ignored) whose :func:`rapidfuzz.fuzz.ratio` is at least the threshold, in the
+   same publication year, with matching first-author surnames, the same numbers in the
+   title (so "Part 1" never merges with "Part 2"), and no conflicting DOI, PMID, volume
+   or first page.
+
+Linked records form clusters (union-find). Each cluster keeps its most complete record,
+filled in with the ids of the others, and remembers every record and source file it
+stands for. Title comparisons only run within a publication year (blocking), so the cost
+grows with the largest year, not with the square of the whole set.
+
+A reviewer can override the result in the duplicates log: ``not duplicate`` (or
+``keep separate``) in the ``override`` column keeps the two records of that row apart on
+the next run; ``duplicate`` merges a pair the rules missed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import re
+import unicodedata
+import warnings
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from .errors import InputError, MissingInputError, OptionError, ReviewWarning
+from .records import Article
+
+DEFAULT_THRESHOLD = 90.0
+
+LOG_COLUMNS = (
+    "cluster",
+    "kept",
+    "removed",
+    "matched",
+    "rule",
+    "score",
+    "kept_title",
+    "removed_title",
+    "override",
+)
+
+# What a reviewer may type in the log's override column (case and spaces ignored).
+_SEPARATE = frozenset({"not duplicate", "keep separate", "separate", "distinct", "no"})
+_MERGE = frozenset({"duplicate", "merge", "yes"})
+
+_DOI_PREFIX = re.compile(r"^(?:https?://)?(?:dx\.)?(?:doi\.org/)|^doi:\s*", re.IGNORECASE)
+_TAG = re.compile(r"<[^<>]*>")
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+# --- normalisation -------------------------------------------------------------------
+
+
+def normalise_doi(doi: str | None) -> str | None:
+    """Lower-case DOI without resolver prefix, URL escapes or trailing punctuation.
+
+    ``None`` when the text is not a DOI (does not start with ``10.``).
+    """
+    if not doi:
+        return None
+    text = unquote(doi.strip())
+    text = _DOI_PREFIX.sub("", text).strip().rstrip(".,;").strip().lower()
+    return text if text.startswith("10.") and "/" in text else None
+
+
+def normalise_pmid(pmid: str | None) -> str | None:
+    """PubMed id as digits without leading zeros; ``None`` when it is not one."""
+    if not pmid:
+        return None
+    text = pmid.strip().removeprefix("PMID:").strip().lstrip("0")
+    return text if text.isdigit() else None
+
+
+def normalise_text(text: str | None) -> str:
+    """Text reduced to lower-case words: markup, entities, diacritics and punctuation go."""
+    if not text:
+        return ""
+    text = html.unescape(_TAG.sub(" ", html.unescape(text)))
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return " ".join(_NON_WORD.sub(" ", text.casefold()).split())
+
+
+def first_author_surname(article: Article) -> str:
+    """Normalised surname (or group name) of the first author; empty when unknown."""
+    if not article.authors:
+        return ""
+    first = article.authors[0]
+    return normalise_text(first.last or first.collective)
+
+
+def record_key(article: Article) -> str:
+    """Where a record came from: ``source_file#record_index`` (the index as ``review parse``
+    writes it). The duplicates log names records by this key."""
+    return f"{article.source_file}#{article.record_index}"
+
+
+def record_id(article: Article) -> str:
+    """A stable id for a unique record: ``pmid:…``, else ``doi:…``, else a short hash of the
+    normalised title, year and first-author surname (``rec:…``)."""
+    pmid = normalise_pmid(article.pmid)
+    if pmid:
+        return f"pmid:{pmid}"
+    doi = normalise_doi(article.doi)
+    if doi:
+        return f"doi:{doi}"
+    basis = "|".join(
+        (normalise_text(article.title), str(article.year), first_author_surname(article))
+    )
+    return "rec:" + hashlib.sha1(basis.encode("utf-8")).hexdigest()[:10]
+
+
+# --- results -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Override:
+    """A reviewer's decision on a pair of records, read from the ``override`` column."""
+
+    kept: str
+    removed: str
+    merge: bool  # True: the pair is one article; False: keep the two apart
+    text: str  # as the reviewer wrote it, carried into the next log
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class DuplicateLink:
+    """One row of the duplicates log: ``removed`` was merged into ``kept`` (or, with
+    ``cluster`` ``None``, kept apart from it by a reviewer's override).
+
+    ``matched`` is the record the rule actually linked ``removed`` to; ``score`` is the
+    fuzzy title score (0-100) for the ``title`` rule, ``None`` for exact rules.
+    """
+
+    cluster: int | None
+    kept: str
+    removed: str
+    matched: str
+    rule: str
+    score: float | None
+    kept_title: str | None
+    removed_title: str | None
+    override: str | None = None
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "cluster": self.cluster,
+            "kept": self.kept,
+            "removed": self.removed,
+            "matched": self.matched,
+            "rule": self.rule,
+            "score": None if self.score is None else round(self.score, 1),
+            "kept_title": self.kept_title,
+            "removed_title": self.removed_title,
+            "override": self.override,
+        }
+
+
+@dataclass(frozen=True)
+class UniqueRecord:
+    """A record after deduplication: the kept article (with ids merged in from its
+    duplicates), every record it stands for (kept first) and the source files they came from."""
+
+    id: str
+    article: Article
+    cluster: int
+    members: tuple[str, ...]
+    sources: tuple[str, ...]
+
+    @property
+    def n_duplicates(self) -> int:
+        return len(self.members) - 1
+
+    def to_row(self) -> dict[str, Any]:
+        """The article's flat row with ``record_id`` first and the merge columns at the end."""
+        return {
+            "record_id": self.id,
+            **self.article.to_row(),
+            "found_in": "; ".join(self.sources),
+            "duplicates": self.n_duplicates,
+            "merged_records": "; ".join(self.members[1:]) or None,
+        }
+
+
+@dataclass(frozen=True)
+class DedupeResult:
+    """Unique records in input order of their kept record, and the duplicates log."""
+
+    records: tuple[UniqueRecord, ...]
+    log: tuple[DuplicateLink, ...]
+    n_input: int
+    threshold: float
+
+    @property
+    def n_removed(self) -> int:
+        return self.n_input - len(self.records)
+
+    def rule_counts(self) -> dict[str, int]:
+        """How many records each rule removed (``reviewer`` for merges by override)."""
+        counts: dict[str, int] = defaultdict(int)
+        for link in self.log:
+            if link.cluster is not None:
+                counts[link.rule] += 1
+        return dict(counts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n_input": self.n_input,
+            "n_unique": len(self.records),
+            "n_removed": self.n_removed,
+            "threshold": self.threshold,
+            "rules": self.rule_counts(),
+            "records": [r.to_row() for r in self.records],
+            "log": [link.to_row() for link in self.log],
+        }
+
+
+# --- the algorithm -------------------------------------------------------------------
+
+
+class _Clusters:
+    """Union-find over record indices that refuses unions joining a kept-apart pair."""
+
+    def __init__(self, n: int, apart: Iterable[tuple[int, int]]):
+        self.parent = list(range(n))
+        self.members: dict[int, list[int]] = {i: [i] for i in range(n)}
+        self.apart: dict[int, set[int]] = defaultdict(set)
+        for a, b in apart:
+            self.apart[a].add(b)
+            self.apart[b].add(a)
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> bool:
+        """Join the clusters of ``a`` and ``b``; ``False`` if they are one already or must
+        stay apart."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return False
+        if len(self.members[ra]) < len(self.members[rb]):
+            ra, rb = rb, ra
+        if any(self.find(p) == ra for m in self.members[rb] for p in self.apart.get(m, ())):
+            return False
+        self.parent[rb] = ra
+        self.members[ra].extend(self.members.pop(rb))
+        return True
+
+
+@dataclass(frozen=True)
+class _Edge:
+    a: int
+    b: int
+    rule: str
+    score: float | None = None
+
+
+def _exact_edges(keys: Sequence[str | None], rule: str) -> Iterator[_Edge]:
+    first: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        if key is None:
+            continue
+        if key in first:
+            yield _Edge(first[key], i, rule)
+        else:
+            first[key] = i
+
+
+def _numbers(title: str) -> frozenset[str]:
+    return frozenset(t for t in title.split() if t.isdigit())
+
+
+def _digits(text: str | None) -> str:
+    return "".join(c for c in text or "" if c.isdigit()).lstrip("0")
+
+
+def _title_edges(articles: Sequence[Article], threshold: float) -> Iterator[_Edge]:
+    """Fuzzy title matches within each publication year (records without a year are
+    compared with every year), filtered by the author, number and id checks."""
+    import numpy as np
+    from rapidfuzz import fuzz, process
+
+    titles = [normalise_text(a.title) for a in articles]
+    surnames = [first_author_surname(a) for a in articles]
+    dois = [normalise_doi(a.doi) for a in articles]
+    pmids = [normalise_pmid(a.pmid) for a in articles]
+    places = [(_digits(a.volume), _digits(a.first_page or a.elocation)) for a in articles]
+    blocks: dict[int | None, list[int]] = defaultdict(list)
+    for i, (article, title) in enumerate(zip(articles, titles, strict=True)):
+        if title:
+            blocks[article.year].append(i)
+    undated = blocks.pop(None, [])
+    everyone = sorted(i for block in blocks.values() for i in block) + undated
+
+    def compatible(i: int, j: int) -> bool:
+        if dois[i] and dois[j] and dois[i] != dois[j]:
+            return False
+        if pmids[i] and pmids[j] and pmids[i] != pmids[j]:
+            return False
+        if _numbers(titles[i]) != _numbers(titles[j]):
+            return False
+        # Volume and first page, where both records give them, must agree.
+        if any(x and y and x != y for x, y in zip(places[i], places[j], strict=True)):
+            return False
+        if surnames[i] and surnames[j]:
+            return bool(fuzz.ratio(surnames[i], surnames[j]) >= 80)
+        return True
+
+    searches = [(block, block) for block in blocks.values()]
+    if undated:
+        searches.append((undated, everyone))
+    for queries, choices in searches:
+        # Rows in chunks keep the score matrix small on large blocks.
+        step = max(1, 2_000_000 // len(choices))
+        choice_titles = [titles[j] for j in choices]
+        for start in range(0, len(queries), step):
+            rows = queries[start : start + step]
+            scores = process.cdist(
+                [titles[i] for i in rows],
+                choice_titles,
+                scorer=fuzz.ratio,
+                score_cutoff=threshold,
+                dtype=np.float32,
+            )
+            for r, c in zip(*np.nonzero(scores), strict=True):
+                i, j = rows[int(r)], choices[int(c)]
+                if i < j and compatible(i, j):
+                    yield _Edge(i, j, "title", float(scores[r, c]))
+
+
+def _completeness(article: Article) -> tuple[int, int]:
+    row = article.to_row()
+    filled = sum(
+        1
+        for key, value in row.items()
+        if key not in ("source_format", "source_file", "record_index")
+        and value not in (None, "")
+    )
+    return filled, len(article.abstract or "")
+
+
+def _merge_ids(kept: Article, others: Sequence[Article]) -> Article:
+    """The kept article with ids it lacks taken from its duplicates (first one given wins)."""
+    changes: dict[str, Any] = {}
+    for name in ("pmid", "doi", "pmcid", "publisher_id", "url"):
+        if getattr(kept, name) is None:
+            value = next((getattr(o, name) for o in others if getattr(o, name)), None)
+            if value is not None:
+                changes[name] = value
+    return replace(kept, **changes) if changes else kept
+
+
+def dedupe(
+    articles: Sequence[Article],
+    threshold: float = DEFAULT_THRESHOLD,
+    overrides: Sequence[Override] = (),
+) -> DedupeResult:
+    """Find duplicate records and keep one per article.
+
+    Parameters
+    ----------
+    articles
+        Records from any number of sources, in the order they were read.
+    threshold
+        Smallest fuzzy title score (0-100, :func:`rapidfuzz.fuzz.ratio` on normalised
+        titles) for the ``title`` rule; 100 accepts only identical normalised titles.
+    overrides
+        Reviewer decisions from a previous duplicates log (:func:`read_overrides`).
+
+    Returns
+    -------
+    DedupeResult
+        Unique records in input order and one log row per removed record, plus one row
+        per pair kept apart by an override.
+    """
+    if not 0 <= threshold <= 100:
+        raise OptionError(
+            f"threshold {threshold:g} is outside 0-100", hint="use e.g. --threshold 90"
+        )
+    keys = [record_key(a) for a in articles]
+    index = {key: i for i, key in enumerate(keys)}
+    known = [o for o in overrides if _known(o, index)]
+    apart = [(index[o.kept], index[o.removed]) for o in known if not o.merge]
+
+    edges = [
+        *_exact_edges([normalise_doi(a.doi) for a in articles], "doi"),
+        *_exact_edges([normalise_pmid(a.pmid) for a in articles], "pmid"),
+        *sorted(_title_edges(articles, threshold), key=lambda e: -(e.score or 0.0)),
+        *(_Edge(index[o.kept], index[o.removed], "reviewer") for o in known if o.merge),
+    ]
+    clusters = _Clusters(len(articles), apart)
+    tree: dict[int, list[_Edge]] = defaultdict(list)  # the edges that joined clusters
+    for edge in edges:
+        if clusters.union(edge.a, edge.b):
+            tree[edge.a].append(edge)
+            tree[edge.b].append(edge)
+
+    roots = sorted(
+        {clusters.find(i) for i in range(len(articles))}, key=lambda r: min(clusters.members[r])
+    )
+    records: list[UniqueRecord] = []
+    log: list[DuplicateLink] = []
+    used_ids: set[str] = set()
+    cluster_of: dict[int, int] = {}
+    override_text = {(o.kept, o.removed): o.text for o in known}
+    for number, root in enumerate(roots, start=1):
+        members = sorted(clusters.members[root])
+        kept = max(members, key=lambda i: (*_completeness(articles[i]), -i))
+        others = [i for i in members if i != kept]
+        article = _merge_ids(articles[kept], [articles[i] for i in others])
+        rid = _unique(record_id(article), used_ids)
+        sources = tuple(dict.fromkeys(articles[i].source_file for i in [kept, *others]))
+        records.append(
+            UniqueRecord(rid, article, number, tuple(keys[i] for i in [kept, *others]), sources)
+        )
+        for i, matched, edge in _walk(tree, kept):
+            cluster_of[i] = number
+            text = override_text.pop((keys[kept], keys[i]), None)
+            log.append(
+                DuplicateLink(
+                    number,
+                    keys[kept],
+                    keys[i],
+                    keys[matched],
+                    edge.rule,
+                    edge.score,
+                    articles[kept].title,
+                    articles[i].title,
+                    text,
+                )
+            )
+        cluster_of[kept] = number
+    # Overrides not attached to a merged row stay in the log so the next run sees them.
+    for o in known:
+        if (o.kept, o.removed) in override_text:
+            a, b = index[o.kept], index[o.removed]
+            together = clusters.find(a) == clusters.find(b)
+            log.append(
+                DuplicateLink(
+                    cluster_of[a] if together else None,
+                    o.kept,
+                    o.removed,
+                    o.kept,
+                    "reviewer",
+                    None,
+                    articles[a].title,
+                    articles[b].title,
+                    o.text,
+                )
+            )
+    return DedupeResult(tuple(records), tuple(log), len(articles), float(threshold))
+
+
+def _walk(tree: dict[int, list[_Edge]], start: int) -> Iterator[tuple[int, int, _Edge]]:
+    """Each record of a cluster reached from ``start``, with the record and the edge that
+    led to it: one log row per removed record, naming the rule that really joined it."""
+    seen = {start}
+    queue = [start]
+    while queue:
+        here = queue.pop(0)
+        for edge in tree.get(here, ()):
+            there = edge.b if edge.a == here else edge.a
+            if there not in seen:
+                seen.add(there)
+                queue.append(there)
+                yield there, here, edge
+
+
+def _known(override: Override, index: dict[str, int]) -> bool:
+    missing = [k for k in (override.kept, override.removed) if k not in index]
+    if missing:
+        warnings.warn(
+            f"{override.location or 'override'}: record {missing[0]} is not among the inputs; "
+            "override ignored",
+            ReviewWarning,
+            stacklevel=3,
+        )
+        return False
+    return True
+
+
+def _unique(rid: str, used: set[str]) -> str:
+    candidate, n = rid, 1
+    while candidate in used:
+        n += 1
+        candidate = f"{rid}-{n}"
+    used.add(candidate)
+    return candidate
+
+
+# --- the duplicates log as a file ----------------------------------------------------
+
+
+def read_overrides(path: str | Path) -> tuple[Override, ...]:
+    """Reviewer decisions from a duplicates log CSV (rows with an empty ``override`` are
+    ignored). Columns are matched case-insensitively; others are ignored."""
+    source = Path(path)
+    try:
+        handle = source.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise MissingInputError(
+            f"cannot read the duplicates log ({exc.strerror})",
+            str(source),
+            "give the log written by an earlier `review dedupe --log`",
+        ) from exc
+    with handle:
+        reader = csv.DictReader(handle)
+        columns = {name.strip().lower(): name for name in reader.fieldnames or ()}
+        need = [c for c in ("kept", "removed", "override") if c not in columns]
+        if need:
+            raise InputError(
+                f"the duplicates log has no {', '.join(need)} column",
+                str(source),
+                "give the log written by `review dedupe --log` (columns kept, removed, override)",
+            )
+        overrides = []
+        for line, row in enumerate(reader, start=2):
+            text = (row[columns["override"]] or "").strip()
+            if not text:
+                continue
+            location = f"{source}:{line}"
+            decision = " ".join(text.lower().replace("-", " ").replace("_", " ").split())
+            if decision not in _SEPARATE | _MERGE:
+                raise InputError(
+                    f"unknown override {text!r}",
+                    location,
+                    "write 'not duplicate' (keep the two records apart) or 'duplicate' "
+                    "(merge them), or leave the cell empty",
+                )
+            kept = (row[columns["kept"]] or "").strip()
+            removed = (row[columns["removed"]] or "").strip()
+            if not kept or not removed:
+                raise InputError(
+                    "an override needs both the kept and the removed record",
+                    location,
+                    "fill in both record keys (source_file#record_index)",
+                )
+            overrides.append(Override(kept, removed, decision in _MERGE, text, location))
+    return tuple(overrides)
