@@ -1,0 +1,264 @@
+"""Workbook helpers shared by every sheet the tool writes or reads.
+
+Reading gives a :class:`RawTable`: the header row and data rows as :class:`Cell` values
+with their A1 references, plus what a validator must know about the sheet (formulas
+whose result was never saved, merged cells, hidden rows, values outside the header).
+CSV files are read into the same shape, with the references a spreadsheet would show.
+Writing offers the house style: a bold header, grey read-only-looking columns, data
+validation, a frozen header row, filters and key/value helper sheets.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+
+from ..errors import InputError, MissingInputError
+
+XLSX_MAGIC = b"PK\x03\x04"
+HEADER_FONT = Font(bold=True)
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+LOCKED_FILL = PatternFill("solid", fgColor="E7E6E6")
+LOCKED_FONT = Font(color="595959")
+WRAP = Alignment(wrap_text=True, vertical="top")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell as read: its value (``None`` when empty), A1 reference and row number.
+
+    ``formula_unsaved`` marks a formula whose result was never stored in the file
+    (written by a program, not yet opened and saved in a spreadsheet application).
+    """
+
+    value: Any
+    ref: str
+    row: int
+    formula_unsaved: bool = False
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A sheet as a header row plus data rows (blank rows left out), every row as long
+    as the header. ``source`` is the name used in error locations (``book.xlsx``)."""
+
+    source: str
+    sheet: str | None
+    header: tuple[Cell, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    hidden_rows: tuple[int, ...] = ()
+    merged: tuple[str, ...] = ()  # merged ranges touching the table, e.g. "C7:D7"
+    stray: tuple[Cell, ...] = ()  # values in columns without a header
+
+    def where(self, ref: str) -> str:
+        """The location of a cell for messages: ``book.xlsx!C7``."""
+        return f"{self.source}!{ref}"
+
+
+def read_table(source: str | Path, *, sheet: str | None = None, skip: Iterable[str] = (),
+               data: bytes | None = None, name: str | None = None) -> RawTable:
+    """Read the first table of an ``.xlsx`` or CSV file (or of ``data`` bytes, e.g. stdin).
+
+    The kind is told from the content (zip magic for xlsx). Without ``sheet`` the first
+    worksheet whose name is not in ``skip`` is read. ``name`` overrides the file name
+    used in locations.
+    """
+    label = name or Path(source).name
+    if data is None:
+        try:
+            data = Path(source).read_bytes()
+        except FileNotFoundError:
+            raise MissingInputError("no such file", str(source), "check the path") from None
+        except OSError as exc:
+            raise MissingInputError(f"cannot read the file ({exc.strerror})", str(source)) from None
+    if data.startswith(XLSX_MAGIC):
+        return _read_xlsx(data, label, sheet, {s.lower() for s in skip})
+    if sheet is not None:
+        raise InputError("--sheet given but the input is CSV, not a workbook", label,
+                         "leave out --sheet for CSV files")
+    return _read_csv(data, label)
+
+
+def _open_workbook(data: bytes, label: str, data_only: bool) -> Any:
+    try:
+        return load_workbook(io.BytesIO(data), data_only=data_only)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise InputError(f"not a readable .xlsx workbook ({exc})", label,
+                         "save the file again as an Excel workbook (.xlsx) or CSV") from None
+
+
+def _read_xlsx(data: bytes, label: str, sheet: str | None, skip: set[str]) -> RawTable:
+    book = _open_workbook(data, label, data_only=False)
+    ws = _pick_sheet(book, label, sheet, skip)
+    cells = [list(row) for row in ws.iter_rows()]
+    has_formula = any(c.data_type == "f" for row in cells for c in row)
+    cached = _open_workbook(data, label, data_only=True)[ws.title] if has_formula else None
+
+    def value_of(cell: Any) -> Cell:
+        if cell.data_type == "f":
+            saved = cached.cell(cell.row, cell.column).value if cached is not None else None
+            return Cell(saved, cell.coordinate, cell.row, formula_unsaved=saved is None)
+        value = cell.value
+        if isinstance(value, str) and not value.strip():
+            value = None
+        return Cell(value, cell.coordinate, cell.row)
+
+    grid = [[value_of(c) for c in row] for row in cells]
+    table = _table_from_grid(grid, label, ws.title)
+    hidden = tuple(
+        r for r, dim in sorted(ws.row_dimensions.items())
+        if dim.hidden and any(row[0].row == r for row in table.rows)
+    )
+    width = len(table.header)
+    first = table.header[0].row if table.header else 1
+    merged = tuple(
+        str(rng) for rng in ws.merged_cells.ranges
+        if rng.max_row >= first and rng.min_col <= width
+    )
+    return RawTable(label, ws.title, table.header, table.rows, hidden, merged, table.stray)
+
+
+def _pick_sheet(book: Any, label: str, sheet: str | None, skip: set[str]) -> Worksheet:
+    names = list(book.sheetnames)
+    if sheet is not None:
+        for title in names:
+            if title == sheet or title.lower() == sheet.lower():
+                return book[title]
+        raise InputError(f"no sheet named {sheet!r}", label, f"sheets: {', '.join(names)}")
+    for title in names:
+        ws = book[title]
+        if title.lower() not in skip and isinstance(ws, Worksheet):
+            return ws
+    raise InputError("the workbook has no data sheet", label,
+                     "put the study table on the first sheet")
+
+
+def _read_csv(data: bytes, label: str) -> RawTable:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte {exc.start})", label,
+                         "save the file as CSV UTF-8, or as an .xlsx workbook") from None
+    first_line = text.split("\n", 1)[0]
+    delimiter = max(",;\t", key=first_line.count)
+    grid: list[list[Cell]] = []
+    for r, record in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), 1):
+        grid.append([
+            Cell(value.strip() or None, f"{get_column_letter(c)}{r}", r)
+            for c, value in enumerate(record, 1)
+        ])
+    table = _table_from_grid(grid, label, None)
+    return table
+
+
+def _table_from_grid(grid: list[list[Cell]], label: str, sheet: str | None) -> RawTable:
+    rows = [row for row in grid if any(c.value is not None or c.formula_unsaved for c in row)]
+    if not rows:
+        raise InputError("the sheet is empty", label, "put a header row and one row per study")
+    header = list(rows[0])
+    while header and header[-1].value is None:
+        header.pop()
+    width = len(header)
+    body: list[tuple[Cell, ...]] = []
+    stray: list[Cell] = []
+    for row in rows[1:]:
+        cells = list(row[:width])
+        r = row[0].row
+        cells += [Cell(None, f"{get_column_letter(c)}{r}", r)
+                  for c in range(len(cells) + 1, width + 1)]
+        stray += [c for c in row[width:] if c.value is not None or c.formula_unsaved]
+        if any(c.value is not None or c.formula_unsaved for c in cells):
+            body.append(tuple(cells))
+    return RawTable(label, sheet, tuple(header), tuple(body), stray=tuple(stray))
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def new_workbook() -> tuple[Workbook, Worksheet]:
+    """A workbook and its first sheet."""
+    book = Workbook()
+    return book, book.active
+
+
+def write_table(ws: Worksheet, header: Sequence[str], rows: Iterable[Sequence[Any]], *,
+                locked: Iterable[int] = (), widths: Sequence[float] | None = None) -> int:
+    """Write a header and rows in the house style; return the last row number.
+
+    ``locked`` are 1-based columns shown grey (prefilled, not for editing). The header
+    row is frozen and gets filters.
+    """
+    ws.append(list(header))
+    for cell in ws[1]:
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
+        cell.alignment = WRAP
+    last = 1
+    grey = set(locked)
+    for row in rows:
+        ws.append(list(row))
+        last += 1
+        for col in grey:
+            cell = ws.cell(last, col)
+            cell.fill = LOCKED_FILL
+            cell.font = LOCKED_FONT
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(max(len(header), 1))}{max(last, 2)}"
+    for col, name in enumerate(header, 1):
+        width = widths[col - 1] if widths else max(10.0, min(40.0, len(name) + 4.0))
+        ws.column_dimensions[get_column_letter(col)].width = width
+    return last
+
+
+def add_validation(ws: Worksheet, column: int, first_row: int, last_row: int, *, kind: str,
+                   choices: Sequence[str] = (), minimum: float | None = None,
+                   prompt: str | None = None) -> None:
+    """Excel data validation on one column: ``kind`` is ``whole`` or ``decimal`` (with an
+    optional minimum) or ``list`` (of ``choices``). Empty cells stay allowed."""
+    if kind == "list":
+        validation = DataValidation(type="list", formula1='"' + ",".join(choices) + '"',
+                                    allow_blank=True)
+        validation.error = f"Choose one of: {', '.join(choices)}"
+    elif minimum is not None:
+        validation = DataValidation(type=kind, operator="greaterThanOrEqual",
+                                    formula1=str(minimum), allow_blank=True)
+        validation.error = f"Enter a {'whole ' if kind == 'whole' else ''}number ≥ {minimum:g}"
+    else:
+        validation = DataValidation(type=kind, operator="between", formula1="-1E+300",
+                                    formula2="1E+300", allow_blank=True)
+        validation.error = "Enter a number"
+    validation.errorTitle = "Invalid value"
+    validation.showErrorMessage = True
+    if prompt:
+        validation.prompt = prompt
+        validation.showInputMessage = True
+    letter = get_column_letter(column)
+    validation.add(f"{letter}{first_row}:{letter}{last_row}")
+    ws.add_data_validation(validation)
+
+
+def add_key_value_sheet(book: Workbook, title: str, header: Sequence[str],
+                        rows: Iterable[Sequence[Any]], widths: Sequence[float]) -> Worksheet:
+    """A helper sheet (codebook, about): bold header, wrapped text, fixed widths."""
+    ws = book.create_sheet(title)
+    write_table(ws, header, rows, widths=widths)
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            cell.alignment = WRAP
+    return ws
+
+
+def save_workbook(book: Workbook, path: Path) -> None:
+    """Save ``book`` to ``path`` (a temporary path from :func:`metareview.fileio.atomic_path`)."""
+    book.save(path)

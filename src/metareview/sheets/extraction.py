@@ -1,0 +1,546 @@
+"""The data extraction workbook: written from records, read back as a validated study table.
+
+A workbook has one row per study: prefilled, grey record columns (id, first author, year,
+title, DOI, PMID), then the columns the reviewer codes. The data columns depend on the
+design (:data:`DESIGNS`). Reading accepts the workbook, any ``.xlsx`` or CSV with the same
+column names (case- and space-insensitive; metafor's ``xi``, ``ni``, ``ai`` … ``m1i`` …
+as aliases), checks the whole sheet, and raises one :class:`~metareview.errors.ValidationError`
+listing every bad cell, so a reviewer can fix them all in one pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import InputError, OptionError, ReviewError, ReviewWarning, ValidationError
+from . import common
+
+#: Data columns per design: (name, kind, description). Kinds: ``count`` (whole number ≥ 0),
+#: ``positive`` (number ≥ 0), ``number``.
+DESIGNS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "proportion": (
+        ("events", "count", "number of participants with the event (e.g. improved)"),
+        ("total", "count", "number of participants in the study"),
+    ),
+    "binary": (
+        ("events_1", "count", "events in group 1 (treatment)"),
+        ("total_1", "count", "participants in group 1 (treatment)"),
+        ("events_2", "count", "events in group 2 (control)"),
+        ("total_2", "count", "participants in group 2 (control)"),
+    ),
+    "continuous": (
+        ("mean_1", "number", "mean in group 1 (treatment)"),
+        ("sd_1", "positive", "standard deviation in group 1"),
+        ("n_1", "count", "participants in group 1"),
+        ("mean_2", "number", "mean in group 2 (control)"),
+        ("sd_2", "positive", "standard deviation in group 2"),
+        ("n_2", "count", "participants in group 2"),
+    ),
+    "generic": (
+        ("yi", "number", "effect size on the model scale (e.g. log odds ratio)"),
+        ("vi", "positive", "its sampling variance (give vi or sei)"),
+        ("sei", "positive", "its standard error (give vi or sei)"),
+    ),
+}
+
+#: (smaller, larger) count pairs checked per design.
+_PAIRS = {
+    "proportion": (("events", "total"),),
+    "binary": (("events_1", "total_1"), ("events_2", "total_2")),
+    "continuous": (),
+    "generic": (),
+}
+
+#: metafor argument names accepted as column names, per design.
+ALIASES: dict[str, dict[str, str]] = {
+    "proportion": {"xi": "events", "ni": "total"},
+    "binary": {"ai": "events_1", "n1i": "total_1", "ci": "events_2", "n2i": "total_2",
+               "bi": "nonevents_1", "di": "nonevents_2"},
+    "continuous": {"m1i": "mean_1", "sd1i": "sd_1", "n1i": "n_1",
+                   "m2i": "mean_2", "sd2i": "sd_2", "n2i": "n_2"},
+    "generic": {},
+}
+
+RECORD_COLUMNS = ("record_id", "first_author", "year", "title", "doi", "pmid")
+HELPER_SHEETS = ("codebook", "about")
+MISSING_TOKENS = frozenset({"na", "n/a", "-", "nan", "none", "null", "."})
+YES = frozenset({"yes", "y", "true", "1", "include", "included"})
+NO = frozenset({"no", "n", "false", "0", "exclude", "excluded"})
+
+_EMPTY_HINT = "fill it in, or set include to no to leave the study out"
+
+
+def key(name: str) -> str:
+    """Column names compare case-, space-, underscore- and hyphen-insensitively."""
+    return re.sub(r"[\s_\-.]+", "", name.lower())
+
+
+# --- writing -----------------------------------------------------------------------------
+
+
+def extraction_columns(design: str, fields: Sequence[str] = ()) -> list[str]:
+    """The header of the extraction sheet for ``design`` plus the reviewer's ``fields``."""
+    if design not in DESIGNS:
+        raise OptionError(f"unknown design {design!r}", hint=f"choose one of: {', '.join(DESIGNS)}")
+    taken = {key(c) for c in (*RECORD_COLUMNS, "study", "include", "subgroup", "notes")}
+    taken |= {key(name) for name, _, _ in DESIGNS[design]}
+    for name in fields:
+        if key(name) in taken or not name.strip():
+            raise OptionError(f"--field {name!r} clashes with a built-in column or is empty",
+                              hint="choose another name")
+        taken.add(key(name))
+    data = [name for name, _, _ in DESIGNS[design]]
+    return [*RECORD_COLUMNS, "study", "include", *data, "subgroup", *fields, "notes"]
+
+
+def record_id(row: Mapping[str, Any]) -> str:
+    """A stable id: the record's own id, else ``pmid:…``/``doi:…``, else a hash of its text."""
+    for name in ("record_id", "id"):
+        if row.get(name):
+            return str(row[name])
+    if row.get("pmid"):
+        return f"pmid:{row['pmid']}"
+    if row.get("doi"):
+        return f"doi:{str(row['doi']).lower()}"
+    text = "|".join(str(row.get(k) or "") for k in ("title", "first_author", "year"))
+    return "rec:" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
+
+
+def study_label(row: Mapping[str, Any]) -> str | None:
+    """``First author year`` as a starting study label (the reviewer may edit it)."""
+    author = row.get("first_author")
+    if not author and row.get("authors"):
+        author = str(row["authors"]).split(";")[0]
+    parts = [str(p).strip() for p in (author, _year(row.get("year"))) if p not in (None, "")]
+    return " ".join(parts) or None
+
+
+def _year(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+@dataclass(frozen=True)
+class SheetPlan:
+    """What goes into an extraction workbook: the design, extra fields, the study rows
+    (record columns + optional prefilled values) and the records' source files."""
+
+    design: str
+    rows: tuple[Mapping[str, Any], ...]
+    fields: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+
+def write_extraction(plan: SheetPlan, path: Path) -> None:
+    """Write the extraction workbook for ``plan`` to ``path``.
+
+    Each row may carry values for any sheet column (e.g. ``events`` for a filled-in
+    example); record columns are prefilled and grey; ``study`` defaults to
+    ``first author year`` and ``include`` to ``yes``.
+    """
+    header = extraction_columns(plan.design, plan.fields)
+    book, ws = common.new_workbook()
+    ws.title = "extraction"
+    body = []
+    labels: dict[str, int] = {}
+    for row in plan.rows:
+        values = {**row, "record_id": record_id(row), "year": _year(row.get("year"))}
+        label = values.get("study") or study_label(row)
+        if label:  # duplicate labels would fail validation later: make them unique now
+            labels[label] = labels.get(label, 0) + 1
+            if labels[label] > 1:
+                label = f"{label} ({labels[label]})"
+        values["study"] = label
+        values.setdefault("include", "yes")
+        body.append([_cell_value(values.get(name)) for name in header])
+    widths = [16, 20, 8, 50, 22, 11, 24, 9] + [11] * (len(header) - 8)
+    widths[header.index("notes")] = 40
+    last = common.write_table(ws, header, body, locked=range(1, len(RECORD_COLUMNS) + 1),
+                              widths=widths)
+    last = max(last, 200) if not body else last  # an empty sheet still validates typed rows
+    kinds = {name: kind for name, kind, _ in DESIGNS[plan.design]}
+    for col, name in enumerate(header, 1):
+        if name == "include":
+            common.add_validation(ws, col, 2, last, kind="list", choices=("yes", "no"))
+        elif name in kinds:
+            kind = kinds[name]
+            common.add_validation(ws, col, 2, last,
+                                  kind="whole" if kind == "count" else "decimal",
+                                  minimum=None if kind == "number" else 0)
+    codebook = [(name, _describe(name, plan.design, plan.fields)) for name in header]
+    common.add_key_value_sheet(book, "codebook", ("column", "meaning"), codebook, (16, 90))
+    about = [
+        ("tool", f"metareview {__version__} (review sheet)"),
+        ("design", plan.design),
+        ("studies", len(body)),
+        *(("source", s) for s in plan.sources),
+        ("how to use", "Fill in the white columns, one study per row. Set include to no to "
+                       "leave a study out. Then run: review pool " + path.name.split(".tmp")[0]),
+    ]
+    common.add_key_value_sheet(book, "about", ("key", "value"), about, (16, 90))
+    common.save_workbook(book, path)
+
+
+def _cell_value(value: Any) -> Any:
+    if value is None or isinstance(value, (int, float, str, date, datetime)):
+        return value
+    return str(value)
+
+
+def _describe(name: str, design: str, fields: Sequence[str]) -> str:
+    fixed = {
+        "record_id": "stable record id (PMID, DOI or a hash of the record); do not edit",
+        "first_author": "first author, from the records (grey: prefilled)",
+        "year": "publication year, from the records",
+        "title": "title, from the records",
+        "doi": "DOI, from the records",
+        "pmid": "PubMed id, from the records",
+        "study": "study label shown in tables and the forest plot; must be unique",
+        "include": "yes to pool this study, no to leave it out (counted, not pooled)",
+        "subgroup": "optional subgroup for `review pool --by subgroup`",
+        "notes": "free text: where the numbers come from (table, page), doubts",
+    }
+    if name in fixed:
+        return fixed[name]
+    for data_name, kind, text in DESIGNS[design]:
+        if data_name == name:
+            rule = {"count": "whole number ≥ 0", "positive": "number ≥ 0", "number": "number"}
+            return f"{text}; {rule[kind]}"
+    return "reviewer-defined field (--field); free text, usable with --by or --cumulative"
+
+
+def read_record_rows(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows of a records table written by ``review parse`` (CSV, JSONL or XLSX), with the
+    source files they name. Article XML is read by :mod:`metareview.articles` instead."""
+    data = Path(path).read_bytes()
+    name = Path(path).name
+    if data.lstrip()[:1] == b"{":
+        rows = []
+        for number, line in enumerate(data.decode("utf-8-sig").splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"not JSON ({exc.msg})", f"{name}:{number}:{exc.colno}",
+                                     "each line must be one JSON object") from None
+    else:
+        table = common.read_table(path, data=data)
+        names = [str(c.value) for c in table.header]
+        rows = [{n: c.value for n, c in zip(names, row, strict=True) if c.value is not None}
+                for row in table.rows]
+    sources = sorted({str(r["source_file"]) for r in rows if r.get("source_file")})
+    return rows, sources
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StudyTable:
+    """The included studies of a validated sheet.
+
+    ``values`` maps the design's data columns to floats (``nan`` only where a column is
+    optional, e.g. ``vi`` when ``sei`` is given). ``columns`` holds every other column by
+    its header (subgroup, notes, reviewer fields), as read. ``rows`` are the sheet rows.
+    """
+
+    source: str
+    design: str
+    studies: tuple[str, ...]
+    values: Mapping[str, tuple[float, ...]]
+    columns: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    rows: tuple[int, ...] = ()
+    excluded: int = 0
+
+    @property
+    def k(self) -> int:
+        return len(self.studies)
+
+    def column(self, name: str) -> tuple[Any, ...]:
+        """Another column by name (matched like headers); an :class:`OptionError` if absent."""
+        for header, values in self.columns.items():
+            if key(header) == key(name):
+                return values
+        known = ", ".join(self.columns) or "none"
+        raise OptionError(f"no column {name!r} in {self.source}", hint=f"other columns: {known}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "design": self.design, "studies": list(self.studies),
+                "values": {k: list(v) for k, v in self.values.items()},
+                "columns": {k: list(v) for k, v in self.columns.items()},
+                "rows": list(self.rows), "excluded": self.excluded}
+
+
+def infer_design(headers: Iterable[str]) -> str | None:
+    """The design named by the columns present, or ``None``."""
+    keys = {key(h) for h in headers}
+    if keys & {"mean1", "m1i"}:
+        return "continuous"
+    if keys & {"events1", "ai", "ci"}:
+        return "binary"
+    if keys & {"events", "xi"}:
+        return "proportion"
+    if "yi" in keys:
+        return "generic"
+    return None
+
+
+def read_extraction(source: str | Path, *, sheet: str | None = None, design: str | None = None,
+                    required: Iterable[str] = (), data: bytes | None = None,
+                    name: str | None = None) -> StudyTable:
+    """Read and validate a study sheet (.xlsx or CSV; ``data`` bytes for stdin).
+
+    ``required`` names extra columns that every included row must fill (e.g. the
+    ``--by`` column). Raises :class:`ValidationError` listing every bad cell.
+    """
+    table = common.read_table(source, sheet=sheet, skip=HELPER_SHEETS, data=data, name=name)
+    return validate(table, design=design, required=required)
+
+
+def validate(table: common.RawTable, *, design: str | None = None,
+             required: Iterable[str] = ()) -> StudyTable:
+    """Check every cell of ``table``; return the included studies (see :func:`read_extraction`)."""
+    headers = [str(c.value).strip() for c in table.header]
+    design = design or infer_design(headers)
+    if design is None:
+        raise InputError(
+            "cannot tell the design from the columns", table.source,
+            "name the data columns events,total (proportions), events_1,total_1,events_2,total_2 "
+            "(binary), mean_1,sd_1,n_1,mean_2,sd_2,n_2 (continuous) or yi,vi (generic), "
+            "or give --design",
+        )
+    if design not in DESIGNS:
+        raise OptionError(f"unknown design {design!r}", hint=f"choose one of: {', '.join(DESIGNS)}")
+    checker = _Checker(table, design, headers, list(required))
+    return checker.run()
+
+
+class _Checker:
+    """One pass over the sheet that collects every problem before raising."""
+
+    def __init__(self, table: common.RawTable, design: str, headers: list[str],
+                 required: list[str]) -> None:
+        self.table = table
+        self.design = design
+        self.problems: list[ReviewError] = []
+        self.index: dict[str, int] = {}
+        aliases = ALIASES[design]
+        for i, header in enumerate(headers):
+            name = aliases.get(key(header), header)
+            canonical = next((n for n, _, _ in DESIGNS[design] if key(n) == key(name)), name)
+            if key(canonical) in {key(n) for n in self.index}:
+                self.error(table.header[i], f"column {header!r} appears twice",
+                           "delete or rename one of them")
+                continue
+            self.index[canonical] = i
+        self.required = required
+
+    def error(self, cell: common.Cell, what: str, hint: str) -> None:
+        self.problems.append(InputError(what, self.table.where(cell.ref), hint))
+
+    def find(self, name: str) -> int | None:
+        for header, i in self.index.items():
+            if key(header) == key(name):
+                return i
+        return None
+
+    def run(self) -> StudyTable:
+        table = self.table
+        spec = list(DESIGNS[self.design])
+        arms_as_cells = self.find("total_1") is None and self.find("nonevents_1") is not None
+        if self.design == "binary" and arms_as_cells:
+            spec = [("events_1", "count", ""), ("nonevents_1", "count", ""),
+                    ("events_2", "count", ""), ("nonevents_2", "count", "")]
+        needed = [n for n, _, _ in spec if n not in ("vi", "sei")]
+        if self.design == "generic" and self.find("vi") is None and self.find("sei") is None:
+            needed.append("vi")
+        missing = [n for n in [*needed, "study", *self.required] if self.find(n) is None]
+        if missing:
+            found = ", ".join(str(c.value) for c in table.header)
+            raise InputError(
+                f"no column {', '.join(repr(m) for m in missing)} for a {self.design} sheet",
+                table.where(table.header[0].ref if table.header else "A1"),
+                f"columns found: {found}; add the missing column(s) or give the right --design",
+            )
+        for rng in table.merged:
+            self.problems.append(InputError(
+                f"cells {rng} are merged", table.where(rng.split(":")[0]),
+                "unmerge them and put one value in each cell"))
+        for cell in table.stray:
+            self.error(cell, "has a value but its column has no header",
+                       "add a column name in the header row or clear the cell")
+        if table.hidden_rows:
+            hidden = ", ".join(str(r) for r in table.hidden_rows)
+            noun = "rows" if len(table.hidden_rows) > 1 else "row"
+            warnings.warn(f"{table.source}: {noun} {hidden} hidden but read like the others",
+                          ReviewWarning, stacklevel=2)
+        include_col = self.find("include")
+        study_col = self.find("study")
+        assert study_col is not None
+        kinds = dict((n, k) for n, k, _ in spec)
+        data_cols = {n: self.find(n) for n in kinds}
+        values: dict[str, list[float]] = {n: [] for n in kinds if data_cols[n] is not None}
+        others = {h: i for h, i in self.index.items()
+                  if i not in data_cols.values() and h not in ("study", "include")}
+        columns: dict[str, list[Any]] = {h: [] for h in others}
+        studies: list[str] = []
+        rows: list[int] = []
+        seen: dict[str, str] = {}
+        excluded = 0
+        for row in table.rows:
+            if not self.included(row, include_col):
+                excluded += 1
+                continue
+            for cell in row:
+                if cell.formula_unsaved:
+                    self.error(cell, "holds a formula whose result was never saved",
+                               "open the file in Excel or LibreOffice, let it calculate, "
+                               "and save it")
+            label_cell = row[study_col]
+            label = self.text(label_cell)
+            if label is None:
+                if not label_cell.formula_unsaved:
+                    self.error(label_cell, "study is empty", "give the study a unique label")
+            elif label.casefold() in seen:
+                self.error(label_cell, f"study {label!r} is also in {seen[label.casefold()]}",
+                           "give each study a unique label (e.g. Smith 2001a, Smith 2001b)")
+            else:
+                seen[label.casefold()] = label_cell.ref
+            numbers = {n: self.number(row[i], n, kinds[n])
+                       for n, i in data_cols.items() if i is not None}
+            self.check_row(row, numbers, data_cols)
+            for name in self.required:
+                i = self.find(name)
+                assert i is not None
+                if self.text(row[i]) is None and not row[i].formula_unsaved:
+                    self.error(row[i], f"{table.header[i].value} is empty",
+                               f"{_EMPTY_HINT} (needed for {name})")
+            studies.append(label or "")
+            rows.append(row[0].row)
+            for n in values:
+                values[n].append(math.nan if numbers[n] is None else numbers[n])  # type: ignore[arg-type]
+            for h, i in others.items():
+                columns[h].append(self.optional(row[i]))
+        if not studies and not self.problems:
+            raise InputError("no included studies", table.source,
+                             "fill in at least one row with include = yes")
+        if self.problems:
+            raise ValidationError(self.problems, table.source)
+        if "nonevents_1" in values:
+            for arm in ("1", "2"):  # metafor ai, bi (non-events) form: total = a + b
+                nonevents = values.pop(f"nonevents_{arm}")
+                values[f"total_{arm}"] = [
+                    a + b for a, b in zip(values[f"events_{arm}"], nonevents, strict=True)]
+        return StudyTable(table.source, self.design, tuple(studies),
+                          {n: tuple(v) for n, v in values.items()},
+                          {h: tuple(v) for h, v in columns.items()}, tuple(rows), excluded)
+
+    def included(self, row: Sequence[common.Cell], col: int | None) -> bool:
+        if col is None:
+            return True
+        cell = row[col]
+        text = self.text(cell)
+        if text is None or text.lower() in YES:
+            return True
+        if text.lower() in NO:
+            return False
+        self.error(cell, f"include is {text!r}", "use yes or no")
+        return True
+
+    @staticmethod
+    def text(cell: common.Cell) -> str | None:
+        if cell.value is None:
+            return None
+        if isinstance(cell.value, float) and cell.value.is_integer():
+            return str(int(cell.value))
+        text = str(cell.value).strip()
+        return text or None
+
+    def optional(self, cell: common.Cell) -> Any:
+        """An optional cell's value, with the usual missing-value spellings as ``None``."""
+        value = cell.value
+        if isinstance(value, str) and value.strip().lower() in MISSING_TOKENS:
+            return None
+        return value
+
+    def number(self, cell: common.Cell, name: str, kind: str) -> float | None:
+        """A numeric cell as float; ``None`` (after reporting) when it is not usable."""
+        value = cell.value
+        optional = self.design == "generic" and name in ("vi", "sei")
+        if cell.formula_unsaved:
+            return None
+        if value is None:
+            if not optional:
+                self.error(cell, f"{name} is empty", _EMPTY_HINT)
+            return None
+        if isinstance(value, bool):
+            self.error(cell, f"{name} is {str(value).upper()}, not a number", "enter a number")
+            return None
+        if isinstance(value, (datetime, date, time)):
+            self.error(cell, f"{name} is a date or time ({value}), not a number",
+                       "format the cell as Number and type the value again")
+            return None
+        if isinstance(value, str):
+            text = value.strip().replace("\u2212", "-")
+            if text.lower() in MISSING_TOKENS:
+                if not optional:
+                    self.error(cell, f"{name} is {value!r} (missing)", _EMPTY_HINT)
+                return None
+            try:
+                value = float(text)
+            except ValueError:
+                hint = ("use a decimal point, not a comma" if re.fullmatch(r"-?\d+,\d+", text)
+                        else "enter a number only; put comments in the notes column")
+                self.error(cell, f"{name} is {value!r}, not a number", hint)
+                return None
+        number = float(value)
+        if not math.isfinite(number):
+            self.error(cell, f"{name} is {value}, not a finite number", "enter a number")
+            return None
+        if kind in ("count", "positive") and number < 0:
+            self.error(cell, f"{name} is {number:g}; it cannot be negative", "enter a value ≥ 0")
+            return None
+        if kind == "count" and not number.is_integer():
+            self.error(cell, f"{name} is {number:g}; counts must be whole numbers",
+                       "enter the number of participants, not a percentage or mean")
+            return None
+        return number
+
+    def check_row(self, row: Sequence[common.Cell], numbers: Mapping[str, float | None],
+                  cols: Mapping[str, int | None]) -> None:
+        for small, large in _PAIRS[self.design]:
+            a, n = numbers.get(small), numbers.get(large)
+            i, j = cols.get(small), cols.get(large)
+            if i is None or j is None or a is None or n is None:
+                continue
+            if n == 0:
+                self.error(row[j], f"{large} is 0", "a study needs at least one participant")
+            elif a > n:
+                self.error(row[i], f"{small} is {a:g} but {large} is {n:g}",
+                           f"{small} cannot exceed {large}; check both cells")
+        for name in ("n_1", "n_2"):
+            i = cols.get(name)
+            value = numbers.get(name)
+            if i is not None and value is not None and value < 2:
+                self.error(row[i], f"{name} is {value:g}", "a group needs at least 2 participants "
+                           "for a standard deviation")
+        if self.design == "generic":
+            vi, sei = numbers.get("vi"), numbers.get("sei")
+            if vi is None and sei is None and all(
+                    row[i].value is None or str(row[i].value).strip().lower() in MISSING_TOKENS
+                    for i in (cols.get("vi"), cols.get("sei")) if i is not None):
+                i = cols.get("vi") if cols.get("vi") is not None else cols.get("sei")
+                assert i is not None
+                self.error(row[i], "vi and sei are both empty",
+                           "give the variance or the standard error")
