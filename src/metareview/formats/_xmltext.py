@@ -75,6 +75,7 @@ _ISO_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
 _ENTITY = re.compile(r"&(?:([A-Za-z][A-Za-z0-9]*);|(?!#\d+;|#x[0-9A-Fa-f]+;))")
 _VOID = re.compile(r"<(br|hr|img|wbr)\b([^>]*?)/?>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
+_ORCID = re.compile(r"\d{4}-\d{4}-\d{4}-\d{3}[\dX]")
 
 
 def strip_namespaces(element: etree._Element) -> None:
@@ -191,6 +192,13 @@ def split_pages(pages: str | None) -> tuple[str | None, str | None]:
     if len(parts) == 2 and all(parts):
         return parts[0], parts[1]
     return (pages, None) if len(parts) == 1 else (None, None)
+
+
+def orcid_id(value: str | None) -> str | None:
+    """The bare ORCID iD (``0000-0002-1825-0097``) from a URL or text; other text as given."""
+    value = clean(value)
+    found = _ORCID.search(value or "")
+    return found.group(0) if found else value
 
 
 def comma_name(name: str | None) -> Author | None:

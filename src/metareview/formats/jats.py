@@ -9,7 +9,6 @@ publication date.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -19,7 +18,16 @@ from ..errors import InputError
 from ..records import Abstract, Article, Author, Journal, PubDate, Section, Text
 from ..xmlsafe import iter_records
 from . import Format
-from ._xmltext import XML_LANG, all_text, find_text, make_date, strip_namespaces, text, unique
+from ._xmltext import (
+    XML_LANG,
+    all_text,
+    find_text,
+    make_date,
+    orcid_id,
+    strip_namespaces,
+    text,
+    unique,
+)
 
 #: ``article-id/@pub-id-type`` → Article field.
 ID_FIELDS = {
@@ -43,7 +51,6 @@ PUB_DATE_PREFERENCE = ("epub-ppub", "ppub", "epub", "collection", "pub")
 _ISSN_MEDIA = {"ppub": "issn_print", "print": "issn_print"}
 _ISSN_MEDIA |= {"epub": "issn_electronic", "electronic": "issn_electronic"}
 _XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
-_ORCID = re.compile(r"\d{4}-\d{4}-\d{4}-\d{3}[\dX]")
 
 
 def detect(root_tag: str) -> bool:
@@ -233,8 +240,6 @@ def _author(contrib: etree._Element, known: dict[str, list[str]], shared: list[s
         for aff in known.get(rid, [])
     ]
     affs += [a for a in map(_aff_text, contrib.iterfind("aff")) if a]
-    orcid = find_text(contrib, "contrib-id[@contrib-id-type='orcid']")
-    found = _ORCID.search(orcid or "")
     given = name.find("given-names") if name is not None else None
     return Author(
         last=find_text(name, "surname") if name is not None else None,
@@ -245,7 +250,7 @@ def _author(contrib: etree._Element, known: dict[str, list[str]], shared: list[s
         or (
             text(name) if name is not None and name.tag == "string-name" and not len(name) else None
         ),
-        orcid=found.group(0) if found else orcid,
+        orcid=orcid_id(find_text(contrib, "contrib-id[@contrib-id-type='orcid']")),
         affiliations=unique(affs or shared),
     )
 
