@@ -233,11 +233,20 @@ class DedupeResult:
 
 
 class _Clusters:
-    """Union-find over record indices that refuses unions joining a kept-apart pair."""
+    """Union-find over record indices that refuses unions joining a kept-apart pair.
 
-    def __init__(self, n: int, apart: Iterable[tuple[int, int]]):
-        self.parent = list(range(n))
-        self.members: dict[int, list[int]] = {i: [i] for i in range(n)}
+    ``facts`` are per-record values (DOI, PMID, volume, first page) that one article
+    cannot have two of: a ``strict`` union (a fuzzy match) is refused when the two
+    clusters both give a fact and share no value for it, so matches that are each
+    plausible cannot chain two different articles together.
+    """
+
+    def __init__(
+        self, facts: Sequence[tuple[str | None, ...]], apart: Iterable[tuple[int, int]]
+    ):
+        self.parent = list(range(len(facts)))
+        self.members: dict[int, list[int]] = {i: [i] for i in range(len(facts))}
+        self.facts = [[{v} if v else set() for v in row] for row in facts]
         self.apart: dict[int, set[int]] = defaultdict(set)
         for a, b in apart:
             self.apart[a].add(b)
@@ -249,9 +258,9 @@ class _Clusters:
             i = self.parent[i]
         return i
 
-    def union(self, a: int, b: int) -> bool:
-        """Join the clusters of ``a`` and ``b``; ``False`` if they are one already or must
-        stay apart."""
+    def union(self, a: int, b: int, strict: bool) -> bool:
+        """Join the clusters of ``a`` and ``b``; ``False`` if they are one already, must
+        stay apart, or (``strict``) conflict in a fact."""
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return False
@@ -259,8 +268,13 @@ class _Clusters:
             ra, rb = rb, ra
         if any(self.find(p) == ra for m in self.members[rb] for p in self.apart.get(m, ())):
             return False
+        pairs = list(zip(self.facts[ra], self.facts[rb], strict=True))
+        if strict and any(x and y and x.isdisjoint(y) for x, y in pairs):
+            return False
         self.parent[rb] = ra
         self.members[ra].extend(self.members.pop(rb))
+        for x, y in pairs:
+            x.update(y)
         return True
 
 
@@ -293,15 +307,12 @@ def _digits(text: str | None) -> str:
 
 def _title_edges(articles: Sequence[Article], threshold: float) -> Iterator[_Edge]:
     """Fuzzy title matches within each publication year (records without a year are
-    compared with every year), filtered by the author, number and id checks."""
+    compared with every year) whose first authors and title numbers agree."""
     import numpy as np
     from rapidfuzz import fuzz, process
 
     titles = [normalise_text(a.title) for a in articles]
     surnames = [first_author_surname(a) for a in articles]
-    dois = [normalise_doi(a.doi) for a in articles]
-    pmids = [normalise_pmid(a.pmid) for a in articles]
-    places = [(_digits(a.volume), _digits(a.first_page or a.elocation)) for a in articles]
     blocks: dict[int | None, list[int]] = defaultdict(list)
     for i, (article, title) in enumerate(zip(articles, titles, strict=True)):
         if title:
@@ -310,14 +321,7 @@ def _title_edges(articles: Sequence[Article], threshold: float) -> Iterator[_Edg
     everyone = sorted(i for block in blocks.values() for i in block) + undated
 
     def compatible(i: int, j: int) -> bool:
-        if dois[i] and dois[j] and dois[i] != dois[j]:
-            return False
-        if pmids[i] and pmids[j] and pmids[i] != pmids[j]:
-            return False
         if _numbers(titles[i]) != _numbers(titles[j]):
-            return False
-        # Volume and first page, where both records give them, must agree.
-        if any(x and y and x != y for x, y in zip(places[i], places[j], strict=True)):
             return False
         if surnames[i] and surnames[j]:
             return bool(fuzz.ratio(surnames[i], surnames[j]) >= 80)
@@ -340,8 +344,9 @@ def _title_edges(articles: Sequence[Article], threshold: float) -> Iterator[_Edg
                 dtype=np.float32,
             )
             for r, c in zip(*np.nonzero(scores), strict=True):
-                i, j = rows[int(r)], choices[int(c)]
-                if i < j and compatible(i, j):
+                i, j = sorted((rows[int(r)], choices[int(c)]))
+                # a year block meets each pair twice: keep it once
+                if i != j and (queries is not choices or i == rows[int(r)]) and compatible(i, j):
                     yield _Edge(i, j, "title", float(scores[r, c]))
 
 
@@ -399,16 +404,22 @@ def dedupe(
     known = [o for o in overrides if _known(o, index)]
     apart = [(index[o.kept], index[o.removed]) for o in known if not o.merge]
 
+    dois = [normalise_doi(a.doi) for a in articles]
+    pmids = [normalise_pmid(a.pmid) for a in articles]
+    facts = [
+        (doi, pmid, _digits(a.volume), _digits(a.first_page or a.elocation))
+        for doi, pmid, a in zip(dois, pmids, articles, strict=True)
+    ]
     edges = [
-        *_exact_edges([normalise_doi(a.doi) for a in articles], "doi"),
-        *_exact_edges([normalise_pmid(a.pmid) for a in articles], "pmid"),
+        *_exact_edges(dois, "doi"),
+        *_exact_edges(pmids, "pmid"),
         *sorted(_title_edges(articles, threshold), key=lambda e: -(e.score or 0.0)),
         *(_Edge(index[o.kept], index[o.removed], "reviewer") for o in known if o.merge),
     ]
-    clusters = _Clusters(len(articles), apart)
+    clusters = _Clusters(facts, apart)
     tree: dict[int, list[_Edge]] = defaultdict(list)  # the edges that joined clusters
     for edge in edges:
-        if clusters.union(edge.a, edge.b):
+        if clusters.union(edge.a, edge.b, strict=edge.rule == "title"):
             tree[edge.a].append(edge)
             tree[edge.b].append(edge)
 
