@@ -212,6 +212,32 @@ def comma_name(name: str | None) -> Author | None:
     return Author(last=clean(last), first=clean(first))
 
 
+def keywords_by_language(
+    groups: Iterable[tuple[str | None, list[str]]], primary: str | None
+) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Split ``(language, keywords)`` groups: those in the ``primary`` language (or the
+    first language seen, or none given) become the keywords, the others
+    ``("keywords_<lang>", "a; b")`` extras so no language is lost."""
+    keywords: list[str] = []
+    extra: list[tuple[str, str]] = []
+    for lang, words in groups:
+        primary = primary or lang
+        if lang is None or lang == primary:
+            keywords += words
+        elif words:
+            extra.append((f"keywords_{lang}", "; ".join(words)))
+    return unique(keywords), tuple(extra)
+
+
+def html_text(markup: str | None) -> str | None:
+    """An HTML fragment stored as text (e.g. an OJS title with ``<i>``) as plain text."""
+    return clean(
+        " ".join(
+            s.text if s.label is None else f"{s.label} {s.text}" for s in html_sections(markup)
+        )
+    )
+
+
 def html_sections(markup: str | None) -> tuple[Section, ...]:
     """Sections of an HTML fragment stored as text (OJS abstracts, Europe PMC ``<h4>``
     headed abstracts): headings become labels, paragraphs become sections."""

@@ -22,6 +22,7 @@ from ._xmltext import (
     XML_LANG,
     all_text,
     find_text,
+    keywords_by_language,
     make_date,
     orcid_id,
     strip_namespaces,
@@ -264,20 +265,11 @@ def _aff_text(aff: etree._Element) -> str | None:
 def _keywords(
     meta: etree._Element, lang: str | None
 ) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
-    """Keywords in the article's language (or of the first group) and the other languages'
-    groups as ``keywords_<lang>`` extras."""
-    keywords: list[str] = []
-    extra: list[tuple[str, str]] = []
-    primary = lang
-    for group in meta.iterfind("kwd-group"):
-        group_lang = group.get(XML_LANG)
-        primary = primary or group_lang
-        words = all_text(group, "kwd") + all_text(group, "compound-kwd")
-        if group_lang is None or group_lang == primary:
-            keywords += words
-        elif words:
-            extra.append((f"keywords_{group_lang}", "; ".join(words)))
-    return unique(keywords), tuple(extra)
+    groups = [
+        (group.get(XML_LANG), all_text(group, "kwd") + all_text(group, "compound-kwd"))
+        for group in meta.iterfind("kwd-group")
+    ]
+    return keywords_by_language(groups, lang)
 
 
 FORMAT = Format(
