@@ -74,7 +74,8 @@ _YEAR = re.compile(r"\b(\d{4})\b")
 _ISO_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
 _ENTITY = re.compile(r"&(?:([A-Za-z][A-Za-z0-9]*);|(?!#\d+;|#x[0-9A-Fa-f]+;))")
 _VOID = re.compile(r"<(br|hr|img|wbr)\b([^>]*?)/?>", re.IGNORECASE)
-_TAG = re.compile(r"<[^>]*>")
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+_LONE_LT = re.compile(r"<(?![A-Za-z/])")  # "p < .001" in an abstract is text, not a tag
 _ORCID = re.compile(r"\d{4}-\d{4}-\d{4}-\d{3}[\dX]")
 
 
@@ -291,7 +292,7 @@ def _parse_fragment(markup: str) -> etree._Element | None:
         char = html.entities.html5.get(f"{name};")
         return html.escape(char) if char else f"&amp;{name};"
 
-    repaired = _VOID.sub(r"<\1\2/>", _ENTITY.sub(entity, markup))
+    repaired = _VOID.sub(r"<\1\2/>", _LONE_LT.sub("&lt;", _ENTITY.sub(entity, markup)))
     try:
         root = etree.fromstring(f"<div>{repaired}</div>", make_parser())
     except etree.XMLSyntaxError:
