@@ -35,9 +35,16 @@ class Format:
 
 def _registry() -> list[Format]:
     # Imported here so each format module may import this one for `Format`.
-    from . import pubmed
+    from . import crossref, doaj, europepmc, jats, ojs, pubmed
 
-    return [*pubmed.FORMATS]
+    return [
+        *pubmed.FORMATS,
+        jats.FORMAT,
+        crossref.FORMAT,
+        ojs.FORMAT,
+        doaj.FORMAT,
+        europepmc.FORMAT,
+    ]
 
 
 def formats() -> list[Format]:
