@@ -1,0 +1,398 @@
+"""Screening workbooks: title/abstract and full-text, written from records and read back.
+
+Title/abstract: one row per unique record with grey record columns and a ``decision``
+(include / exclude / maybe), ``reason`` and ``reviewer``. Full-text: one row per record
+included (or ``maybe``) at title/abstract, with ``retrieved`` (yes/no), ``decision``
+(include / exclude) and an ``exclusion_reason`` offered from a list.
+
+Reading matches rows by ``record_id`` and columns by name, so a reviewer may sort, filter,
+hide rows and add columns. Two reviewers' workbooks are compared with Cohen's kappa.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from .. import __version__
+from ..errors import InputError, OptionError, ReviewError, ReviewWarning, ValidationError
+from . import common
+from .extraction import key, record_id
+
+STAGES = ("title-abstract", "full-text")
+DECISIONS = {"title-abstract": ("include", "exclude", "maybe"), "full-text": ("include", "exclude")}
+DEFAULT_REASONS = (
+    "wrong population",
+    "wrong intervention or exposure",
+    "wrong outcome",
+    "wrong study design",
+    "duplicate report",
+    "full text not in a language we read",
+)
+HELPER_SHEETS = ("reasons", "about")
+EXCEL_CELL_LIMIT = 32767
+
+_RECORD_COLUMNS = {
+    "title-abstract": ("record_id", "first_author", "year", "title", "abstract", "journal", "doi"),
+    "full-text": ("record_id", "first_author", "year", "title", "journal", "doi", "pmid"),
+}
+_WORK_COLUMNS = {
+    "title-abstract": ("decision", "reason", "reviewer"),
+    "full-text": ("retrieved", "decision", "exclusion_reason", "reviewer", "notes"),
+}
+_WIDTHS = {"record_id": 18, "first_author": 18, "year": 7, "title": 60, "abstract": 90,
+           "journal": 24, "doi": 24, "pmid": 11, "decision": 11, "reason": 30,
+           "exclusion_reason": 32, "retrieved": 10, "reviewer": 12, "notes": 40}
+_YES = frozenset({"yes", "y", "true", "1"})
+_NO = frozenset({"no", "n", "false", "0"})
+
+
+def _stage(stage: str) -> str:
+    if stage not in STAGES:
+        raise OptionError(f"unknown screening stage {stage!r}",
+                          hint=f"choose one of: {', '.join(STAGES)}")
+    return stage
+
+
+def screening_columns(stage: str) -> tuple[str, ...]:
+    """The header of the workbook for ``stage``."""
+    return (*_RECORD_COLUMNS[_stage(stage)], *_WORK_COLUMNS[stage])
+
+
+# --- writing -----------------------------------------------------------------------------
+
+
+def write_screening(
+    rows: Sequence[Mapping[str, Any]],
+    path: Path,
+    *,
+    stage: str = "title-abstract",
+    reasons: Sequence[str] = DEFAULT_REASONS,
+    sources: Sequence[str] = (),
+) -> None:
+    """Write a screening workbook with one row per record.
+
+    ``rows`` are record rows as ``review parse`` / ``review dedupe`` write them (``record_id``
+    kept when present, else made by :func:`~metareview.sheets.extraction.record_id`). At the
+    full-text stage ``reasons`` become the drop-down list of the ``exclusion_reason`` column.
+    Texts longer than an Excel cell holds are cut with a warning that names the record.
+    """
+    header = screening_columns(stage)
+    reasons = _check_reasons(reasons)
+    body = []
+    seen: set[str] = set()
+    for row in rows:
+        rid = record_id(row)
+        if rid in seen:
+            raise InputError(f"record id {rid} appears twice in the records",
+                             hint="run `review dedupe` first, or give each record its own id")
+        seen.add(rid)
+        values = {**row, "record_id": rid}
+        body.append([_cell(values.get(name), name, rid) for name in header])
+    book, ws = common.new_workbook()
+    ws.title = "screening" if stage == "title-abstract" else "full-text"
+    last = common.write_table(ws, header, body, locked=range(1, len(_RECORD_COLUMNS[stage]) + 1),
+                              widths=[_WIDTHS[name] for name in header])
+    last = max(last, 2)
+    for row_cells in ws.iter_rows(min_row=2):
+        for cell in row_cells:
+            cell.alignment = common.WRAP
+            if cell.data_type == "f":  # a title starting with "=" is text, never a formula
+                cell.data_type = "s"
+    column = {name: i for i, name in enumerate(header, 1)}
+    common.add_validation(ws, column["decision"], 2, last, kind="list",
+                          choices=DECISIONS[stage])
+    if stage == "full-text":
+        common.add_validation(ws, column["retrieved"], 2, last, kind="list", choices=("yes", "no"))
+        common.add_key_value_sheet(book, "reasons", ("exclusion reason",),
+                                   [(r,) for r in reasons], (60,))
+        # A drop-down from the reasons sheet (an inline list stops at 255 characters) that
+        # still accepts a reason typed in, so no error message.
+        offer = DataValidation(type="list", formula1=f"reasons!$A$2:$A${len(reasons) + 1}",
+                               allow_blank=True, showErrorMessage=False)
+        letter = get_column_letter(column["exclusion_reason"])
+        offer.add(f"{letter}2:{letter}{last}")
+        ws.add_data_validation(offer)
+    how = ("Set decision to include, exclude or maybe for every record; give a reason when "
+           "you exclude. Sort, filter and add columns freely; keep record_id as it is."
+           if stage == "title-abstract" else
+           "Set retrieved to yes or no; for each retrieved report set decision to include, "
+           "or exclude with an exclusion_reason from the list (another reason may be typed).")
+    about = [("tool", f"metareview {__version__} (review screen)"), ("stage", stage),
+             ("records", len(body)), *(("source", s) for s in sources), ("how to use", how)]
+    common.add_key_value_sheet(book, "about", ("key", "value"), about, (16, 90))
+    common.save_workbook(book, path)
+
+
+def _check_reasons(reasons: Sequence[str]) -> tuple[str, ...]:
+    cleaned = tuple(dict.fromkeys(r.strip() for r in reasons if r.strip()))
+    if not cleaned:
+        raise OptionError("the list of exclusion reasons is empty",
+                          hint='give e.g. --reasons "wrong population; wrong outcome"')
+    return cleaned
+
+
+def _cell(value: Any, column: str, rid: str) -> Any:
+    if isinstance(value, float) and value.is_integer() and column == "year":
+        return int(value)
+    if value is None or isinstance(value, (int, float)):
+        return value
+    text = str(value)
+    if len(text) > EXCEL_CELL_LIMIT:
+        warnings.warn(f"{rid}: {column} has {len(text):,} characters, more than an Excel cell "
+                      f"holds; cut to {EXCEL_CELL_LIMIT:,}", ReviewWarning, stacklevel=3)
+        text = text[: EXCEL_CELL_LIMIT - 1] + "…"
+    return text
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One record's screening row as read. ``decision`` is lower-case (or ``None`` when
+    empty); ``retrieved`` is ``None`` at the title/abstract stage or when left empty.
+    ``cell`` is the location of the decision cell (``book.xlsx!H7``)."""
+
+    record_id: str
+    decision: str | None
+    reason: str | None
+    reviewer: str | None
+    cell: str
+    retrieved: bool | None = None
+    retrieved_cell: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        """Still to be decided: no decision, or at full text, a retrieved report without an
+        include/exclude-with-reason outcome or a report whose retrieval is not recorded."""
+        if self.retrieved_cell is not None:  # full-text stage
+            if self.retrieved is None:
+                return True
+            if not self.retrieved:
+                return False
+            return self.decision is None or (self.decision == "exclude" and not self.reason)
+        return self.decision is None
+
+    @property
+    def pending_cell(self) -> str:
+        """The cell to fill in next: ``retrieved`` when unrecorded, else the decision."""
+        if self.retrieved_cell is not None and self.retrieved is None:
+            return self.retrieved_cell
+        return self.cell
+
+
+@dataclass(frozen=True)
+class Screening:
+    """A screening workbook read back: one :class:`Decision` per record, in sheet order."""
+
+    source: str
+    stage: str
+    decisions: tuple[Decision, ...]
+
+    def by_id(self) -> dict[str, Decision]:
+        return {d.record_id: d for d in self.decisions}
+
+    @property
+    def pending(self) -> tuple[Decision, ...]:
+        """Rows still to be decided (see :attr:`Decision.pending`)."""
+        return tuple(d for d in self.decisions if d.pending)
+
+    def included(self) -> tuple[str, ...]:
+        """Record ids that go on to the next stage: include (and maybe at title/abstract)."""
+        go = {"include", "maybe"} if self.stage == "title-abstract" else {"include"}
+        return tuple(d.record_id for d in self.decisions
+                     if d.decision in go and d.retrieved is not False)
+
+    def counts(self) -> dict[str, Any]:
+        """Decisions per value (``undecided`` for pending rows); at full text also
+        ``not_retrieved`` and ``reasons`` (exclusion reason → n)."""
+        tally = Counter(_outcome(d) for d in self.decisions)
+        out: dict[str, Any] = {"records": len(self.decisions)}
+        out.update({name: 0 for name in (*DECISIONS[self.stage], "undecided")})
+        out.update(tally)
+        if self.stage == "full-text":
+            out.setdefault("not_retrieved", 0)
+            out["reasons"] = dict(Counter(d.reason for d in self.decisions
+                                          if d.retrieved and d.decision == "exclude" and d.reason))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "stage": self.stage,
+            "counts": self.counts(),
+            "pending": [{"record_id": d.record_id, "cell": d.pending_cell} for d in self.pending],
+        }
+
+
+def _outcome(d: Decision) -> str:
+    if d.pending:
+        return "undecided"
+    if d.retrieved is False:
+        return "not_retrieved"
+    return d.decision or "undecided"
+
+
+def read_screening(source: str | Path, *, data: bytes | None = None,
+                   name: str | None = None) -> Screening:
+    """Read a screening workbook (either stage, told from its columns) or a CSV of it.
+
+    Columns are found by name (case, spaces and underscores ignored), rows by
+    ``record_id``; hidden (filtered) rows are read like the others. Decisions are matched
+    case-insensitively. Raises :class:`~metareview.errors.ValidationError` listing every
+    unknown decision, duplicated record id or bad ``retrieved`` cell.
+    """
+    table = common.read_table(source, skip=HELPER_SHEETS, data=data, name=name)
+    columns = {key(str(c.value)): i for i, c in enumerate(table.header) if c.value is not None}
+    stage = "full-text" if "retrieved" in columns else "title-abstract"
+    need = [c for c in ("record_id", "decision") if key(c) not in columns]
+    if need:
+        raise InputError(f"no {' or '.join(need)} column in the screening sheet", table.source,
+                         "read a workbook written by `review screen` (keep its header row)")
+    problems: list[ReviewError] = []
+    decisions: list[Decision] = []
+    seen: dict[str, str] = {}
+    allowed = DECISIONS[stage]
+    reason_col = "exclusion_reason" if stage == "full-text" else "reason"
+
+    def text(row: Sequence[common.Cell], column: str) -> str | None:
+        if key(column) not in columns:
+            return None
+        value = row[columns[key(column)]].value
+        return " ".join(str(value).split()) or None if value is not None else None
+
+    for row in table.rows:
+        id_cell = row[columns[key("record_id")]]
+        rid = text(row, "record_id")
+        if rid is None:
+            problems.append(InputError("a row without a record_id", table.where(id_cell.ref),
+                                       "restore the record_id or delete the row"))
+            continue
+        if rid in seen:
+            problems.append(InputError(f"record {rid} appears again (first at {seen[rid]})",
+                                       table.where(id_cell.ref), "keep one row per record"))
+            continue
+        seen[rid] = id_cell.ref
+        decision_cell = row[columns["decision"]]
+        decision = (text(row, "decision") or "").lower() or None
+        if decision is not None and decision not in allowed:
+            problems.append(InputError(f"unknown decision {decision_cell.value!r}",
+                                       table.where(decision_cell.ref),
+                                       f"write one of: {', '.join(allowed)}"))
+            continue
+        retrieved: bool | None = None
+        retrieved_cell = None
+        if stage == "full-text":
+            cell = row[columns["retrieved"]]
+            retrieved_cell = table.where(cell.ref)
+            answer = (text(row, "retrieved") or "").lower()
+            if answer and answer not in _YES | _NO:
+                problems.append(InputError(f"retrieved is {cell.value!r}", retrieved_cell,
+                                           "write yes or no"))
+                continue
+            retrieved = None if not answer else answer in _YES
+        decisions.append(Decision(rid, decision, text(row, reason_col), text(row, "reviewer"),
+                                  table.where(decision_cell.ref), retrieved, retrieved_cell))
+    if problems:
+        raise ValidationError(problems, table.source)
+    return Screening(table.source, stage, tuple(decisions))
+
+
+# --- two reviewers -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Conflict:
+    record_id: str
+    first: str
+    second: str
+    first_cell: str
+    second_cell: str
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Agreement of two reviewers on the records both decided.
+
+    ``table[i][j]`` counts records the first reviewer put in ``categories[i]`` and the
+    second in ``categories[j]``. Cohen's kappa
+
+    .. math:: \\kappa = (p_o - p_e) / (1 - p_e),\\quad p_o = \\sum_i n_{ii}/n,\\quad
+              p_e = \\sum_i (n_{i\\cdot}/n)(n_{\\cdot i}/n)
+
+    (Cohen 1960, *Educ Psychol Meas* 20:37-46); ``None`` when :math:`p_e = 1` (both
+    reviewers used one and the same category throughout). ``only_first`` / ``only_second``
+    count records decided in one workbook only (not in the table).
+    """
+
+    first: str
+    second: str
+    categories: tuple[str, ...]
+    table: tuple[tuple[int, ...], ...]
+    n: int
+    observed: float | None
+    expected: float | None
+    kappa: float | None
+    conflicts: tuple[Conflict, ...]
+    only_first: int
+    only_second: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "first": self.first,
+            "second": self.second,
+            "n": self.n,
+            "categories": list(self.categories),
+            "table": [list(r) for r in self.table],
+            "observed_agreement": self.observed,
+            "expected_agreement": self.expected,
+            "kappa": self.kappa,
+            "conflicts": [vars(c) for c in self.conflicts],
+            "only_first": self.only_first,
+            "only_second": self.only_second,
+        }
+
+
+def cohen_kappa(table: Sequence[Sequence[int]]) -> tuple[float, float, float | None]:
+    """Observed agreement, chance agreement and Cohen's kappa of a square count table."""
+    n = sum(sum(r) for r in table)
+    if n == 0:
+        raise InputError("no record was decided by both reviewers",
+                         hint="compare workbooks of the same records once both are screened")
+    k = len(table)
+    observed = sum(table[i][i] for i in range(k)) / n
+    expected = sum(sum(table[i]) * sum(r[i] for r in table) for i in range(k)) / n**2
+    kappa = None if expected == 1 else (observed - expected) / (1 - expected)
+    return observed, expected, kappa
+
+
+def compare(first: Screening, second: Screening) -> Agreement:
+    """Cross-tabulate two reviewers' decisions on the same stage, with Cohen's kappa and
+    every record they decided differently (with both cells)."""
+    if first.stage != second.stage:
+        raise InputError(f"{first.source} is a {first.stage} sheet but {second.source} is "
+                         f"{second.stage}", hint="compare two workbooks of the same stage")
+    a = {d.record_id: d for d in first.decisions if d.decision}
+    b = {d.record_id: d for d in second.decisions if d.decision}
+    both = [rid for rid in a if rid in b]
+    categories = DECISIONS[first.stage]
+    index = {c: i for i, c in enumerate(categories)}
+    table = [[0] * len(categories) for _ in categories]
+    conflicts = []
+    for rid in both:
+        x, y = a[rid], b[rid]
+        table[index[x.decision or ""]][index[y.decision or ""]] += 1
+        if x.decision != y.decision:
+            conflicts.append(Conflict(rid, x.decision or "", y.decision or "", x.cell, y.cell))
+    observed, expected, kappa = cohen_kappa(table)
+    return Agreement(first.source, second.source, categories,
+                     tuple(tuple(r) for r in table), len(both), observed, expected, kappa,
+                     tuple(conflicts), len(a) - len(both), len(b) - len(both))
