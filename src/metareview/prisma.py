@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, ReviewWarning
+from .errors import InputError, MissingInputError, ReviewWarning
 from .fileio import atomic_path
 
 COLUMNS = ("data", "node", "box", "description", "boxtext", "tooltips", "url", "n")
@@ -249,6 +249,19 @@ class PrismaCounts:
             if name == key:
                 return text
         return _DEFAULT_LABELS[key]
+
+    def summary(self) -> str:
+        """One line of the flow, e.g. for a command's output or a methods paragraph."""
+        other = (
+            f", {self.other_identified:,} from other methods" if self.has_other_methods else ""
+        )
+        return (
+            f"{self.identified:,} records identified{other}; "
+            f"{self.removed_before_screening:,} removed before screening; "
+            f"{self.records_screened:,} screened; {self.dbr_sought_reports:,} reports sought; "
+            f"{self.dbr_assessed:,} assessed; {self.new_studies:,} studies "
+            f"({self.new_reports:,} reports) included"
+        )
 
     # -- identities --------------------------------------------------------------------
 
@@ -502,8 +515,8 @@ def write_csv(
     force: bool = False,
     inputs: Iterable[str | Path] = (),
 ) -> Path:
-    """Write :func:`to_csv` atomically to ``path``."""
-    text = to_csv(counts)
+    """Write the checked counts as the PRISMA2020 CSV, atomically, to ``path``."""
+    text = to_csv(counts.check())
     with atomic_path(path, inputs=inputs, force=force) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
@@ -516,6 +529,13 @@ def template_csv() -> str:
     writer.writerow(COLUMNS)
     writer.writerows(TEMPLATE)
     return out.getvalue()
+
+
+def write_template(path: str | Path, *, force: bool = False) -> Path:
+    """Write the blank template atomically to ``path``."""
+    with atomic_path(path, force=force) as tmp:
+        tmp.write_text(template_csv(), encoding="utf-8")
+    return Path(path)
 
 
 _NUMBER = re.compile(r"\d{1,3}(,\d{3})+|\d+")
@@ -565,6 +585,10 @@ def read_csv(source: str | Path, text: str | None = None) -> PrismaCounts:
             text = Path(source).read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as exc:
             raise InputError("not UTF-8 text", name, "save the CSV as UTF-8") from exc
+        except OSError as exc:
+            raise MissingInputError(
+                f"cannot read the file ({exc.strerror})", name, "check the path"
+            ) from exc
     rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
     header = [cell.strip() for cell in rows[0]] if rows else []
     missing = [c for c in ("data", "box", "boxtext", "n") if c not in header]

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import OutputError
-from .fileio import atomic_path
-from .prisma import NamedCount, PrismaCounts
+from .fileio import atomic_path, check_output
+from .prisma import NamedCount, PrismaCounts, to_csv
 
 FORMATS = ("svg", "png", "pdf")
 
@@ -392,25 +392,40 @@ def render(counts: PrismaCounts, fmt: str = "svg", dpi: int = 200) -> bytes:
     return buffer.getvalue()
 
 
-def draw(
+def save(
     counts: PrismaCounts,
-    path: str | Path,
+    paths: Iterable[str | Path],
     *,
     force: bool = False,
     inputs: Iterable[str | Path] = (),
     dpi: int = 200,
-) -> Path:
-    """Write the diagram to ``path``, its format from the extension (.svg, .png, .pdf),
-    atomically: a failure leaves no file behind."""
-    target = Path(path)
-    fmt = target.suffix.lower().lstrip(".")
-    if fmt not in FORMATS:
-        raise OutputError(
-            f"cannot tell the diagram format from {target.suffix or 'no extension'!r}",
-            str(target),
-            f"name the file .{', .'.join(FORMATS)}",
-        )
-    data = render(counts, fmt, dpi)
-    with atomic_path(target, inputs=inputs, force=force) as tmp:
-        tmp.write_bytes(data)
-    return target
+) -> list[Path]:
+    """Write the diagram (.svg, .png, .pdf) or the PRISMA2020 CSV (.csv) to each path,
+    the format from its extension.
+
+    Every path is checked and every file rendered before the first is written, and
+    each is written atomically, so a bad count or a bad path leaves no file behind.
+    """
+    targets = [Path(p) for p in paths]
+    inputs = list(inputs)
+    for target in targets:
+        fmt = target.suffix.lower().lstrip(".")
+        if fmt not in (*FORMATS, "csv"):
+            raise OutputError(
+                f"cannot tell the output format from {target.suffix or 'no extension'!r}",
+                str(target),
+                f"name the file .{', .'.join(FORMATS)} or .csv",
+            )
+        check_output(target, inputs, force)
+    if len({t.resolve() for t in targets}) < len(targets):
+        raise OutputError("the same output is named twice", hint="name each output once")
+    contents = [
+        to_csv(counts.check()).encode()
+        if t.suffix.lower() == ".csv"
+        else render(counts, t.suffix.lower().lstrip("."), dpi)
+        for t in targets
+    ]
+    for target, data in zip(targets, contents, strict=True):
+        with atomic_path(target, inputs=inputs, force=force) as tmp:
+            tmp.write_bytes(data)
+    return targets
