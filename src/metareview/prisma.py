@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import InputError, MissingInputError, ReviewWarning
 from .fileio import atomic_path
@@ -367,7 +367,7 @@ class PrismaCounts:
         identified: Mapping[str, int],
         duplicates: int,
         screening: Iterable[str | None],
-        full_text: Iterable[FullText],
+        full_text: Iterable[ReportOutcome],
         registers: Mapping[str, int] | None = None,
         excluded_automatic: int = 0,
         excluded_other: int = 0,
@@ -386,7 +386,9 @@ class PrismaCounts:
             the other removals: ``include`` and ``maybe`` go on to full text,
             ``exclude`` is excluded; an empty decision is an error.
         full_text
-            one :class:`FullText` per report sought for retrieval.
+            the outcome of each report sought for retrieval: a :class:`FullText`, or any
+            object with ``retrieved``, ``decision`` and ``reason`` (the full-text
+            screening workbook's rows as read back).
         registers
             records found per trial register.
         excluded_automatic, excluded_other
@@ -413,7 +415,13 @@ class PrismaCounts:
                 f"records included at title/abstract ({sought:,})",
                 hint="bring the full-text workbook up to date with the screening workbook",
             )
-        not_retrieved = sum(not r.retrieved for r in reports)
+        unknown_retrieval = sum(r.retrieved is None for r in reports)
+        if unknown_retrieval:
+            raise InputError(
+                f"{unknown_retrieval} report(s) sought without a retrieved yes/no",
+                hint="record for every report sought whether its full text was retrieved",
+            )
+        not_retrieved = sum(r.retrieved is False for r in reports)
         reasons: Counter[str] = Counter()
         included = 0
         for report in (r for r in reports if r.retrieved):
@@ -454,6 +462,19 @@ class PrismaCounts:
             out[key] = {item.label: item.n for item in getattr(self, key)}
         out["labels"] = dict(self.labels)
         return out
+
+
+class ReportOutcome(Protocol):
+    """What :meth:`PrismaCounts.from_pipeline` reads of a full-text screening row."""
+
+    @property
+    def retrieved(self) -> bool | None: ...
+
+    @property
+    def decision(self) -> str | None: ...
+
+    @property
+    def reason(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
