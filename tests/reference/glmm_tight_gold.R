@@ -1,0 +1,27 @@
+# Fully converged GLMM reference values (companion to metafor_glmm.R).
+# Same model as glmm_gold.json, rma.glmm(measure = "PLO", method = "ML", nAGQ = 7), but lme4 is told to
+# optimise to convergence: with the default settings it stops early on flat likelihoods (constructed_zeros
+# moves by 5e-4 relative in tau2). Run from this folder:  Rscript glmm_tight_gold.R
+# Needs: apt-get install -y --no-install-recommends r-cran-metafor r-cran-lme4 r-cran-jsonlite
+suppressMessages({library(metafor); library(jsonlite)})
+sets <- c("pritz1997", "debruin2009", "constructed_zeros", "constructed_k2")
+ctrl <- "list(glmerCtrl = list(optimizer = 'Nelder_Mead', tolPwrss = 1e-12, optCtrl = list(FtolAbs = 1e-15, FtolRel = 1e-15, XtolRel = 1e-14, maxfun = 1e5)))"
+num <- function(x) as.numeric(x)
+cases <- list()
+for (name in sets) {
+  d <- read.csv(file.path("data", paste0(name, ".csv")))
+  call <- sprintf("rma.glmm(measure='PLO', xi=xi, ni=ni, data=d, method='ML', nAGQ=7, control=%s)", ctrl)
+  fit <- eval(parse(text = call))
+  p <- predict(fit, transf = transf.ilogit)
+  cases[[length(cases) + 1]] <- list(
+    dataset = name, measure = "PLO", method = "GLMM", nAGQ = 7, call = call,
+    fit = list(k = fit$k, estimate = num(fit$b), se = fit$se, zval = fit$zval, pval = fit$pval,
+               ci_lb = fit$ci.lb, ci_ub = fit$ci.ub, tau2 = fit$tau2, I2 = fit$I2, H2 = fit$H2),
+    pred = list(pred = num(p$pred), ci_lb = num(p$ci.lb), ci_ub = num(p$ci.ub),
+                pi_lb = num(p$pi.lb), pi_ub = num(p$pi.ub)))
+}
+meta <- list(metafor = as.character(packageVersion("metafor")), lme4 = as.character(packageVersion("lme4")),
+             R = R.version.string, control = ctrl)
+write_json(list(meta = meta, cases = cases), "glmm_tight_gold.json", digits = NA, auto_unbox = TRUE,
+           pretty = TRUE, null = "null")
+cat("wrote", length(cases), "cases to glmm_tight_gold.json\n")
