@@ -185,13 +185,17 @@ def iso_date(value: str | None) -> PubDate:
 
 
 def split_pages(pages: str | None) -> tuple[str | None, str | None]:
-    """``"573-578"`` → (``"573"``, ``"578"``); a single page → (page, ``None``)."""
+    """``"573-578"`` → (``"573"``, ``"578"``); MEDLINE's ``"573-8"`` → (``"573"``, ``"578"``);
+    a single page → (page, ``None``)."""
     pages = clean(pages)
     if pages is None:
         return None, None
     parts = re.split(r"\s*[-–—]\s*", pages)
     if len(parts) == 2 and all(parts):
-        return parts[0], parts[1]
+        first, last = parts
+        if first.isdigit() and last.isdigit() and len(last) < len(first):
+            last = first[: len(first) - len(last)] + last
+        return first, last
     return (pages, None) if len(parts) == 1 else (None, None)
 
 

@@ -87,10 +87,12 @@ def _article(
 ) -> Article:
     journal_meta = work.find("journal_metadata")
     issue = work.find("journal_issue")
-    dates = [*_dates(item), *(_dates(issue) if issue is not None else [])]
+    dates = _dates(item)
+    # the issue's own dates, kept apart so they do not shadow the article's
+    dates += [(f"issue_{kind}", d) for kind, d in (_dates(issue) if issue is not None else [])]
     dates += [("accepted", _date(node)) for node in item.iterfind("acceptance_date")]
     dates += [("posted", _date(node)) for node in item.iterfind("posted_date")]
-    pub_date = next((d for k, d in dates if k in DATE_KINDS.values() or k == "posted"), PubDate())
+    pub_date = next((d for k, d in dates if k != "accepted"), PubDate())
     lang = item.get("language")
     titles = [Text(t, lang) for t in all_text(item, "titles/title")]
     titles += [

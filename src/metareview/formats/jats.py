@@ -9,6 +9,7 @@ publication date.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -259,7 +260,9 @@ def _author(contrib: etree._Element, known: dict[str, list[str]], shared: list[s
 def _aff_text(aff: etree._Element) -> str | None:
     # SciELO gives the parsed parts and the original string: the original reads right
     original = aff.find("institution[@content-type='original']")
-    return text(original) if original is not None else text(aff, skip=("label",))
+    value = text(original) if original is not None else text(aff, skip=("label",))
+    # parts are tagged apart ("<institution>X</institution>, <country>Y</country>")
+    return re.sub(r" ([,;])", r"\1", value) if value else None
 
 
 def _keywords(
