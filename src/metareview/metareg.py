@@ -18,11 +18,9 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, stats
 
 from .errors import EstimationError, OptionError, ReviewWarning
+from .meta import METHODS, TESTS, _choice
 
-__all__ = ["METHODS", "TESTS", "MetaRegResult", "metareg"]
-
-METHODS = ("FE", "DL", "HE", "HS", "SJ", "PM", "ML", "REML", "EB")
-TESTS = ("z", "knha", "adhoc")
+__all__ = ["MetaRegResult", "metareg"]
 
 # metafor's rma() control defaults
 _THRESHOLD = 1e-5
@@ -358,12 +356,6 @@ def fit_design(
         test=test,
         level=level,
     )
-
-
-def _choice(value: str, allowed: Sequence[str], what: str) -> str:
-    if value not in allowed:
-        raise OptionError(f"unknown {what} {value!r}", hint=f"use one of {', '.join(allowed)}")
-    return value
 
 
 def _p_matrix(w: Float, X: Float) -> Float:
