@@ -26,18 +26,19 @@ from __future__ import annotations
 import csv
 import hashlib
 import html
+import io
 import re
 import unicodedata
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 from .errors import InputError, MissingInputError, OptionError, ReviewWarning
-from .records import Article
+from .records import Abstract, Article, Author, Journal, PubDate, Section, Text
 
 DEFAULT_THRESHOLD = 90.0
 
@@ -516,6 +517,141 @@ def _unique(rid: str, used: set[str]) -> str:
     return candidate
 
 
+# --- records tables (the output of `review parse` or `review dedupe`) -------------------
+
+_SCALARS = ("pmid", "doi", "pmcid", "publisher_id", "url", "vernacular_title", "volume",
+            "issue", "elocation", "publication_status")
+_LISTS = ("languages", "keywords", "mesh_terms", "publication_types")
+_JOURNAL = {"journal": "title", "journal_abbrev": "iso_abbrev", "issn_print": "issn_print",
+            "issn_electronic": "issn_electronic", "issn": "issn", "publisher": "publisher"}
+# Columns Article.to_row derives from others, or that a dedupe run adds.
+_DERIVED = frozenset({"first_author", "year", "pub_date", "record_id", "found_in",
+                      "duplicates", "merged_records"})
+
+
+def read_inputs(paths: Sequence[str], format: str | None = None) -> list[Article]:
+    """Articles from article files (any format :mod:`metareview.articles` reads, folders and
+    globs too) and from records tables (CSV/JSONL/XLSX written by ``review parse``)."""
+    from .articles import read_articles
+    from .sheets.extraction import read_record_rows
+
+    articles: list[Article] = []
+    files: list[str] = []
+    for path in paths:
+        if format is None and Path(path).is_file() and is_records_table(Path(path)):
+            if files:  # keep the input order
+                articles.extend(read_articles(files, format))
+                files = []
+            rows, _ = read_record_rows(path)
+            articles.extend(article_from_row(row, path, i) for i, row in enumerate(rows))
+        else:
+            files.append(path)
+    if files:
+        articles.extend(read_articles(files, format))
+    return articles
+
+
+def is_records_table(path: Path) -> bool:
+    """Whether ``path`` is a records table, told from content: a zip (xlsx), JSON lines,
+    or a CSV header naming a title column."""
+    with path.open("rb") as handle:
+        head = handle.read(4096).removeprefix(b"\xef\xbb\xbf")
+    if head.startswith((b"PK\x03\x04", b"{")):
+        return True
+    first = head.split(b"\n", 1)[0].decode("utf-8", "replace").lower()
+    cells = {c.strip().strip('"') for c in first.replace(";", ",").replace("\t", ",").split(",")}
+    return "title" in cells
+
+
+def article_from_row(row: Mapping[str, Any], source: str, line: int) -> Article:
+    """An :class:`Article` rebuilt from a row of a records table (:meth:`Article.to_row`).
+
+    Authors come back from their ``Last FM`` display form; columns with no place in the
+    model (``affiliations``, ``orcids``, anything a reviewer added) are kept in
+    ``extra`` so no text is lost. ``source``/``line`` are used when the row has no
+    ``source_file``/``record_index`` of its own.
+    """
+    values: dict[str, str] = {}
+    for name, value in row.items():
+        text = _plain(value)
+        if text is not None:
+            values[str(name)] = text
+    used = set(_DERIVED) | {"source_format", "source_file", "record_index", "title",
+                             "authors", "abstract", "pages", "pub_date_raw"}
+    fields: dict[str, Any] = {name: values[name] for name in _SCALARS if name in values}
+    used.update(_SCALARS)
+    for name in _LISTS:
+        if name in values:
+            fields[name] = tuple(p.strip() for p in values[name].split(";") if p.strip())
+        used.add(name)
+    journal = {attr: values[col] for col, attr in _JOURNAL.items() if col in values}
+    used.update(_JOURNAL)
+    titles = [Text(values["title"])] if "title" in values else []
+    abstracts = [Abstract((Section(values["abstract"]),))] if "abstract" in values else []
+    history = []
+    for name, value in values.items():
+        if name.startswith("title_"):
+            titles.append(Text(value, name.removeprefix("title_")))
+        elif name.startswith("abstract_"):
+            abstracts.append(Abstract((Section(value),), name.removeprefix("abstract_")))
+        elif name.startswith("date_"):
+            history.append((name.removeprefix("date_"), _date(value, None)))
+        else:
+            continue
+        used.add(name)
+    first, _, last = values.get("pages", "").partition("-")
+    index = values.get("record_index", "")
+    return Article(
+        source_format=values.get("source_format", "records-table"),
+        source_file=values.get("source_file", source),
+        record_index=int(float(index)) if _is_number(index) else line,
+        titles=tuple(titles),
+        abstracts=tuple(abstracts),
+        journal=Journal(**journal),
+        first_page=first or None if last else None,
+        last_page=last or None,
+        pages=None if last else values.get("pages"),
+        pub_date=_date(values.get("pub_date") or values.get("year"), values.get("pub_date_raw")),
+        history=tuple(history),
+        authors=tuple(_author(a) for a in values.get("authors", "").split(";") if a.strip()),
+        extra=tuple((k, v) for k, v in values.items() if k not in used),
+        **fields,
+    )
+
+
+def _plain(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):  # NaN from pandas
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _date(iso: str | None, raw: str | None) -> PubDate:
+    parts: list[int | None] = [int(p) for p in (iso or "").split("-")[:3] if p.isdigit()]
+    parts += [None] * (3 - len(parts))
+    return PubDate(parts[0], parts[1], parts[2], raw)
+
+
+def _author(display: str) -> Author:
+    """``Last FM`` back to surname and initials; anything else is a group name."""
+    words = display.split()
+    if len(words) >= 2 and words[-1].isalpha() and words[-1].isupper() and len(words[-1]) <= 4:
+        return Author(last=" ".join(words[:-1]), initials=words[-1])
+    if len(words) == 1:
+        return Author(last=words[0])
+    return Author(collective=display.strip())
+
+
 # --- the duplicates log as a file ----------------------------------------------------
 
 
@@ -565,3 +701,23 @@ def read_overrides(path: str | Path) -> tuple[Override, ...]:
                 )
             overrides.append(Override(kept, removed, decision in _MERGE, text, location))
     return tuple(overrides)
+
+
+def rows_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] = ()) -> str:
+    """CSV text of ``rows``: ``columns`` first, then every other key in order of first use."""
+    names = list(dict.fromkeys([*columns, *(k for row in rows for k in row)]))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=names, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def unique_csv(result: DedupeResult) -> str:
+    """The unique records as CSV (:meth:`UniqueRecord.to_row`)."""
+    return rows_csv([r.to_row() for r in result.records])
+
+
+def log_csv(result: DedupeResult) -> str:
+    """The duplicates log as CSV, with an empty ``override`` column for the reviewer."""
+    return rows_csv([link.to_row() for link in result.log], LOG_COLUMNS)
