@@ -35,7 +35,7 @@ class Format:
 
 def _registry() -> list[Format]:
     # Imported here so each format module may import this one for `Format`.
-    from . import crossref, doaj, europepmc, jats, ojs, pubmed
+    from . import bibtex, crossref, doaj, europepmc, jats, nbib, ojs, pubmed, ris
 
     return [
         *pubmed.FORMATS,
@@ -44,6 +44,9 @@ def _registry() -> list[Format]:
         ojs.FORMAT,
         doaj.FORMAT,
         europepmc.FORMAT,
+        ris.FORMAT,
+        nbib.FORMAT,
+        bibtex.FORMAT,
     ]
 
 

@@ -1,0 +1,132 @@
+"""Small helpers shared by the text readers (RIS, MEDLINE/nbib, BibTeX): decoding lines
+with located errors, a record's tagged fields with what is left over kept as ``extra``,
+dates as the tagged formats print them, DOIs without resolver prefixes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
+
+from ..errors import InputError
+from ..records import PubDate
+from ._xmltext import clean, iso_date, make_date, split_pages
+
+_BOM = b"\xef\xbb\xbf"
+_DOI_PREFIX = re.compile(r"^(?:https?://)?(?:dx\.)?doi\.org/|^doi:\s*", re.IGNORECASE)
+_SLASH_DATE = re.compile(r"^\d{4}/")
+_DASH_DATE = re.compile(r"^\d{4}-\d")
+
+
+def decode_lines(stream: BinaryIO, source: str) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` for each line of a UTF-8 stream (BOM dropped, line ends
+    stripped). Bytes that are not UTF-8 raise an :class:`InputError` at ``file:line:col``."""
+    for number, raw in enumerate(stream, start=1):
+        if number == 1:
+            raw = raw.removeprefix(_BOM)
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"byte 0x{raw[exc.start]:02x} is not UTF-8 text",
+                f"{source}:{number}:{exc.start + 1}",
+                "export the file again as UTF-8, or convert it "
+                "(e.g. iconv -f windows-1252 -t utf-8 in.ris > out.ris)",
+            ) from None
+        # A lone CR ends a line too (old Mac exports); keep line numbers physical.
+        for part in line.rstrip("\r\n").split("\r"):
+            yield number, part
+
+
+class Fields:
+    """The ``(tag, value)`` pairs of one record, in file order.
+
+    A reader takes the values it maps to the record model; :meth:`rest` gives the
+    pairs nobody took, which become :attr:`Article.extra`, so no text is dropped.
+    Empty values (``IS  - `` with nothing after it) count as absent.
+    """
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]):
+        self._pairs = [(tag, value) for tag, value in pairs if value.strip()]
+        self._taken = [False] * len(self._pairs)
+        self._returned: list[tuple[str, str]] = []
+
+    def take(self, *tags: str) -> list[str]:
+        """Every value of ``tags``, in file order."""
+        return [value for _, value in self.take_pairs(*tags)]
+
+    def take_pairs(self, *tags: str) -> list[tuple[str, str]]:
+        """Every ``(tag, value)`` of ``tags``, in file order (to follow FAU/AU/AD runs)."""
+        found = []
+        for index, (tag, value) in enumerate(self._pairs):
+            if tag in tags and not self._taken[index]:
+                self._taken[index] = True
+                found.append((tag, value))
+        return found
+
+    def first(self, *tags: str) -> str | None:
+        """The first value of any of ``tags``, in the order the tags are given; the
+        other values stay for :meth:`rest`."""
+        for wanted in tags:
+            for index, (tag, value) in enumerate(self._pairs):
+                if tag == wanted and not self._taken[index]:
+                    self._taken[index] = True
+                    return value
+        return None
+
+    def peek(self, tag: str) -> str | None:
+        """The first value of ``tag`` not yet taken, leaving it for :meth:`rest`."""
+        for index, (name, value) in enumerate(self._pairs):
+            if name == tag and not self._taken[index]:
+                return value
+        return None
+
+    def give_back(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Return taken pairs that did not fit the model after all (they go to :meth:`rest`)."""
+        self._returned.extend(pairs)
+
+    def rest(self) -> tuple[tuple[str, str], ...]:
+        left = [pair for pair, taken in zip(self._pairs, self._taken, strict=True) if not taken]
+        return (*left, *self._returned)
+
+
+def strip_doi(value: str | None) -> str | None:
+    """A DOI without ``https://doi.org/``, ``http://dx.doi.org/`` or ``doi:`` (case kept)."""
+    value = clean(value)
+    return clean(_DOI_PREFIX.sub("", value)) if value else None
+
+
+def text_date(value: str | None) -> PubDate:
+    """A date as the text formats print it.
+
+    RIS ``2016/12//`` or ``2014/02/12/other``; MEDLINE ``2002 Sep``, ``2006 Mar 1``;
+    ISO ``2009-03`` (biblatex). Anything else (``1998 Dec-1999 Jan``, ``2000 Spring``)
+    keeps the whole text in ``raw`` with the first year found.
+    """
+    value = clean(value)
+    if value is None:
+        return PubDate()
+    if _SLASH_DATE.match(value):
+        year, month, day, other = [*value.split("/", 3), "", "", ""][:4]
+        date = make_date(year, month or None, day or None)
+        if other.strip() or (day and date.day is None) or (month and date.month is None):
+            return PubDate(date.year, date.month, date.day, value)
+        return date
+    if _DASH_DATE.match(value):
+        return iso_date(value)
+    parts = value.split()
+    if 1 <= len(parts) <= 3 and re.fullmatch(r"\d{4}", parts[0]):
+        date = make_date(*parts)
+        complete = date.month is not None if len(parts) > 1 else True
+        if len(parts) == 3 and date.day is None:
+            complete = False
+        return date if complete else PubDate(date.year, date.month, date.day, value)
+    return make_date(None, raw=value)
+
+
+def pages(value: str | None) -> tuple[str | None, str | None]:
+    """First and last page of a printed range; MEDLINE's shortened ``616-7`` → 616, 617."""
+    first, last = split_pages(value.replace("--", "-") if value else None)
+    if first and last and first.isdigit() and last.isdigit() and len(last) < len(first):
+        last = first[: len(first) - len(last)] + last
+    return first, last
