@@ -227,3 +227,100 @@ def test_to_dict_counts() -> None:
     assert (data["n_input"], data["n_unique"], data["n_removed"]) == (2, 1, 1)
     assert data["rules"] == {"doi": 1}
     assert data["log"][0]["removed"] == "other.ris#0"
+
+
+# --- real files in several formats, and the CLI ------------------------------------------
+
+
+def _fixtures(tmp_path: Path) -> list[str]:
+    """The fixture files plus a planted RIS copy of the eLife article without its DOI and
+    with a trailing period and markup in the title."""
+    names = ["bolognese_crossref_unixsd.xml", "bolognese_crossref.ris",
+             "bolognese_crossref.bib", "elife-pubmed_elife-pubmed-12717.xml"]
+    for name in names:
+        shutil.copy(FIXTURES / name, tmp_path / name)
+    ris = (FIXTURES / "bolognese_crossref.ris").read_text(encoding="utf-8")
+    planted = "\n".join(line for line in ris.splitlines() if not line.startswith(("DO ", "UR ")))
+    planted = planted.replace("Automated quantitative histology",
+                              "Automated <i>quantitative</i> histology")
+    planted = planted.replace("secondary growth\n", "secondary growth.\n")
+    (tmp_path / "planted.ris").write_text(planted + "\n", encoding="utf-8")
+    return [*names, "planted.ris"]
+
+
+def test_same_article_in_three_formats_is_one_record(tmp_path: Path) -> None:
+    from metareview.articles import read_articles
+
+    names = _fixtures(tmp_path)
+    articles = list(read_articles([str(tmp_path / n) for n in names]))
+    assert len(articles) == 5
+    assert articles[4].doi is None and (articles[4].title or "").endswith("growth.")
+    result = dedupe(articles)
+    assert len(result.records) == 2
+    elife_01567, elife_12717 = result.records
+    assert elife_01567.id == "doi:10.7554/elife.01567"
+    # the Crossref record has affiliations and the ELocation: it is the most complete
+    assert elife_01567.article.source_format == "crossref"
+    assert [Path(s).name for s in elife_01567.sources] == [
+        "bolognese_crossref_unixsd.xml", "bolognese_crossref.ris", "bolognese_crossref.bib",
+        "planted.ris"]
+    rules = {Path(link.removed).name: link.rule for link in result.log}
+    assert rules == {"bolognese_crossref.ris#0": "doi", "bolognese_crossref.bib#0": "doi",
+                     "planted.ris#0": "title"}
+    assert elife_12717.n_duplicates == 0
+
+
+def test_cli_dedupe_writes_unique_records_and_log(tmp_path: Path) -> None:
+    names = _fixtures(tmp_path)
+    runner = CliRunner()
+    with runner.isolated_filesystem(temp_dir=tmp_path):
+        inputs = [str(tmp_path / n) for n in names]
+        result = runner.invoke(cli, ["dedupe", *inputs, "-o", "unique.csv", "--log", "dup.csv"])
+        assert result.exit_code == 0, result.output
+        assert "5 records read, 2 unique, 3 duplicates removed (doi 2, title 1)" in result.output
+        with open("unique.csv", newline="", encoding="utf-8") as handle:
+            unique = list(csv.DictReader(handle))
+        assert [row["record_id"] for row in unique] == ["doi:10.7554/elife.01567",
+                                                         "doi:10.7554/elife.12717"]
+        assert unique[0]["duplicates"] == "3"
+        with open("dup.csv", newline="", encoding="utf-8") as handle:
+            log = list(csv.DictReader(handle))
+        assert [row["rule"] for row in log] == ["doi", "doi", "title"]
+        assert all(row["override"] == "" for row in log)
+
+        # the reviewer says the planted record is another article
+        log[2]["override"] = "keep separate"
+        _write_log(Path("dup.csv"), log)
+        again = runner.invoke(cli, ["dedupe", *inputs, "-o", "unique2.csv",
+                                    "--overrides", "dup.csv", "--log", "dup2.csv"])
+        assert again.exit_code == 0, again.output
+        assert "5 records read, 3 unique, 2 duplicates removed (doi 2)" in again.output
+        with open("dup2.csv", newline="", encoding="utf-8") as handle:
+            carried = [row for row in csv.DictReader(handle) if row["override"]]
+        assert [(Path(r["removed"]).name, r["override"], r["cluster"]) for r in carried] == [
+            ("planted.ris#0", "keep separate", "")]
+
+        # the unique records can be deduplicated again as a records table: nothing changes
+        table = runner.invoke(cli, ["dedupe", "unique.csv"])
+        assert table.exit_code == 0, table.output
+        assert "2 records read, 2 unique, 0 duplicates removed" in table.output
+
+
+def test_cli_dedupe_errors(tmp_path: Path) -> None:
+    names = _fixtures(tmp_path)
+    ris = str(tmp_path / names[1])
+    runner = CliRunner()
+    refused = runner.invoke(cli, ["dedupe", ris, "-o", ris])
+    assert refused.exit_code == 73
+    assert "the output is also an input" in refused.output
+    bad = runner.invoke(cli, ["dedupe", ris, "--threshold", "120"])
+    assert bad.exit_code == 2 and "120" in bad.output
+    log = tmp_path / "log.csv"
+    log.write_text("kept,removed,override\na#0,b#0,maybe\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    wrong = runner.invoke(cli, ["dedupe", ris, "--overrides", str(log), "-o", str(out)])
+    assert wrong.exit_code == 65
+    assert "log.csv:2: unknown override 'maybe'" in wrong.output
+    assert not out.exists()
+    missing = runner.invoke(cli, ["dedupe", str(tmp_path / "nope.xml")])
+    assert missing.exit_code == 66 and "no such file" in missing.output
