@@ -173,7 +173,8 @@ def test_blocking_scales_past_quadratic_sizes() -> None:
     records.append(replace(records[1234], record_index=6000, source_file="dup.ris"))
     result = dedupe(records)
     assert len(result.records) == 6000
-    assert [(link.kept, link.removed) for link in result.log] == [("other.ris#1234", "dup.ris#6000")]
+    pairs = [(link.kept, link.removed) for link in result.log]
+    assert pairs == [("other.ris#1234", "dup.ris#6000")]
 
 
 def _write_log(path: Path, rows: list[dict[str, object]]) -> None:
@@ -195,7 +196,10 @@ def test_overrides_keep_pairs_apart_and_merge_missed_pairs(tmp_path: Path) -> No
     path = tmp_path / "log.csv"
     _write_log(path, log)
     overrides = read_overrides(path)
-    assert [(o.removed, o.merge) for o in overrides] == [("other.ris#1", False), ("other.ris#2", True)]
+    assert [(o.removed, o.merge) for o in overrides] == [
+        ("other.ris#1", False),
+        ("other.ris#2", True),
+    ]
 
     second = dedupe([a, b, c], overrides=overrides)
     groups = sorted(r.members for r in second.records)
