@@ -245,7 +245,8 @@ def test_crossref_deposit_schema_5_5_institutions_and_acceptance_date() -> None:
 
 def test_crossref_unixref_other_namespace_organization_orcid_and_skipped_book() -> None:
     with pytest.warns(ReviewWarning, match="1 book"):
-        a = one(FIXTURES / "crossref/constructed_unixref.xml")
+        a, conference, preprint = read(FIXTURES / "crossref/constructed_unixref.xml")
+    assert [r.record_index for r in (a, conference, preprint)] == [0, 1, 2]
     assert a.authors[0].collective == "The Example Consortium"
     assert a.authors[1].orcid == "0000-0003-1415-9269" and a.authors[1].suffix == "Jr"
     assert len(a.authors) == 2  # the editor is left out
@@ -254,6 +255,20 @@ def test_crossref_unixref_other_namespace_organization_orcid_and_skipped_book() 
     assert a.pub_date.iso() == "2019-12"  # print date of the article first
     assert a.page_range == "101-109" and a.issue == "4"
     assert dict(a.history)["issue_ppub"].iso() == "2019"
+
+    assert conference.doi == "10.9999/conf.7" and conference.page_range == "7-9"
+    assert conference.journal.title == "Proceedings of the Example Conference"
+    assert conference.journal.publisher == "Example Press"
+    assert conference.pub_date.iso() == "2018"  # from the proceedings
+    assert ("conference", "Example Conference on Trials") in conference.extra
+
+    assert preprint.publication_types == ("preprint",)
+    assert preprint.pub_date.iso() == "2021-05-20"
+    assert [(s.label, s.text) for s in preprint.abstracts[0].sections] == [
+        ("Background", "Why."),
+        ("Findings", "What."),
+    ]
+    assert ("group_title", "Epidemiology") in preprint.extra
 
 
 # --- OJS native -------------------------------------------------------------------------

@@ -27,8 +27,15 @@ _RECORD_TAGS = frozenset(
     {"doi_record", "journal", "posted_content", "book", "conference", "dissertation"}
     | {"report-paper", "standard", "database", "sa_component", "peer_review"}
 )
-#: Work element → what it holds (only these become records).
-_ARTICLE_TAGS = {"journal": "journal_article", "posted_content": "posted_content"}
+#: Work element → the items in it that become records (``.`` the work itself).
+ITEM_TAGS = {"journal": "journal_article", "conference": "conference_paper", "posted_content": "."}
+#: Container metadata (journal, proceedings) → Journal field.
+CONTAINER_FIELDS = {
+    "full_title": "title",
+    "proceedings_title": "title",
+    "abbrev_title": "iso_abbrev",
+    "publisher/publisher_name": "publisher",
+}
 #: ``publication_date/@media_type`` → history key; print first: it is the citation date.
 DATE_KINDS = {"print": "ppub", "online": "epub", "other": "pub"}
 #: Element of a work → Article field (text as printed).
@@ -64,19 +71,17 @@ def read(stream: BinaryIO, source: str) -> Iterator[Article]:
         else:
             works = [element]
         for work in works:
-            if work.tag not in _ARTICLE_TAGS:
+            items = work.findall(ITEM_TAGS[work.tag]) if work.tag in ITEM_TAGS else []
+            if not items:
                 skipped[work.tag] += 1
-                continue
-            articles = work.findall(_ARTICLE_TAGS[work.tag]) if work.tag == "journal" else [work]
-            if not articles:
-                skipped["journal issue without article"] += 1
-            for item in articles:
+            for item in items:
                 yield _article(work, item, source, index, publisher)
                 index += 1
     if skipped:
         kinds = ", ".join(f"{count} {kind}" for kind, count in skipped.items())
         warnings.warn(
-            f"{source}: skipped works that are not journal articles or preprints: {kinds}",
+            f"{source}: skipped works that are not articles, conference papers or preprints "
+            f"(or hold none): {kinds}",
             ReviewWarning,
             stacklevel=2,
         )
@@ -85,11 +90,15 @@ def read(stream: BinaryIO, source: str) -> Iterator[Article]:
 def _article(
     work: etree._Element, item: etree._Element, source: str, index: int, publisher: str | None
 ) -> Article:
-    journal_meta = work.find("journal_metadata")
+    container = work.find("journal_metadata")
+    if container is None:
+        container = work.find("proceedings_metadata")
     issue = work.find("journal_issue")
     dates = _dates(item)
-    # the issue's own dates, kept apart so they do not shadow the article's
-    dates += [(f"issue_{kind}", d) for kind, d in (_dates(issue) if issue is not None else [])]
+    # the issue's (or proceedings') own dates, kept apart so they do not shadow the item's
+    for parent in (issue, container):
+        if parent is not None:
+            dates += [(f"issue_{kind}", date) for kind, date in _dates(parent)]
     dates += [("accepted", _date(node)) for node in item.iterfind("acceptance_date")]
     dates += [("posted", _date(node)) for node in item.iterfind("posted_date")]
     pub_date = next((d for k, d in dates if k != "accepted"), PubDate())
@@ -104,6 +113,7 @@ def _article(
     extra = [("subtitle", t) for t in all_text(item, "titles/subtitle")]
     extra += [("other_pages", t) for t in all_text(item, "pages/other_pages")]
     extra += [("group_title", t) for t in all_text(item, "group_title")]
+    extra += [("conference", t) for t in all_text(work, "event_metadata/conference_name")]
     return Article(
         source_format=FORMAT.name,
         source_file=source,
@@ -111,7 +121,7 @@ def _article(
         **{field: find_text(item, path) for path, field in SIMPLE_FIELDS.items()},  # type: ignore[arg-type]
         titles=tuple(titles),
         abstracts=tuple(a for a in abstracts if a.sections),
-        journal=_journal(journal_meta, publisher),
+        journal=_journal(container, publisher),
         volume=find_text(issue, "journal_volume/volume") if issue is not None else None,
         issue=find_text(issue, "issue") if issue is not None else None,
         pub_date=pub_date,
@@ -126,17 +136,14 @@ def _article(
 def _journal(meta: etree._Element | None, publisher: str | None) -> Journal:
     if meta is None:
         return Journal(publisher=publisher)
-    issns: dict[str, str | None] = {}
+    fields: dict[str, str | None] = {"publisher": publisher}
+    for path, field in CONTAINER_FIELDS.items():
+        fields[field] = fields.get(field) or find_text(meta, path)
     for node in meta.iterfind("issn"):
         # the schema's default medium is print
         field = "issn_electronic" if node.get("media_type") == "electronic" else "issn_print"
-        issns.setdefault(field, text(node))
-    return Journal(
-        title=find_text(meta, "full_title"),
-        iso_abbrev=find_text(meta, "abbrev_title"),
-        publisher=publisher,
-        **issns,
-    )
+        fields.setdefault(field, text(node))
+    return Journal(**fields)
 
 
 def _dates(parent: etree._Element) -> list[tuple[str, PubDate]]:
