@@ -93,12 +93,11 @@ def _n(value: int) -> str:
 def _text_width(text: str, size: float = FONT, weight: str = "normal") -> float:
     """Width in inches of ``text`` set in the diagram's font."""
     from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import TextPath
+    from matplotlib.textpath import text_to_path
 
-    if not text:
-        return 0.0
-    prop = FontProperties(family="DejaVu Sans", weight=weight)
-    return float(TextPath((0, 0), text, size=size, prop=prop).get_extents().x1) / 72
+    prop = FontProperties(family="DejaVu Sans", weight=weight, size=size)
+    width, _, _ = text_to_path.get_text_width_height_descent(text, prop, ismath=False)
+    return float(width) / 72
 
 
 # "(n = 1,234)" is kept on one line.
