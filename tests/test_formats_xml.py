@@ -185,6 +185,17 @@ def test_jats_quirks_orcid_collab_group_affiliation_jats11_dates_seasons() -> No
     assert second.page_range == "10-12" and second.publication_types == ("editorial",)
 
 
+def test_jats_in_a_jats_namespace_with_iso_8601_date(tmp_path: Path) -> None:
+    path = tmp_path / "oai.xml"
+    path.write_text(
+        '<article xmlns="https://jats.nlm.nih.gov/ns/archiving/1.3/" xml:lang="en"><front>'
+        "<article-meta><title-group><article-title>Namespaced</article-title></title-group>"
+        '<pub-date date-type="pub" iso-8601-date="2022-07-04"/></article-meta></front></article>'
+    )
+    a = one(path)
+    assert (a.source_format, a.title, a.pub_date.iso()) == ("jats", "Namespaced", "2022-07-04")
+
+
 # --- Crossref ---------------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from ._xmltext import (
     XML_LANG,
     all_text,
     find_text,
+    iso_date,
     keywords_by_language,
     make_date,
     orcid_id,
@@ -56,8 +57,12 @@ _XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 
 
 def detect(root_tag: str) -> bool:
-    """JATS has no namespace: a bare ``<article>`` (OJS's is namespaced) or a PMC set."""
-    return root_tag in ("article", "pmc-articleset")
+    """A bare ``<article>`` (OJS's is namespaced), a PMC set, or an article in a JATS
+    namespace (``https://jats.nlm.nih.gov/ns/…``, used by PMC's OAI service)."""
+    if root_tag in ("article", "pmc-articleset"):
+        return True
+    namespace, _, name = root_tag[1:].partition("}")
+    return name == "article" and "jats.nlm.nih.gov" in namespace
 
 
 def read(stream: BinaryIO, source: str) -> Iterator[Article]:
@@ -197,6 +202,8 @@ def _dates(meta: etree._Element) -> tuple[tuple[str, PubDate], ...]:
 
 
 def _date(node: etree._Element) -> PubDate:
+    if node.find("year") is None and node.get("iso-8601-date"):
+        return iso_date(node.get("iso-8601-date"))
     return make_date(
         find_text(node, "year"),
         find_text(node, "month") or find_text(node, "season"),
