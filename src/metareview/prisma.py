@@ -282,7 +282,7 @@ class PrismaCounts:
         def agree(left: tuple[str, int], right: tuple[str, int]) -> None:
             if left[1] != right[1]:
                 raise InputError(
-                    f"{left[0]} ({left[1]:,}) does not equal {right[0]} ({right[1]:,})",
+                    f"{left[0]} = {left[1]:,}, but {right[0]} = {right[1]:,}",
                     location,
                     "the PRISMA 2020 flow counts must add up; correct one of the two",
                 )
@@ -351,8 +351,8 @@ class PrismaCounts:
         agree(left, ("reports of included studies", self.new_reports))
         if self.new_studies > self.new_reports:
             raise InputError(
-                f"studies included ({self.new_studies:,}) exceed reports of included "
-                f"studies ({self.new_reports:,})",
+                f"studies included = {self.new_studies:,} exceeds reports of included "
+                f"studies = {self.new_reports:,}",
                 location,
                 "each included study has at least one report; correct one of the two",
             )
@@ -411,8 +411,8 @@ class PrismaCounts:
         sought = decisions["include"] + decisions["maybe"]
         if len(reports) != sought:
             raise InputError(
-                f"reports with a full-text decision ({len(reports):,}) does not equal "
-                f"records included at title/abstract ({sought:,})",
+                f"reports with a full-text outcome = {len(reports):,}, but records "
+                f"included at title/abstract = {sought:,}",
                 hint="bring the full-text workbook up to date with the screening workbook",
             )
         unknown_retrieval = sum(r.retrieved is None for r in reports)
