@@ -5,11 +5,12 @@ dates as the tagged formats print them, DOIs without resolver prefixes."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from ..errors import InputError
-from ..records import PubDate
+from ..records import Author, PubDate
 from ._xmltext import clean, iso_date, make_date, split_pages
 
 _BOM = b"\xef\xbb\xbf"
@@ -20,7 +21,8 @@ _DASH_DATE = re.compile(r"^\d{4}-\d")
 
 def decode_lines(stream: BinaryIO, source: str) -> Iterator[tuple[int, str]]:
     """``(line number, text)`` for each line of a UTF-8 stream (BOM dropped, line ends
-    stripped). Bytes that are not UTF-8 raise an :class:`InputError` at ``file:line:col``."""
+    stripped, Unicode in composed NFC form so ``u`` + combining diaeresis equals ``ü``).
+    Bytes that are not UTF-8 raise an :class:`InputError` at ``file:line:col``."""
     for number, raw in enumerate(stream, start=1):
         if number == 1:
             raw = raw.removeprefix(_BOM)
@@ -34,6 +36,7 @@ def decode_lines(stream: BinaryIO, source: str) -> Iterator[tuple[int, str]]:
                 "(e.g. iconv -f windows-1252 -t utf-8 in.ris > out.ris)",
             ) from None
         # A lone CR ends a line too (old Mac exports); keep line numbers physical.
+        line = unicodedata.normalize("NFC", line)
         for part in line.rstrip("\r\n").split("\r"):
             yield number, part
 
@@ -130,3 +133,13 @@ def pages(value: str | None) -> tuple[str | None, str | None]:
     if first and last and first.isdigit() and last.isdigit() and len(last) < len(first):
         last = first[: len(first) - len(last)] + last
     return first, last
+
+
+def given_names(author: Author) -> str | None:
+    """First names, or the initials spelled ``J. D.`` so that formats without an initials
+    field (RIS, BibTeX) keep every initial."""
+    if author.first or not author.initials:
+        return author.first
+    return " ".join(f"{part}." for part in re.findall(r"[A-Z][a-z]*", author.initials)) or (
+        author.initials
+    )

@@ -28,7 +28,7 @@ from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_la
 from ..errors import InputError, ReviewWarning
 from ..records import Abstract, Article, Author, Journal, PubDate, Section, Text
 from . import Format
-from ._plaintext import Fields, decode_lines, pages, strip_doi, text_date
+from ._plaintext import Fields, decode_lines, given_names, pages, strip_doi, text_date
 from ._xmltext import clean, make_date
 from .ris import RIS_TO_BIBTEX, ris_type
 
@@ -283,7 +283,7 @@ def _fields(article: Article) -> Iterator[tuple[str, str]]:
 
 
 def _name(author: Author) -> str:
-    given = author.first or author.initials
+    given = given_names(author)
     if author.collective or not (given or author.suffix):
         return "{" + _latex(author.collective or author.last or "") + "}"
     parts = [author.last or "", *([author.suffix] if author.suffix else []), given or ""]

@@ -292,8 +292,7 @@ def _tags(article: Article) -> Iterator[tuple[str, str]]:
     yield from _present("DP", _dp(article.pub_date))
     yield from _present("TI", article.title)
     yield from _present("PG", _pg(article))
-    if article.elocation and article.elocation != article.first_page:
-        yield "LID", article.elocation
+    yield from _present("LID", article.elocation)
     if article.doi:
         yield "LID", f"{article.doi} [doi]"
     yield from _present("AB", article.abstract)  # one paragraph, wrapped

@@ -19,7 +19,7 @@ import rispy
 from ..errors import ReviewWarning
 from ..records import Abstract, Article, Author, Journal, PubDate, Section, Text
 from . import Format
-from ._plaintext import Fields, decode_lines, pages, strip_doi, text_date
+from ._plaintext import Fields, decode_lines, given_names, pages, strip_doi, text_date
 from ._xmltext import clean
 
 _PARSER = rispy.RisParser()
@@ -271,5 +271,4 @@ def _one_line(value: str) -> str:
 def _name(author: Author) -> str:
     if author.collective:
         return author.collective
-    given = author.first or author.initials
-    return ", ".join(p for p in (author.last, given, author.suffix) if p)
+    return ", ".join(p for p in (author.last, given_names(author), author.suffix) if p)
