@@ -183,6 +183,8 @@ def test_jats_quirks_orcid_collab_group_affiliation_jats11_dates_seasons() -> No
     assert first.journal.issn_print == "1234-5678" and first.journal.issn_electronic == "8765-4321"
     assert second.pmid == "99999992" and second.pub_date.iso() == "2019-01"
     assert second.page_range == "10-12" and second.publication_types == ("editorial",)
+    assert ("id_pii", "S0000-0000(19)00001-2") in second.extra  # an id type with no field
+    assert [(x.last, x.first) for x in second.authors] == [("Ng", "Alan")]  # untagged name
 
 
 def test_jats_in_a_jats_namespace_with_iso_8601_date(tmp_path: Path) -> None:

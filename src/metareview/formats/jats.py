@@ -22,6 +22,7 @@ from . import Format
 from ._xmltext import (
     XML_LANG,
     all_text,
+    comma_name,
     find_text,
     iso_date,
     keywords_by_language,
@@ -81,10 +82,14 @@ def parse_article(article: etree._Element, source: str, index: int) -> Article:
         )
     lang = article.get(XML_LANG)
     fields: dict[str, str | None] = {}
+    other_ids: list[tuple[str, str]] = []
     for node in meta.iterfind("article-id"):
-        field = ID_FIELDS.get((node.get("pub-id-type") or "").lower())
-        if field and not fields.get(field):
-            fields[field] = text(node)
+        kind = (node.get("pub-id-type") or "other").lower()
+        value = text(node)
+        if kind in ID_FIELDS and not fields.get(ID_FIELDS[kind]):
+            fields[ID_FIELDS[kind]] = value
+        elif value:
+            other_ids.append((f"id_{kind}", value))
     for tag, field in SIMPLE_FIELDS.items():
         fields[field] = find_text(meta, tag)
     pmcid = fields.get("pmcid")
@@ -117,6 +122,7 @@ def parse_article(article: etree._Element, source: str, index: int) -> Article:
                     meta, "article-categories/subj-group[@subj-group-type='heading']/subject"
                 )
             ),
+            *other_ids,
             *extra,
         ),
     )
@@ -249,18 +255,21 @@ def _author(contrib: etree._Element, known: dict[str, list[str]], shared: list[s
         for aff in known.get(rid, [])
     ]
     affs += [a for a in map(_aff_text, contrib.iterfind("aff")) if a]
+    orcid = orcid_id(find_text(contrib, "contrib-id[@contrib-id-type='orcid']"))
+    affiliations = unique(affs or shared)
+    if name is not None and name.tag == "string-name" and not len(name):
+        # an untagged name as printed: "Smith, John" or "John Smith"
+        person = comma_name(text(name)) or Author()
+        return Author(last=person.last, first=person.first, orcid=orcid, affiliations=affiliations)
     given = name.find("given-names") if name is not None else None
     return Author(
         last=find_text(name, "surname") if name is not None else None,
         first=text(given),
         initials=given.get("initials") if given is not None else None,
         suffix=find_text(name, "suffix") if name is not None else None,
-        collective=text(contrib.find("collab"), skip=("contrib-group",))
-        or (
-            text(name) if name is not None and name.tag == "string-name" and not len(name) else None
-        ),
-        orcid=orcid_id(find_text(contrib, "contrib-id[@contrib-id-type='orcid']")),
-        affiliations=unique(affs or shared),
+        collective=text(contrib.find("collab"), skip=("contrib-group",)),
+        orcid=orcid,
+        affiliations=affiliations,
     )
 
 
