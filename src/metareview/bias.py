@@ -1,0 +1,417 @@
+"""Small-study effects and publication bias: Egger's regression test, Begg's rank
+correlation and trim-and-fill (metafor ``regtest``, ``ranktest``, ``trimfill``)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+from .errors import EstimationError, InputError, OptionError, ReviewWarning
+from .meta import PoolResult, pool
+from .metareg import MetaRegResult, fit_design
+
+__all__ = [
+    "RanktestResult",
+    "RegtestResult",
+    "TrimFillResult",
+    "ranktest",
+    "regtest",
+    "trimfill",
+]
+
+Float = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class RegtestResult:
+    """Egger-type regression test for funnel-plot asymmetry.
+
+    ``zval``/``pval`` test the slope on the standard error (a t statistic with ``ddf`` df for
+    ``test="knha"``); ``limit_estimate`` and its CI are the intercept, the estimate for a
+    study of infinite precision (Stanley & Doucouliagos 2014). ``model`` is the full fit.
+    """
+
+    zval: float
+    pval: float
+    ddf: int | None
+    limit_estimate: float
+    limit_ci_lb: float
+    limit_ci_ub: float
+    model: MetaRegResult
+    method: str
+    test: str
+    predictor: str = "sei"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dictionary (the model as a nested dictionary)."""
+        return asdict(self)
+
+    def __str__(self) -> str:
+        stat = f"t = {self.zval:.4f}, df = {self.ddf}" if self.ddf is not None else (
+            f"z = {self.zval:.4f}")
+        return "\n".join(
+            [
+                "Regression test for funnel plot asymmetry",
+                f"Model: mixed-effects meta-regression ({self.method}), predictor: standard "
+                "error",
+                f"Test for funnel plot asymmetry: {stat}, p = {self.pval:.4f}",
+                f"Limit estimate (as sei -> 0): b = {self.limit_estimate:.4f} "
+                f"(CI: {self.limit_ci_lb:.4f}, {self.limit_ci_ub:.4f})",
+            ]
+        )
+
+
+@dataclass(frozen=True)
+class RanktestResult:
+    """Begg & Mazumdar rank correlation test: Kendall's τ and its p-value (exact when there
+    are no ties, otherwise the normal approximation; ``exact`` says which)."""
+
+    tau: float
+    pval: float
+    exact: bool
+    k: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dictionary."""
+        return asdict(self)
+
+    def __str__(self) -> str:
+        how = "exact" if self.exact else "normal approximation (ties)"
+        return (f"Rank correlation test for funnel plot asymmetry: Kendall's tau = "
+                f"{self.tau:.4f}, p = {self.pval:.4f} ({how}; k = {self.k})")
+
+
+@dataclass(frozen=True, eq=False)
+class TrimFillResult:
+    """Trim-and-fill: the estimated number of missing studies and the filled model.
+
+    ``k0`` studies are estimated missing on ``side`` (``se_k0`` its standard error; ``p_k0``
+    the p-value of the R0 estimator, ``None`` otherwise). ``fit`` is the model refitted to the
+    observed plus the filled studies (the original model when ``k0 = 0``); ``filled_yi`` /
+    ``filled_vi`` are the imputed studies, mirror images of the most extreme ones.
+    """
+
+    k0: int
+    se_k0: float
+    p_k0: float | None
+    side: str
+    estimator: str
+    fit: PoolResult
+    filled_yi: tuple[float, ...]
+    filled_vi: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dictionary (the filled fit as a nested dictionary)."""
+        return {
+            "k0": self.k0,
+            "se_k0": self.se_k0,
+            "p_k0": self.p_k0,
+            "side": self.side,
+            "estimator": self.estimator,
+            "filled_yi": list(self.filled_yi),
+            "filled_vi": list(self.filled_vi),
+            "fit": self.fit.to_dict(),
+        }
+
+    def __str__(self) -> str:
+        head = (f"Estimated number of missing studies on the {self.side} side: {self.k0} "
+                f"(SE = {self.se_k0:.4f})")
+        if self.p_k0 is not None:
+            head += f"; test of H0 no missing studies: p = {self.p_k0:.4f}"
+        return f"{head}\n\n{self.fit}"
+
+
+def regtest(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    *,
+    method: str = "REML",
+    test: str = "z",
+    level: float = 95.0,
+) -> RegtestResult:
+    r"""Egger's regression test for funnel-plot asymmetry (metafor ``regtest(fit)`` default).
+
+    Fits the mixed-effects meta-regression :math:`y_i = b_0 + b_1\sqrt{v_i} + u_i + e_i`
+    (:func:`metareview.metareg.metareg` with the standard error as moderator, using the same
+    τ² estimator and test as the main analysis) and tests :math:`b_1 = 0`. The intercept
+    :math:`b_0` is the "limit estimate" for a study with standard error 0.
+
+    Parameters
+    ----------
+    yi, vi
+        Effect sizes and sampling variances.
+    method, test, level
+        τ² estimator, ``"z"``/``"knha"``/``"adhoc"`` and confidence level, as for the fit.
+
+    Raises
+    ------
+    EstimationError
+        With one study, or when all variances are equal (the standard error does not vary),
+        and with k = 2 (too few studies for two coefficients and τ²), as metafor refuses.
+
+    References
+    ----------
+    Egger M, Davey Smith G, Schneider M, Minder C (1997). Bias in meta-analysis detected by a
+    simple, graphical test. BMJ 315:629–634.
+    Sterne JAC, Egger M (2005). Regression methods to detect publication and other bias in
+    meta-analysis. In Rothstein HR et al. (eds), Publication Bias in Meta-Analysis. Wiley.
+
+    Examples
+    --------
+    Pritz (1997), logit proportions, DL: metafor ``regtest(fit)`` gives z = 2.4496,
+    p = 0.0143:
+
+    >>> from metareview.effects import escalc
+    >>> es = escalc("PLO", xi=[16, 10, 4, 43, 10, 25, 13, 12, 22, 4, 5, 18, 58, 6],
+    ...             ni=[17, 12, 8, 58, 10, 42, 14, 12, 41, 5, 6, 23, 68, 10])
+    >>> r = regtest(es.yi, es.vi, method="DL")
+    >>> print(f"z = {r.zval:.4f}, p = {r.pval:.4f}")
+    z = 2.4496, p = 0.0143
+    """
+    y, v = _arrays(yi, vi)
+    X = np.column_stack([np.ones(y.size), np.sqrt(v)])
+    if np.linalg.matrix_rank(X) < 2:
+        raise EstimationError(
+            "Model matrix no longer of full rank after addition of predictor. Cannot fit model.",
+            hint="the standard errors do not vary (k = 1 or equal variances); Egger's test "
+            "needs studies of different precision",
+        )
+    model = fit_design(y, v, X, ("intrcpt", "sei"), method=method, test=test, level=level)
+    return RegtestResult(
+        zval=model.zval[1],
+        pval=model.pval[1],
+        ddf=model.ddf,
+        limit_estimate=model.beta[0],
+        limit_ci_lb=model.ci_lb[0],
+        limit_ci_ub=model.ci_ub[0],
+        model=model,
+        method=model.method,
+        test=model.test,
+    )
+
+
+def ranktest(yi: ArrayLike, vi: ArrayLike) -> RanktestResult:
+    r"""Begg and Mazumdar's rank correlation test (metafor ``ranktest``).
+
+    Kendall's τ (τ-b) between the standardised effects
+    :math:`y_i^* = (y_i - \hat\mu_{FE}) / \sqrt{v_i - 1/\sum_j w_j}` and the variances
+    :math:`v_i`, with :math:`\hat\mu_{FE}` the fixed-effect estimate and :math:`w_j = 1/v_j`.
+    The p-value is exact when there are no ties; with ties it uses the normal approximation
+    (no continuity correction) and warns, like R's ``cor.test``.
+
+    Raises
+    ------
+    EstimationError
+        With fewer than 2 studies.
+
+    References
+    ----------
+    Begg CB, Mazumdar M (1994). Operating characteristics of a rank correlation test for
+    publication bias. Biometrics 50:1088–1101.
+
+    Examples
+    --------
+    Pritz (1997), logit proportions: metafor ``ranktest(fit)`` gives tau = 0.2967,
+    p = 0.1572:
+
+    >>> from metareview.effects import escalc
+    >>> es = escalc("PLO", xi=[16, 10, 4, 43, 10, 25, 13, 12, 22, 4, 5, 18, 58, 6],
+    ...             ni=[17, 12, 8, 58, 10, 42, 14, 12, 41, 5, 6, 23, 68, 10])
+    >>> r = ranktest(es.yi, es.vi)
+    >>> print(f"tau = {r.tau:.4f}, p = {r.pval:.4f}")
+    tau = 0.2967, p = 0.1572
+    """
+    y, v = _arrays(yi, vi)
+    if y.size < 2:
+        raise EstimationError("not enough finite observations",
+                              hint="the rank correlation test needs at least 2 studies")
+    w = 1 / v
+    theta = np.sum(w * y) / np.sum(w)
+    y_star = (y - theta) / np.sqrt(v - 1 / np.sum(w))
+    ties = np.unique(y_star).size < y.size or np.unique(v).size < v.size
+    if ties:
+        warnings.warn("Cannot compute exact p-value with ties", ReviewWarning, stacklevel=2)
+    res = stats.kendalltau(y_star, v, method="asymptotic" if ties else "exact")
+    return RanktestResult(tau=float(res.statistic), pval=float(res.pvalue), exact=not ties,
+                          k=int(y.size))
+
+
+def trimfill(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    *,
+    side: str | None = None,
+    estimator: str = "L0",
+    maxiter: int = 100,
+    labels: Sequence[str] | None = None,
+    ni: ArrayLike | None = None,
+    **pool_kwargs: Any,
+) -> TrimFillResult:
+    r"""Duval and Tweedie's trim-and-fill method (metafor ``trimfill``), as a sensitivity
+    analysis.
+
+    The side where studies are missing is, unless given, the opposite of the sign of the
+    slope in a regression of :math:`y_i` on :math:`\sqrt{v_i}` (positive slope: missing on
+    the left). With the effects mirrored so that the gap is on the left and sorted, the
+    algorithm iterates: fit the model to the :math:`k - k_0` least extreme studies, rank
+    :math:`|y_i - \hat\mu|` over all k studies, and estimate :math:`k_0` from the sum
+    :math:`S_r` of the ranks of the positive deviations:
+
+    * L0: :math:`k_0 = (4 S_r - k(k+1)) / (2k - 1)`
+    * R0: :math:`k_0 = k - r^* - 1`, :math:`r^*` the longest run of top ranks on one side
+    * Q0: :math:`k_0 = k - 1/2 - \sqrt{2k^2 - 4S_r + 1/4}`
+
+    rounded and truncated at 0, until :math:`k_0` stops changing. The :math:`k_0` most
+    extreme studies are then mirrored around :math:`\hat\mu` (:math:`2\hat\mu - y_i`, same
+    variance) and the model refitted to all :math:`k + k_0` studies.
+
+    Parameters
+    ----------
+    yi, vi
+        Effect sizes and sampling variances.
+    side
+        ``"left"`` or ``"right"``; estimated as above when ``None``.
+    estimator
+        ``"L0"`` (default), ``"R0"`` or ``"Q0"``.
+    maxiter
+        Iteration limit.
+    labels, ni
+        Study labels and sizes; filled studies are labelled ``Filled 1``, ... and take the
+        size of the study they mirror.
+    **pool_kwargs
+        Options of :func:`~metareview.meta.pool` (``method``, ``test``, ``level``, ``measure``,
+        ``control``), used for every fit.
+
+    Notes
+    -----
+    metafor 3.8 refits the filled data with the z test whatever ``test`` the original model
+    used; here the filled model keeps the requested ``test`` (estimates, τ² and
+    heterogeneity are the same either way).
+
+    Raises
+    ------
+    EstimationError
+        With one study ("Stopped because k = 1."), when the side regression cannot be fitted
+        (k = 2 with a random-effects method), when every study would be trimmed, or when the
+        iteration does not settle.
+
+    References
+    ----------
+    Duval S, Tweedie R (2000). Trim and fill: a simple funnel-plot-based method of testing and
+    adjusting for publication bias in meta-analysis. Biometrics 56:455–463.
+    Duval S, Tweedie R (2000). A nonparametric "trim and fill" method of accounting for
+    publication bias in meta-analysis. J Am Stat Assoc 95:89–98.
+
+    Examples
+    --------
+    Pritz (1997), logit proportions, DL: metafor ``trimfill(fit)`` estimates 6 missing
+    studies on the left and a filled estimate of 0.6922:
+
+    >>> from metareview.effects import escalc
+    >>> es = escalc("PLO", xi=[16, 10, 4, 43, 10, 25, 13, 12, 22, 4, 5, 18, 58, 6],
+    ...             ni=[17, 12, 8, 58, 10, 42, 14, 12, 41, 5, 6, 23, 68, 10])
+    >>> tf = trimfill(es.yi, es.vi, method="DL", measure="PLO")
+    >>> print(tf.k0, tf.side, f"{tf.fit.estimate:.4f}")
+    6 left 0.6922
+    """
+    y, v = _arrays(yi, vi)
+    k = y.size
+    if estimator not in ("L0", "R0", "Q0"):
+        raise OptionError(f"unknown estimator {estimator!r}", hint="use L0, R0 or Q0")
+    if side is not None and side not in ("left", "right"):
+        raise OptionError(f"unknown side {side!r}", hint="use 'left' or 'right'")
+    for clash in ("yi", "vi"):
+        if clash in pool_kwargs:
+            raise OptionError(f"{clash} cannot be passed twice")
+    if k == 1:
+        raise EstimationError("Stopped because k = 1.", hint="trim-and-fill needs several studies")
+    names = [f"Study {i + 1}" for i in range(k)] if labels is None else [str(s) for s in labels]
+    if len(names) != k:
+        raise InputError(f"{len(names)} labels for {k} studies", hint="one per study")
+    n = None if ni is None else np.atleast_1d(np.asarray(ni, dtype=float))
+    if n is not None and n.shape != y.shape:
+        raise InputError("ni must have one value per study")
+    method = str(pool_kwargs.get("method", "REML"))
+
+    def beta(yy: Float, vv: Float) -> float:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return pool(yy, vv, method=method, control=pool_kwargs.get("control")).estimate
+
+    if side is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            X = np.column_stack([np.ones(k), np.sqrt(v)])
+            slope = fit_design(y, v, X, ("intrcpt", "sei"), method=method, test="z",
+                               level=95.0).beta[1]
+        side = "right" if slope < 0 else "left"
+    flip = -1.0 if side == "right" else 1.0
+    order = np.argsort(flip * y, kind="stable")
+    ys, vs = flip * y[order], v[order]
+
+    k0, previous, iterations = 0, -1, 0
+    se_k0 = b = math.nan
+    while k0 != previous:
+        previous = k0
+        iterations += 1
+        if iterations > maxiter:
+            raise EstimationError("Trim and fill algorithm did not converge.",
+                                  hint="raise maxiter or give the side explicitly")
+        if k - k0 < 1:
+            raise EstimationError("Processing terminated since k = 0.",
+                                  hint=f"the {estimator} estimator would trim every study")
+        b = beta(ys[: k - k0], vs[: k - k0])
+        dev = ys - b
+        ranks = np.empty(k)
+        ranks[np.argsort(np.abs(dev), kind="stable")] = np.arange(1, k + 1)  # ties: first
+        signed = np.sign(dev) * ranks
+        sr = float(np.sum(signed[signed > 0]))
+        if estimator == "R0":
+            neg = -signed[signed < 0]
+            est = k - float(neg.max()) - 1 if neg.size else float(k - 1)
+            se_k0 = math.sqrt(2 * max(0.0, est) + 2)
+        else:
+            est = ((4 * sr - k * (k + 1)) / (2 * k - 1) if estimator == "L0"
+                   else k - 0.5 - math.sqrt(2 * k**2 - 4 * sr + 0.25))
+            var_sr = (k * (k + 1) * (2 * k + 1) + 10 * est**3 + 27 * est**2 + 17 * est
+                      - 18 * k * est**2 - 18 * k * est + 6 * k**2 * est) / 24
+            se_k0 = max(0.0, 4 * math.sqrt(var_sr) / (2 * k - 1) if estimator == "L0"
+                        else 2 * math.sqrt(var_sr) / math.sqrt((k - 0.5) ** 2
+                                                               - est * (2 * k - est - 1)))
+        k0 = max(0, round(est))  # halves to even, like R's round()
+
+    # R0: P(longest run >= k0 + 1) under no asymmetry (Duval & Tweedie 2000)
+    p_k0 = 0.5 ** (k0 + 1) if estimator == "R0" else None
+    options = {key: val for key, val in pool_kwargs.items() if key not in ("labels", "ni")}
+    if k0 == 0:
+        fit = pool(y, v, labels=names, ni=n, **options)
+        return TrimFillResult(0, se_k0, p_k0, side, estimator, fit, (), ())
+    filled = flip * (2 * b - ys[k - k0:])
+    filled_v = vs[k - k0:]
+    all_n = None if n is None else np.concatenate([n, n[order][k - k0:]])
+    fit = pool(np.concatenate([y, filled]), np.concatenate([v, filled_v]),
+               labels=[*names, *(f"Filled {j + 1}" for j in range(k0))], ni=all_n, **options)
+    return TrimFillResult(k0, se_k0, p_k0, side, estimator, fit,
+                          tuple(float(x) for x in filled), tuple(float(x) for x in filled_v))
+
+
+def _arrays(yi: ArrayLike, vi: ArrayLike) -> tuple[Float, Float]:
+    y = np.atleast_1d(np.asarray(yi, dtype=float))
+    v = np.atleast_1d(np.asarray(vi, dtype=float))
+    if y.ndim != 1 or y.shape != v.shape:
+        raise InputError(f"yi and vi must have the same length ({y.size} vs {v.size})")
+    keep = np.isfinite(y) & np.isfinite(v)
+    if not keep.all():
+        warnings.warn("Studies with NAs omitted from test.", ReviewWarning, stacklevel=3)
+        y, v = y[keep], v[keep]
+    if np.any(v <= 0):
+        raise EstimationError("sampling variances must be positive",
+                              hint="a study has variance 0; use a measure with a correction")
+    return y, v
