@@ -425,6 +425,7 @@ def test_europepmc_dublin_core_with_openurl_and_headed_abstract() -> None:
 
 def test_europepmc_core_result() -> None:
     a = one(FIXTURES / "europepmc/constructed_core.xml")
+    assert a.title == "A core result in BRCA1 carriers."  # escaped <i> markup as text
     smith, group = a.authors
     assert smith.orcid == "0000-0002-9079-593X"
     assert smith.affiliations == ("Example University, Oxford, UK.",)

@@ -25,6 +25,7 @@ from ._xmltext import (
     comma_name,
     find_text,
     html_sections,
+    html_text,
     iso_date,
     make_date,
     orcid_id,
@@ -109,7 +110,7 @@ def _result(result: etree._Element, source: str, index: int) -> Article:
         **fields,
         first_page=first_page,
         last_page=last_page,
-        titles=tuple(Text(t) for t in all_text(result, "title")),
+        titles=_titles(result),
         abstracts=_abstracts(result.find("abstractText")),
         journal=journal,
         pub_date=pub_date,
@@ -125,6 +126,11 @@ def _result(result: etree._Element, source: str, index: int) -> Article:
         ),
         extra=(*(("issn", i) for i in issns[1:]), *extra),
     )
+
+
+def _titles(record: etree._Element) -> tuple[Text, ...]:
+    # titles, of preprints especially, carry <i>…</i> as escaped text
+    return tuple(Text(t) for node in record.iterfind("title") if (t := html_text(node.text)))
 
 
 def _abstracts(node: etree._Element | None) -> tuple[Abstract, ...]:
@@ -202,7 +208,7 @@ def _dublin_core(record: etree._Element, source: str, index: int) -> Article:
         **fields,  # type: ignore[arg-type]
         first_page=first_page,
         last_page=last_page,
-        titles=tuple(Text(t) for t in all_text(record, "title")),
+        titles=_titles(record),
         abstracts=tuple(
             Abstract(s) for n in record.iterfind("abstract") if (s := html_sections(n.text))
         ),
