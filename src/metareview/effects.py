@@ -132,10 +132,24 @@ def _plain(values: FloatArray) -> list[float | None]:
     return [None if np.isnan(v) else float(v) for v in values]
 
 
-def _studies(mask: NDArray[np.bool_]) -> str:
+def _studies(mask: NDArray[np.bool_], verb: str = "") -> str:
+    """'study 3' or 'studies 2, 5', with 'has'/'have' when ``verb`` is 'has'."""
     numbers = [str(i + 1) for i in np.flatnonzero(mask)]
-    word = "study" if len(numbers) == 1 else "studies"
-    return f"{word} {', '.join(numbers)}"
+    single = len(numbers) == 1
+    text = f"{'study' if single else 'studies'} {', '.join(numbers)}"
+    if verb:
+        text += f" (numbered from 1) {verb if single else 'have'}"
+    return text
+
+
+def alpha_for(level: float) -> float:
+    """Two-sided alpha from a confidence level given in percent (95) or as a fraction (0.95),
+    as metafor accepts both."""
+    if not 0 < level < 100:
+        raise OptionError(
+            f"level must be between 0 and 100, not {level}", hint="give e.g. 95 or 0.95"
+        )
+    return 1 - level if level < 1 else 1 - level / 100
 
 
 def _array(name: str, values: ArrayLike | None, k: int | None = None) -> FloatArray:
@@ -322,20 +336,23 @@ def _proportions(
 
 
 def _infinite_to_nan(
-    y: FloatArray, v: FloatArray
+    y: FloatArray, v: FloatArray, skip: NDArray[np.bool_] | None = None
 ) -> tuple[FloatArray, FloatArray, tuple[tuple[int, str], ...]]:
+    """Set yi/vi to NaN where a zero cell made them infinite or undefined (metafor: NA)."""
     bad = ~np.isfinite(y) | ~np.isfinite(v)
+    if skip is not None:
+        bad &= ~skip
     if not bad.any():
         return y, v, ()
     warnings.warn(
-        f"{_studies(bad)} (numbered from 1) have an infinite effect size or variance "
+        f"{_studies(bad, 'has')} an infinite or undefined effect size or variance "
         "(a zero cell without continuity correction); set to missing and left out of pooling",
         ReviewWarning,
         stacklevel=4,
     )
     y = np.where(bad, np.nan, y)
     v = np.where(bad, np.nan, v)
-    reason = "infinite yi or vi (zero cell, no correction)"
+    reason = "infinite or undefined yi or vi (zero cell, no correction)"
     return y, v, tuple((int(i), reason) for i in np.flatnonzero(bad))
 
 
@@ -378,14 +395,14 @@ def _two_by_two(
                 (int(i), "no events (or only events) in both groups") for i in np.flatnonzero(both)
             )
             warnings.warn(
-                f"{_studies(both)} (numbered from 1) have no events (or only events) in both "
-                "groups and were dropped (drop00=True)",
+                f"{_studies(both, 'has')} no events (or only events) in both "
+                "groups: dropped (drop00=True)",
                 ReviewWarning,
                 stacklevel=3,
             )
         else:
             warnings.warn(
-                f"{_studies(both)} (numbered from 1) have no events (or only events) in both "
+                f"{_studies(both, 'has')} no events (or only events) in both "
                 "groups; kept with the continuity correction as metafor does by default "
                 "(pass drop00=True to drop them)",
                 ReviewWarning,
@@ -416,7 +433,7 @@ def _two_by_two(
     if drop00:
         y = np.where(both, np.nan, y)
         v = np.where(both, np.nan, v)
-    y, v, inf_dropped = _infinite_to_nan(y, v)
+    y, v, inf_dropped = _infinite_to_nan(y, v, both if drop00 else None)
     correction = _describe(add, to, mask, "zero cell")
     return EffectSizes(measure, y, v, total, correction, mask, dropped + inf_dropped)
 
@@ -575,7 +592,7 @@ def proportion_ci(
         :math:`(\hat p + z^2/2n \pm z\sqrt{\hat p(1-\hat p)/n + z^2/4n^2})/(1+z^2/n)`.
         ``wald``: :math:`\hat p \pm z\sqrt{\hat p(1-\hat p)/n}`, clipped to [0, 1].
     level : float
-        Confidence level in percent.
+        Confidence level in percent (or as a fraction, e.g. 0.95).
 
     Returns
     -------
@@ -592,10 +609,8 @@ def proportion_ci(
     _check(problems, xs > ns, "x is larger than n")
     _check(problems, ns == 0, "n is 0")
     _raise(problems)
-    if not 0 < level < 100:
-        raise OptionError(f"level must be between 0 and 100, not {level}")
+    alpha = alpha_for(level)
     method = method.lower()
-    alpha = 1 - level / 100
     p = xs / ns
     if method == "cp":
         with np.errstate(invalid="ignore"):

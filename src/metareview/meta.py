@@ -41,6 +41,7 @@ from .effects import (
     MODEL_SCALE,
     EffectSizes,
     FloatArray,
+    alpha_for,
     escalc,
     natural_scale,
     transform_for,
@@ -584,7 +585,7 @@ def pool(
         :math:`\sqrt{s^2_w}`, :math:`s^2_w=\sum w_i(y_i-\hat\mu)^2/(k-1)` with t(k-1);
         adhoc: the same with :math:`s^2_w` floored at 1.
     level : float
-        Confidence level in percent.
+        Confidence level in percent (or as a fraction, e.g. 0.95, as metafor allows).
     measure : str
         The effect measure of ``yi`` (used by :meth:`PoolResult.predict` to back-transform).
     ni : array_like, optional
@@ -642,8 +643,8 @@ def pool(
     """
     method, test = _choice(method, METHODS, "method"), _choice(test, TESTS, "test")
     measure = _choice(measure, MEASURES, "measure")
-    if not 0 < level < 100:
-        raise OptionError(f"level must be between 0 and 100, not {level}")
+    alpha = alpha_for(level)
+    level = 100 * (1 - alpha)
     con = _control(control)
     y_all = np.atleast_1d(np.asarray(yi, dtype=np.float64))
     v_all = np.atleast_1d(np.asarray(vi, dtype=np.float64))
@@ -716,7 +717,6 @@ def pool(
     qm = zval**2
     from scipy import stats
 
-    alpha = 1 - level / 100
     if test == "z":
         ddf = math.nan
         crit = float(stats.norm.isf(alpha / 2))
@@ -872,11 +872,10 @@ def _qprofile(fit: PoolResult, level: float, tol: float | None, maxiter: int) ->
             "in the data.",
             hint=_ZERO_VARIANCE_HINT,
         )
-    if not 0 < level < 100:
-        raise OptionError(f"level must be between 0 and 100, not {level}")
+    alpha = alpha_for(level)
+    level = 100 * (1 - alpha)
     tol = Control().tol if tol is None else tol
     y, v, k = fit.yi, fit.vi, fit.k
-    alpha = 1 - level / 100
     crit_u = float(stats.chi2.isf(alpha / 2, k - 1))
     crit_l = float(stats.chi2.ppf(alpha / 2, k - 1))
     lo, hi = 0.0, max(100.0, 10 * fit.tau2)
