@@ -328,7 +328,8 @@ def test_ojs_multi_locale_current_publication_doi_orcid() -> None:
         ("fa_IR", "کیفیت خواب پرستاران"),
         ("en_US", "Sleep quality in nurses"),
     ]
-    assert a.doi == "10.9999/ojs.77" and a.publisher_id == "77"
+    assert a.doi == "10.9999/ojs.77" and a.publisher_id == "77"  # the submission's id
+    assert ("id_public", "sleep-nurses") in a.extra
     english = next(x for x in a.abstracts if x.lang == "en_US")
     assert [s.text for s in english.sections] == ["First paragraph.", "Second paragraph & more."]
     (author,) = a.authors

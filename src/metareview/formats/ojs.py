@@ -85,10 +85,18 @@ def _article(
     publication = _current_publication(article)
     locale = publication.get("locale") or article.get("locale")
     fields: dict[str, str | None] = {}
-    for node in [*article.iterfind("id"), *publication.iterfind("id")]:
-        field = ID_FIELDS.get(node.get("type") or "")
-        if field:  # the publication's id (3.2+) comes last and wins for the DOI
-            fields[field] = text(node) if field == "doi" else fields.get(field) or text(node)
+    other_ids: list[tuple[str, str]] = []
+    ids = [*article.iterfind("id")]
+    ids += publication.findall("id") if publication is not article else []
+    for node in ids:
+        kind, value = node.get("type") or "other", text(node)
+        field = ID_FIELDS.get(kind)
+        if field == "doi":  # the publication's (3.2+) comes last and wins
+            fields["doi"] = value or fields.get("doi")
+        elif field:  # the submission's own id, not a publication version's
+            fields.setdefault(field, value)
+        elif value:
+            other_ids.append((f"id_{kind}", value))
     pages = find_text(publication, "pages")
     first_page, last_page = split_pages(pages)
     date = publication.get("date_published") or article.get("date_published")
@@ -117,6 +125,7 @@ def _article(
             for n in publication.iterfind(tag)
         ),
         *keyword_extra,
+        *other_ids,
     ]
     return Article(
         source_format=FORMAT.name,
