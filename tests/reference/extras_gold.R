@@ -55,8 +55,11 @@ for (ds in sets) {
                    call = sprintf("%s; es <- %s; fit <- %s; cm <- %s", read_call, ds$escalc, rcall, ccall),
                    order_key = "vi")
       v <- cm$value
-      for (nm in c("estimate", "se", "zval", "pval", "ci.lb", "ci.ub", "Q", "Qp", "tau2", "I2", "H2"))
+      for (nm in c("estimate", "se", "ci.lb", "ci.ub", "Q", "Qp", "tau2", "I2", "H2"))
         case[[nm]] <- num(v[[nm]])
+      # cumul() names the statistic "tval" for knha and the p-values "pvals"
+      case$zval <- num(if (is.null(v$zval)) v$tval else v$zval)
+      case$pval <- num(v$pvals)
       case$slab <- as.character(v$slab)
       case$warnings <- cm$warnings
       cumul_cases[[length(cumul_cases) + 1]] <- case
