@@ -120,9 +120,10 @@ def _article(
             if (t := html_text(n.text))
         ),
         *(
-            (f"{tag}_{n.get('locale')}", "; ".join(all_text(n, "*")))
+            (f"{tag}_{n.get('locale')}", "; ".join(words))
             for tag in ("subjects", "disciplines")
             for n in publication.iterfind(tag)
+            if (words := all_text(n, "*"))
         ),
         *keyword_extra,
         *other_ids,
