@@ -34,6 +34,9 @@ GAP_X = 0.45  # room for a horizontal arrow
 GAP_Y = 0.32  # room for a vertical arrow
 MARGIN = 0.15
 
+# Measured in DejaVu Sans (shipped with matplotlib); SVG viewers without it fall back to a
+# narrower sans-serif, so wrapped text still fits.
+FAMILY = ["DejaVu Sans", "sans-serif"]
 YELLOW, GREY, BLUE = "#ffd24d", "#d9d9d9", "#b4c9e6"
 
 # Box texts of the PRISMA 2020 template for new reviews; a CSV's own box texts
@@ -291,7 +294,7 @@ def figure(counts: PrismaCounts) -> Any:
                 ha=b.align,
                 va="center_baseline",
                 fontsize=FONT,
-                family="DejaVu Sans",
+                family=FAMILY,
                 fontweight="bold" if bold else "normal",
             )
 
@@ -331,7 +334,7 @@ def figure(counts: PrismaCounts) -> Any:
             va="center",
             fontsize=STAGE_FONT,
             fontweight="bold",
-            family="DejaVu Sans",
+            family=FAMILY,
         )
 
     for head, face in zip(head_boxes, (YELLOW, GREY), strict=False):
