@@ -360,5 +360,181 @@ def screen_compare_command(first: str, second: str, as_json: bool) -> None:
                        f"({c.second_cell})")
 
 
+@cli.command("sheet")
+@click.argument("records", nargs=-1, type=click.Path(dir_okay=True))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="The extraction workbook to write (.xlsx).")
+@click.option("--design", type=click.Choice(["proportion", "binary", "continuous", "generic"]),
+              default="proportion", show_default=True,
+              help="Which data columns to code (see below).")
+@click.option("--field", "fields", multiple=True, metavar="NAME",
+              help="An extra column to code (repeatable), e.g. country or risk of bias.")
+@click.option("-f", "--force", is_flag=True, help="Replace an output file that exists.")
+def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tuple[str, ...],
+                  force: bool) -> None:
+    """Write an Excel extraction workbook, one row per study, ready to fill in.
+
+    RECORDS are tables written by `review parse` (CSV, JSONL, XLSX) or article XML
+    files; their id, first author, year, title, DOI and PMID are prefilled (grey).
+    With no RECORDS the sheet is empty: type one study per row.
+
+    \b
+    Data columns by --design:
+      proportion  events, total
+      binary      events_1, total_1, events_2, total_2
+      continuous  mean_1, sd_1, n_1, mean_2, sd_2, n_2
+      generic     yi with vi or sei
+    Always: study (label), include (yes/no), subgroup, notes, and each --field.
+    The workbook also has a `codebook` and an `about` sheet; `review pool` ignores them.
+
+    \b
+    Examples:
+      review sheet records.csv -o extraction.xlsx
+      review sheet pubmed.xml --design binary --field country --field "risk of bias" -o rct.xlsx
+      review sheet --design proportion -o blank.xlsx
+    """
+    from pathlib import Path
+
+    from .errors import OptionError
+    from .fileio import atomic_path
+    from .sheets.extraction import SheetPlan, extraction_columns, write_extraction
+
+    if Path(output).suffix.lower() != ".xlsx":
+        raise OptionError("the extraction workbook must be an .xlsx file", output,
+                          "name the output something.xlsx")
+    extraction_columns(design, fields)  # refuse clashing --field names before reading
+    rows: list[dict[str, Any]] = []
+    sources: list[str] = []
+    for path in records:
+        more, names = _record_rows(path)
+        rows += more
+        sources += [s for s in names if s not in sources] or [path]
+    plan = SheetPlan(design, tuple(rows), tuple(fields), tuple(sources))
+    with atomic_path(output, inputs=records, force=force) as tmp:
+        write_extraction(plan, tmp)
+    click.echo(f"wrote {output}: {len(rows):,} studies, {design} design; fill in the white "
+               f"columns, then run: review pool {output}")
+
+
+@cli.command("pool")
+@click.argument("table", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--sheet", default=None, help="Worksheet to read (default: the first data sheet).")
+@click.option("--design", type=click.Choice(["proportion", "binary", "continuous", "generic"]),
+              default=None, help="Data layout (default: told from the column names).")
+@click.option("--measure", default=None,
+              help="PR, PLN, PLO, PAS, PFT (proportions; default PLO), OR, RR, RD (binary; "
+                   "default OR), SMD, MD (continuous; default SMD).")
+@click.option("--method", default="REML", show_default=True,
+              help="tau² estimator: REML, DL, ML, PM, HE, SJ, EB, HS, FE (common effect), "
+                   "or GLMM (proportions, logit scale).")
+@click.option("--test", default="z", show_default=True, type=click.Choice(["z", "knha", "adhoc"]),
+              help="CI and test of the pooled estimate: z, knha (Knapp-Hartung) or adhoc.")
+@click.option("--study-ci", default="cp", show_default=True,
+              type=click.Choice(["cp", "wilson", "wald"]),
+              help="Study CIs for proportions: Clopper-Pearson, Wilson or Wald.")
+@click.option("--by", default=None, metavar="COLUMN",
+              help="Subgroup analysis by this column (e.g. subgroup).")
+@click.option("--level", default=95.0, show_default=True, type=float,
+              help="Confidence level in percent.")
+@click.option("--digits", default=3, show_default=True, type=click.IntRange(0, 10),
+              help="Decimals in the printed table.")
+@click.option("--leave-one-out", is_flag=True, help="Add a leave-one-out table.")
+@click.option("--cumulative", default=None, metavar="COLUMN",
+              help="Add a cumulative meta-analysis, studies ordered by COLUMN (e.g. year).")
+@click.option("--bias", is_flag=True,
+              help="Small-study tests: Egger's regression, Begg's rank test, trim-and-fill.")
+@click.option("--percent", is_flag=True, help="Show proportions as percentages.")
+@click.option("--format", "format_", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="What to print.")
+@click.option("-o", "--output", "outputs", multiple=True, type=click.Path(dir_okay=False),
+              help="Save the results: .json, .csv, .xlsx or .md (repeatable).")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Save a forest plot: .png, .svg or .pdf.")
+@click.option("--funnel", type=click.Path(dir_okay=False), default=None,
+              help="Save a funnel plot: .png, .svg or .pdf.")
+@click.option("-f", "--force", is_flag=True, help="Replace output files that exist.")
+def pool_command(table: str, sheet: str | None, design: str | None, measure: str | None,
+                 method: str, test: str, study_ci: str, by: str | None, level: float,
+                 digits: int, leave_one_out: bool, cumulative: str | None, bias: bool,
+                 percent: bool, format_: str, outputs: tuple[str, ...], plot: str | None,
+                 funnel: str | None, force: bool) -> None:
+    """Pool the studies of an extraction sheet: random-effects meta-analysis.
+
+    TABLE is an .xlsx workbook (the first sheet, or --sheet), a CSV file, or - for
+    stdin. Column names are matched ignoring case and spaces; metafor's names
+    (xi, ni, ai, bi, ci, di, n1i, n2i, m1i, sd1i, ...) work too. The whole sheet is
+    checked first and every bad cell is listed (e.g. extraction.xlsx!C7). Rows with
+    include = no are skipped and counted.
+
+    The output always states the measure, the tau² estimator, the CI methods and the
+    continuity correction (metafor's default: 1/2 added to studies with a zero cell).
+    Numbers match R's metafor (escalc + rma + predict + confint).
+
+    \b
+    Examples:
+      review pool data/extraction.xlsx
+      review pool data/extraction.xlsx --plot forest.png --funnel funnel.png
+      review pool extraction.xlsx --measure PR --method DL     # binomial variance, DL
+      review pool extraction.xlsx --by subgroup --test knha -o results.xlsx
+      review pool extraction.xlsx --format json --leave-one-out --bias
+      review pool studies.csv --cumulative year --percent
+    """
+    import json
+    import sys
+    from pathlib import Path
+
+    from .errors import OptionError
+    from .fileio import check_output
+    from .poolrun import PoolOptions, format_report, run_pool, write_report
+    from .sheets.extraction import read_extraction
+
+    targets = [*outputs, *(p for p in (plot, funnel) if p)]
+    if len({str(Path(t).resolve()) for t in targets}) < len(targets):
+        raise OptionError("the same output file is named twice",
+                          hint="give each output its own name")
+    for target in targets:  # refuse before any work so nothing is half-written
+        check_output(target, [table], force)
+    _check_suffixes(outputs, plot, funnel)
+    if table == "-":
+        studies = read_extraction("-", sheet=sheet, design=design, data=sys.stdin.buffer.read(),
+                                  name="<stdin>", required=[c for c in (by, cumulative) if c])
+    else:
+        studies = read_extraction(table, sheet=sheet, design=design,
+                                  required=[c for c in (by, cumulative) if c])
+    report = run_pool(studies, PoolOptions(
+        measure=measure, method=method, test=test, study_ci=study_ci, level=level, by=by,
+        leave_one_out=leave_one_out, cumulative=cumulative, bias=bias))
+    if plot or funnel:
+        from .plots import save_forest, save_funnel
+
+        if plot:
+            save_forest(report, plot, inputs=[table], force=force, percent=percent)
+        if funnel:
+            save_funnel(report, funnel, inputs=[table], force=force)
+    for target in outputs:
+        write_report(report, target, inputs=[table], force=force)
+    if format_ == "json":
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_report(report, digits=digits, percent=percent))
+    written = [*outputs, *(p for p in (plot, funnel) if p)]
+    if written:
+        click.echo(f"wrote {', '.join(written)}", err=True)
+
+
+def _check_suffixes(outputs: tuple[str, ...], plot: str | None, funnel: str | None) -> None:
+    from pathlib import Path
+
+    from .errors import OptionError
+    from .plots import PLOT_SUFFIXES
+    from .poolrun import OUTPUT_SUFFIXES
+
+    for path, allowed in [*((o, OUTPUT_SUFFIXES) for o in outputs),
+                          *((p, PLOT_SUFFIXES) for p in (plot, funnel) if p)]:
+        if Path(path).suffix.lower() not in allowed:
+            raise OptionError(f"unknown output type {Path(path).suffix or '(none)'!r}", path,
+                              f"use one of: {', '.join(allowed)}")
+
+
 def main() -> None:
     cli(prog_name="review")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -262,3 +262,14 @@ def add_key_value_sheet(book: Workbook, title: str, header: Sequence[str],
 def save_workbook(book: Workbook, path: Path) -> None:
     """Save ``book`` to ``path`` (a temporary path from :func:`metareview.fileio.atomic_path`)."""
     book.save(path)
+
+
+def write_tables(named: Mapping[str, tuple[Sequence[str], Sequence[Sequence[Any]]]],
+                 path: Path) -> None:
+    """Write each named table (header, rows) to its own sheet of a new workbook."""
+    book = Workbook()
+    book.remove(book.active)
+    for title, (header, rows) in named.items():
+        ws = book.create_sheet(title[:31])  # Excel's limit on sheet names
+        write_table(ws, header, rows)
+    save_workbook(book, path)

@@ -268,11 +268,11 @@ class StudyTable:
         return len(self.studies)
 
     def column(self, name: str) -> tuple[Any, ...]:
-        """Another column by name (matched like headers); an :class:`OptionError` if absent."""
-        for header, values in self.columns.items():
+        """Any column by name (matched like headers); an :class:`OptionError` if absent."""
+        for header, values in [*self.columns.items(), *self.values.items()]:
             if key(header) == key(name):
                 return values
-        known = ", ".join(self.columns) or "none"
+        known = ", ".join([*self.columns, *self.values])
         raise OptionError(f"no column {name!r} in {self.source}", hint=f"other columns: {known}")
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,0 +1,319 @@
+"""Forest and funnel plots of a :class:`~metareview.poolrun.PoolReport` (matplotlib, Agg).
+
+The forest plot shows, per study, the label, the data, the estimate and CI on the natural
+scale with a square whose area is proportional to the study weight, then the pooled
+diamond, the prediction interval and a heterogeneity line (subgroup blocks with their own
+diamonds when the report has subgroups). The funnel plot shows each study's estimate on the
+model scale against its standard error, with the pseudo confidence region around the pooled
+estimate (and trim-and-fill studies, if computed). Files are written atomically as PNG, SVG
+or PDF, chosen by the suffix.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import OutputError
+from .fileio import atomic_path
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from .poolrun import Fit, PoolReport
+
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+_RATIO_SCALES = ("odds ratio", "risk ratio", "ratio of means")
+_DIAMOND = "#1f3b73"
+_SQUARE = "#4a4a4a"
+
+
+@dataclass(frozen=True)
+class _Row:
+    kind: str  # study, pooled, prediction, heading, hetero, blank
+    label: str
+    data: tuple[str, ...] = ()
+    estimate: float | None = None
+    lb: float | None = None
+    ub: float | None = None
+    weight: float | None = None
+    text: str = ""
+
+
+def _load_pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _check_suffix(path: Path) -> None:
+    if path.suffix.lower() not in PLOT_SUFFIXES:
+        raise OutputError(f"unknown plot type {path.suffix or '(none)'!r}", str(path),
+                          f"use one of: {', '.join(PLOT_SUFFIXES)}")
+
+
+def save_figure(fig: Figure, path: str | Path, *, inputs: Sequence[str | Path] = (),
+                force: bool = False) -> Path:
+    """Save ``fig`` atomically in the format named by the suffix of ``path``."""
+    target = Path(path)
+    _check_suffix(target)
+    plt = _load_pyplot()
+    try:
+        with atomic_path(target, inputs=inputs, force=force) as tmp:
+            fig.savefig(tmp, format=target.suffix[1:].lower(), dpi=200, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return target
+
+
+def _ci_text(est: float | None, lb: float | None, ub: float | None, digits: int,
+             scale: float) -> str:
+    if est is None or lb is None or ub is None or math.isnan(est):
+        return ""
+    return f"{est * scale:.{digits}f} [{lb * scale:.{digits}f}, {ub * scale:.{digits}f}]"
+
+
+def _hetero_text(fit: Fit, method: str) -> str:
+    parts = []
+    if method != "FE":
+        parts.append(f"τ² = {fit.tau2:.3f}")
+    if fit.i2 is not None:
+        parts.append(f"I² = {fit.i2:.0f}%")
+    if fit.q is not None and fit.q_p is not None:
+        p = "p < 0.001" if fit.q_p < 0.001 else f"p = {fit.q_p:.3f}"
+        parts.append(f"Q({fit.q_df}) = {fit.q:.2f}, {p}")
+    return "Heterogeneity: " + ", ".join(parts)
+
+
+def _rows(report: PoolReport, digits: int, scale: float) -> list[_Row]:
+    model = "Common-effect model" if report.method == "FE" else "Random-effects model"
+    rows: list[_Row] = []
+
+    def pooled(label: str, fit: Fit) -> None:
+        s = fit.summary
+        rows.append(_Row("pooled", label, estimate=s.estimate, lb=s.ci_lb, ub=s.ci_ub,
+                         weight=100.0 if not report.by or label.startswith(model) else None,
+                         text=_ci_text(s.estimate, s.ci_lb, s.ci_ub, digits, scale)))
+        if s.pi_lb is not None and s.pi_ub is not None:
+            rows.append(_Row("prediction", "Prediction interval", estimate=s.estimate,
+                             lb=s.pi_lb, ub=s.pi_ub,
+                             text=f"[{s.pi_lb * scale:.{digits}f}, {s.pi_ub * scale:.{digits}f}]"))
+
+    def studies(group: str | None) -> None:
+        for s in report.studies:
+            if group is not None and s.group != group:
+                continue
+            rows.append(_Row("study", s.study, s.data, s.estimate, s.ci_lb, s.ci_ub, s.weight,
+                             _ci_text(s.estimate, s.ci_lb, s.ci_ub, digits, scale)))
+
+    if report.by and report.subgroups:
+        for g in report.subgroups:
+            rows.append(_Row("heading", f"{report.by}: {g.name}"))
+            studies(g.name)
+            pooled(f"Subtotal (k = {g.fit.k})", g.fit)
+            rows.append(_Row("hetero", _hetero_text(g.fit, report.method)))
+            rows.append(_Row("blank", ""))
+    else:
+        studies(None)
+    pooled(f"{model} ({report.method})", report.fit)
+    rows.append(_Row("hetero", _hetero_text(report.fit, report.method)))
+    if report.subgroup_test is not None:
+        t = report.subgroup_test
+        p = "p < 0.001" if t.p < 0.001 else f"p = {t.p:.3f}"
+        rows.append(_Row("hetero", f"Test for subgroup differences: Q({t.df}) = {t.q:.2f}, {p}"))
+    return rows
+
+
+def forest_plot(report: PoolReport, *, digits: int = 2, percent: bool = False,
+                title: str | None = None) -> Figure:
+    """A publication-style forest plot of ``report`` on the natural scale.
+
+    Squares have areas proportional to the study weights; horizontal lines are the study
+    CIs (arrows where they leave the axis); the diamond spans the pooled CI and the bar
+    under it the prediction interval. Ratio measures use a log axis with a line at 1,
+    differences a line at 0.
+    """
+    plt = _load_pyplot()
+    from matplotlib.patches import Polygon
+
+    scale = 100.0 if percent and report.natural == "proportion" else 1.0
+    rows = _rows(report, digits, scale)
+    log = report.natural in _RATIO_SCALES
+    n = len(rows)
+    height = 1.3 + 0.26 * (n + 2)
+    fig = plt.figure(figsize=(10.5, height))
+    data_cols = list(report.data_columns)
+    left_w = 0.25 + 0.065 * len(data_cols)
+    ax = fig.add_axes((left_w + 0.02, 0.9 / height, 0.36, 1 - 1.5 / height))
+    y_of = {i: n - i for i in range(n)}
+    ax.set_ylim(0.4, n + 1.2)
+
+    values = [v for r in rows if r.kind in ("study", "pooled", "prediction")
+              for v in (r.lb, r.ub, r.estimate) if v is not None and math.isfinite(v)]
+    lo, hi = _limits(values, log, report.natural)
+    ax.set_xlim(lo * (scale if not log else 1), hi * (scale if not log else 1))
+    if log:
+        ax.set_xscale("log")
+    weights = [r.weight for r in rows if r.kind == "study" and r.weight]
+    biggest = max(weights) if weights else 1.0
+    for i, row in enumerate(rows):
+        y = y_of[i]
+        if row.kind == "study" and row.estimate is not None and row.lb is not None \
+                and row.ub is not None:
+            est, lb, ub = (v * scale if not log else v for v in (row.estimate, row.lb, row.ub))
+            left, right = ax.get_xlim()
+            ax.plot([max(lb, left), min(ub, right)], [y, y], color=_SQUARE, lw=1, zorder=2)
+            if lb < left:
+                ax.annotate("", xy=(left, y), xytext=(left * 1.0001 + 0, y),
+                            arrowprops={"arrowstyle": "<|-", "color": _SQUARE, "lw": 1})
+            if ub > right:
+                ax.annotate("", xy=(right, y), xytext=(right, y),
+                            arrowprops={"arrowstyle": "<|-", "color": _SQUARE, "lw": 1})
+            size = 4 + 10 * math.sqrt((row.weight or 0) / biggest)
+            if left <= est <= right:
+                ax.plot([est], [y], marker="s", ms=size, color=_SQUARE, mec="none", zorder=3,
+                        clip_on=False)
+        elif row.kind == "pooled" and row.estimate is not None and row.lb is not None \
+                and row.ub is not None:
+            est, lb, ub = (v * scale if not log else v for v in (row.estimate, row.lb, row.ub))
+            ax.add_patch(Polygon([(lb, y), (est, y + 0.32), (ub, y), (est, y - 0.32)],
+                                 closed=True, color=_DIAMOND, zorder=3))
+        elif row.kind == "prediction" and row.lb is not None and row.ub is not None:
+            lb, ub = (v * scale if not log else v for v in (row.lb, row.ub))
+            left, right = ax.get_xlim()
+            ax.plot([max(lb, left), min(ub, right)], [y, y], color=_DIAMOND, lw=1.2)
+            ax.add_patch(plt.Rectangle((max(lb, left), y - 0.12), min(ub, right) - max(lb, left),
+                                       0.24, facecolor="#b8c4de", edgecolor=_DIAMOND, lw=0.8))
+    null = 1.0 if log else 0.0 if report.natural != "proportion" else None
+    if null is not None and ax.get_xlim()[0] < null < ax.get_xlim()[1]:
+        ax.axvline(null, color="black", lw=0.8, zorder=1)
+    overall = report.fit.summary.estimate * (scale if not log else 1)
+    ax.axvline(overall, color=_DIAMOND, lw=0.8, ls=(0, (4, 3)), zorder=1)
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ax.set_yticks([])
+    unit = " (%)" if scale == 100 else ""
+    ax.set_xlabel(report.natural.capitalize() + unit, fontsize=10)
+    ax.tick_params(axis="x", labelsize=9)
+
+    # text columns, placed in figure coordinates aligned with the rows
+    header_y = n + 0.8
+    trans = ax.get_yaxis_transform()
+    col_x = [-left_w / 0.36 + 0.02 / 0.36]
+    col_x += [col_x[0] + (0.25 + 0.065 * j) / 0.36 for j in range(len(data_cols))]
+    right_x = 1.04
+    weight_x = right_x + 0.5
+    ax.text(col_x[0], header_y, "Study", transform=trans, fontweight="bold", fontsize=9.5,
+            va="center", clip_on=False)
+    for j, name in enumerate(data_cols):
+        ax.text(col_x[j + 1] + 0.05 / 0.36, header_y, name, transform=trans, fontweight="bold",
+                fontsize=9.5, va="center", ha="right", clip_on=False)
+    lv = f"{report.level:g}%"
+    ax.text(right_x, header_y, f"{report.natural.capitalize()}{unit} [{lv} CI]",
+            transform=trans, fontweight="bold", fontsize=9.5, va="center", clip_on=False)
+    ax.text(weight_x + 0.2, header_y, "Weight", transform=trans, fontweight="bold",
+            fontsize=9.5, va="center", ha="right", clip_on=False)
+    for i, row in enumerate(rows):
+        y = y_of[i]
+        bold = row.kind in ("pooled", "heading")
+        if row.kind == "hetero":
+            ax.text(col_x[0], y, row.label, transform=trans, fontsize=8.5, va="center",
+                    style="italic", clip_on=False)
+            continue
+        ax.text(col_x[0], y, row.label, transform=trans, fontsize=9, va="center",
+                fontweight="bold" if bold else "normal", clip_on=False)
+        for j, value in enumerate(row.data):
+            ax.text(col_x[j + 1] + 0.05 / 0.36, y, value, transform=trans, fontsize=9,
+                    va="center", ha="right", clip_on=False)
+        if row.text:
+            ax.text(right_x, y, row.text, transform=trans, fontsize=9, va="center",
+                    fontweight="bold" if bold else "normal", clip_on=False, family="monospace")
+        if row.weight is not None:
+            ax.text(weight_x + 0.2, y, f"{row.weight:.1f}%", transform=trans, fontsize=9,
+                    va="center", ha="right", fontweight="bold" if bold else "normal",
+                    clip_on=False)
+    ax.plot([col_x[0], weight_x + 0.2], [n + 0.4, n + 0.4], transform=trans, color="black",
+            lw=0.8, clip_on=False)
+    foot = (f"{report.measure}, {report.method} estimator; pooled CI: {report.pooled_ci}; "
+            f"study CIs: {report.study_ci}; continuity correction: {report.correction}")
+    fig.text(0.01, 0.15 / height, foot, fontsize=7, color="#555555")
+    if title:
+        fig.suptitle(title, fontsize=11, fontweight="bold")
+    figure: Figure = fig
+    return figure
+
+
+def _limits(values: Sequence[float], log: bool, natural: str) -> tuple[float, float]:
+    """Axis limits: the data range (CIs included) with a margin; proportions stay in
+    [0, 1]; a log axis covers whole powers of 2 around the data, clipped to 1/100..100."""
+    if not values:
+        return (0.0, 1.0)
+    if log:
+        positive = [v for v in values if v > 0]
+        lo = max(min(positive), 0.01)
+        hi = min(max(positive), 100.0)
+        lo = 2.0 ** math.floor(math.log2(min(lo, 1.0)))
+        hi = 2.0 ** math.ceil(math.log2(max(hi, 1.0)))
+        return lo, hi
+    lo, hi = min(values), max(values)
+    if natural == "proportion":
+        lo = max(0.0, math.floor(lo * 10) / 10)
+        hi = min(1.0, math.ceil(hi * 10) / 10)
+        return (lo, hi) if hi > lo else (0.0, 1.0)
+    pad = (hi - lo) * 0.05 or 1.0
+    if natural != "proportion":
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+    return lo - pad, hi + pad
+
+
+def funnel_plot(report: PoolReport) -> Figure:
+    """A funnel plot: study estimates (model scale) against their standard errors, the
+    pooled estimate and its pseudo ``level`` % region, trim-and-fill studies hollow."""
+    plt = _load_pyplot()
+    from scipy import stats
+
+    ys = [s.yi for s in report.studies if s.yi is not None and s.vi is not None]
+    ses = [math.sqrt(s.vi) for s in report.studies if s.yi is not None and s.vi is not None]
+    fig, ax = plt.subplots(figsize=(6.4, 5.2))
+    est = report.fit.estimate
+    top = max(ses) * 1.08 if ses else 1.0
+    z = float(stats.norm.ppf(0.5 + report.level / 200))
+    ax.fill([est - z * top, est, est + z * top], [top, 0, top], color="#eef1f7", zorder=0)
+    ax.plot([est - z * top, est, est + z * top], [top, 0, top], color="#8a94a8", lw=0.8, ls="--")
+    ax.axvline(est, color=_DIAMOND, lw=1)
+    ax.scatter(ys, ses, s=30, color=_SQUARE, zorder=3, label="studies")
+    if report.bias is not None and report.bias.filled_yi:
+        ax.scatter(list(report.bias.filled_yi), [math.sqrt(v) for v in report.bias.filled_vi],
+                   s=30, facecolors="white", edgecolors=_SQUARE, zorder=3,
+                   label="filled (trim-and-fill)")
+        ax.legend(frameon=False, fontsize=8, loc="upper left")
+    ax.set_ylim(top, 0)
+    ax.set_xlabel(report.model_scale.capitalize() + f" ({report.measure})")
+    ax.set_ylabel("Standard error")
+    ax.spines["top"].set_visible(False)
+    ax.spines["right"].set_visible(False)
+    ax.set_title(f"Funnel plot, {report.method} pooled estimate with {report.level:g}% region",
+                 fontsize=10)
+    figure: Figure = fig
+    return figure
+
+
+def save_forest(report: PoolReport, path: str | Path, *, inputs: Sequence[str | Path] = (),
+                force: bool = False, digits: int = 2, percent: bool = False) -> Path:
+    """Draw :func:`forest_plot` and save it atomically (PNG, SVG or PDF by suffix)."""
+    _check_suffix(Path(path))
+    return save_figure(forest_plot(report, digits=digits, percent=percent), path,
+                       inputs=inputs, force=force)
+
+
+def save_funnel(report: PoolReport, path: str | Path, *, inputs: Sequence[str | Path] = (),
+                force: bool = False) -> Path:
+    """Draw :func:`funnel_plot` and save it atomically (PNG, SVG or PDF by suffix)."""
+    _check_suffix(Path(path))
+    return save_figure(funnel_plot(report), path, inputs=inputs, force=force)

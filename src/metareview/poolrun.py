@@ -1,0 +1,777 @@
+"""From a validated study table to every result of ``review pool``, and the result writers.
+
+:func:`run_pool` chains the engine: effect sizes (:func:`metareview.effects.escalc`),
+the pooled model (:func:`metareview.meta.pool`, or :func:`metareview.glmm.pool_glmm`),
+back-transformed predictions, study confidence intervals on the natural scale, and on
+request subgroups, leave-one-out, cumulative pooling and small-study tests. The result is
+a frozen :class:`PoolReport`; :func:`format_report` prints it and :func:`write_report`
+saves it as ``.json``, ``.csv``, ``.xlsx`` or ``.md``, atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import OptionError, OutputError, ReviewWarning
+from .fileio import atomic_path
+from .sheets.extraction import StudyTable
+
+#: Effect measures per design; the first is the default.
+MEASURES = {
+    "proportion": ("PLO", "PR", "PLN", "PAS", "PFT"),
+    "binary": ("OR", "RR", "RD"),
+    "continuous": ("SMD", "MD"),
+    "generic": ("GEN", "OR", "RR", "PLO", "PLN", "PR", "RD", "MD", "SMD"),
+}
+METHODS = ("REML", "DL", "ML", "PM", "HE", "SJ", "EB", "HS", "FE", "GLMM")
+TESTS = ("z", "knha", "adhoc")
+STUDY_CI = ("cp", "wilson", "wald")
+STUDY_CI_NAMES = {"cp": "Clopper–Pearson (exact)", "wilson": "Wilson score", "wald": "Wald"}
+OUTPUT_SUFFIXES = (".json", ".csv", ".xlsx", ".md")
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """One study: model-scale ``yi``, ``vi`` (``None`` if the study was dropped), weight in
+    percent, and the estimate with its CI on the natural scale. ``data`` is the counts or
+    summary data as printed (``16/17``)."""
+
+    study: str
+    yi: float | None
+    vi: float | None
+    weight: float | None
+    estimate: float | None
+    ci_lb: float | None
+    ci_ub: float | None
+    data: tuple[str, ...] = ()
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Pooled estimate, CI and prediction interval back-transformed to the natural scale."""
+
+    estimate: float
+    ci_lb: float
+    ci_ub: float
+    pi_lb: float | None
+    pi_ub: float | None
+
+
+@dataclass(frozen=True)
+class Fit:
+    """One pooled model on the model scale, with its natural-scale :class:`Summary`."""
+
+    k: int
+    estimate: float
+    se: float
+    ci_lb: float
+    ci_ub: float
+    pi_lb: float | None
+    pi_ub: float | None
+    tau2: float
+    tau2_ci_lb: float | None
+    tau2_ci_ub: float | None
+    i2: float | None
+    i2_ci_lb: float | None
+    i2_ci_ub: float | None
+    h2: float | None
+    q: float | None
+    q_df: int
+    q_p: float | None
+    summary: Summary
+
+
+@dataclass(frozen=True)
+class Subgroup:
+    name: str
+    fit: Fit
+
+
+@dataclass(frozen=True)
+class SubgroupTest:
+    """Tests of subgroup differences: ``q``/``df``/``p`` with a common τ² (metafor
+    ``rma(mods=~group)``, QM) and ``q_separate``/``p_separate`` with a separate τ² per group
+    (fixed-effect model over the subgroup estimates)."""
+
+    q: float
+    df: int
+    p: float
+    q_separate: float
+    p_separate: float
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """A leave-one-out or cumulative table: one row per omitted/added study, the natural-scale
+    estimate and CI, and τ² and I² of that fit."""
+
+    kind: str
+    studies: tuple[str, ...]
+    order: str | None
+    estimate: tuple[float, ...]
+    ci_lb: tuple[float, ...]
+    ci_ub: tuple[float, ...]
+    tau2: tuple[float, ...]
+    i2: tuple[float | None, ...]
+
+
+@dataclass(frozen=True)
+class Bias:
+    """Small-study tests: Egger's regression test (``z``, ``p``), Begg's rank correlation
+    (Kendall's ``tau``, ``p``) and trim-and-fill (studies added and the adjusted estimate on
+    the natural scale). Entries are ``None`` where the test cannot run (too few studies)."""
+
+    egger_z: float | None
+    egger_p: float | None
+    begg_tau: float | None
+    begg_p: float | None
+    trimfill_k0: int | None
+    trimfill_side: str | None
+    trimfill: Summary | None
+    filled_yi: tuple[float, ...] = ()
+    filled_vi: tuple[float, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PoolReport:
+    """Everything ``review pool`` reports. ``fit`` is on the model scale of ``measure``;
+    ``natural`` names the scale of the back-transformed numbers (``proportion``, ``odds
+    ratio``…). ``correction`` says in words which continuity correction was used."""
+
+    source: str
+    design: str
+    measure: str
+    method: str
+    test: str
+    level: float
+    study_ci: str
+    pooled_ci: str
+    correction: str
+    natural: str
+    model_scale: str
+    excluded: int
+    fit: Fit
+    studies: tuple[StudyResult, ...]
+    data_columns: tuple[str, ...] = ()
+    by: str | None = None
+    subgroups: tuple[Subgroup, ...] = ()
+    subgroup_test: SubgroupTest | None = None
+    leave_one_out: Sensitivity | None = None
+    cumulative: Sensitivity | None = None
+    bias: Bias | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON layout of ``review pool --format json``: model-scale fields at the top
+        level, ``summary`` on the natural scale, ``studies``, and optional blocks."""
+        fit = asdict(self.fit)
+        summary = fit.pop("summary")
+        out: dict[str, Any] = {
+            "source": self.source, "design": self.design, "k": self.fit.k,
+            "measure": self.measure, "method": self.method, "test": self.test,
+            "level": self.level, "study_ci": self.study_ci, "pooled_ci": self.pooled_ci,
+            "correction": self.correction, "natural_scale": self.natural,
+            "model_scale": self.model_scale, "excluded": self.excluded,
+        }
+        fit.pop("k")
+        out.update(fit)
+        out["summary"] = summary
+        out["studies"] = [
+            {k: v for k, v in asdict(s).items() if k not in ("data", "group")}
+            | ({"group": s.group} if self.by else {})
+            for s in self.studies
+        ]
+        if self.by:
+            out["by"] = self.by
+            out["subgroups"] = {
+                "groups": [{"name": g.name, **_fit_dict(g.fit)} for g in self.subgroups],
+                "test": asdict(self.subgroup_test) if self.subgroup_test else None,
+            }
+        for name in ("leave_one_out", "cumulative", "bias"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = asdict(value)
+        out["warnings"] = list(self.warnings)
+        cleaned: dict[str, Any] = _clean(out)
+        return cleaned
+
+
+def _fit_dict(fit: Fit) -> dict[str, Any]:
+    data = asdict(fit)
+    return data
+
+
+def _clean(value: Any) -> Any:
+    """NaN and infinities become ``None`` (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+# --- printing ----------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, digits: int, scale: float = 1.0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "NA"
+    return f"{value * scale:.{digits}f}"
+
+
+def _p(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "NA"
+    return "< 0.0001" if value < 1e-4 else f"= {value:.4f}"
+
+
+def describe(report: PoolReport) -> list[str]:
+    """The lines that say how the numbers were made (measure, estimator, CIs, correction)."""
+    model = "common-effect (fixed) model" if report.method == "FE" else "random-effects model"
+    lines = [
+        f"{model.capitalize()}, k = {report.fit.k} studies from {report.source}"
+        + (f" ({report.excluded} excluded)" if report.excluded else ""),
+        f"Measure: {report.measure} ({report.model_scale}); results shown as {report.natural}",
+        f"Estimator: {report.method}; pooled CI: {report.pooled_ci}; "
+        f"study CIs: {report.study_ci}; level {report.level:g}%",
+        f"Continuity correction: {report.correction}",
+    ]
+    return lines
+
+
+def format_report(report: PoolReport, digits: int = 3, percent: bool = False) -> str:
+    """A readable text report: the study table on the natural scale, the pooled rows, the
+    heterogeneity statistics and any subgroup, sensitivity and bias results."""
+    scale = 100.0 if percent and report.natural == "proportion" else 1.0
+    unit = "%" if scale == 100 else ""
+    lv = f"{report.level:g}%"
+    head = ["study", *report.data_columns, report.natural + (" (%)" if unit else ""),
+            f"{lv} CI", "weight"]
+    rows: list[list[str]] = []
+
+    def ci(lb: float | None, ub: float | None) -> str:
+        return f"[{_fmt(lb, digits, scale)}, {_fmt(ub, digits, scale)}]"
+
+    groups = [g.name for g in report.subgroups] if report.by else [None]
+    for group in groups:
+        if group is not None:
+            rows.append([f"{report.by} = {group}"])
+        for s in report.studies:
+            if s.group != group and group is not None:
+                continue
+            weight = "dropped" if s.weight is None else f"{s.weight:.1f}%"
+            rows.append([s.study, *s.data, _fmt(s.estimate, digits, scale), ci(s.ci_lb, s.ci_ub),
+                         weight])
+        if group is not None:
+            sub = next(g.fit for g in report.subgroups if g.name == group)
+            rows.append(_pooled_row(f"  pooled ({group}), k = {sub.k}", sub, report, digits,
+                                    scale, ci))
+    label = "Pooled (common effect)" if report.method == "FE" else "Pooled (random effects)"
+    rows.append(_pooled_row(label, report.fit, report, digits, scale, ci))
+    if report.fit.summary.pi_lb is not None:
+        rows.append(["Prediction interval", *[""] * (len(head) - 3),
+                     ci(report.fit.summary.pi_lb, report.fit.summary.pi_ub), ""])
+    lines = [*describe(report), "", *_table(head, rows), ""]
+    lines += _heterogeneity(report.fit, report.method, lv)
+    if report.subgroup_test is not None:
+        t = report.subgroup_test
+        lines.append(f"Test for subgroup differences (common tau²): Q({t.df}) = {t.q:.2f}, "
+                     f"p {_p(t.p)}; separate tau²: Q({t.df}) = {t.q_separate:.2f}, "
+                     f"p {_p(t.p_separate)}")
+    for sens in (report.leave_one_out, report.cumulative):
+        if sens is not None:
+            lines += ["", _sensitivity_title(sens, report)]
+            lines += _table(
+                ["study", report.natural, f"{lv} CI", "tau²", "I²"],
+                [[s, _fmt(e, digits, scale), ci(lb, ub), _fmt(t2, 4), _fmt(i2, 1)]
+                 for s, e, lb, ub, t2, i2 in zip(sens.studies, sens.estimate, sens.ci_lb,
+                                                 sens.ci_ub, sens.tau2, sens.i2, strict=True)])
+    if report.bias is not None:
+        lines += ["", *_bias_lines(report.bias, digits, scale, ci)]
+    return "\n".join(lines)
+
+
+def _pooled_row(label: str, fit: Fit, report: PoolReport, digits: int, scale: float,
+                ci: Callable[[float | None, float | None], str]) -> list[str]:
+    return [label, *[""] * len(report.data_columns), _fmt(fit.summary.estimate, digits, scale),
+            ci(fit.summary.ci_lb, fit.summary.ci_ub), "100.0%"]
+
+
+def _heterogeneity(fit: Fit, method: str, lv: str) -> list[str]:
+    tau2 = f"tau² = {_fmt(fit.tau2, 4)}"
+    if fit.tau2_ci_lb is not None:
+        tau2 += f" ({lv} CI {_fmt(fit.tau2_ci_lb, 4)} to {_fmt(fit.tau2_ci_ub, 4)})"
+    i2 = f"I² = {_fmt(fit.i2, 1)}%"
+    if fit.i2_ci_lb is not None:
+        i2 += f" ({lv} CI {_fmt(fit.i2_ci_lb, 1)}% to {_fmt(fit.i2_ci_ub, 1)}%)"
+    lines = [f"Heterogeneity: {tau2}; {i2}; H² = {_fmt(fit.h2, 2)}"]
+    if fit.q is not None:
+        lines.append(f"Test for heterogeneity: Q({fit.q_df}) = {fit.q:.2f}, p {_p(fit.q_p)}")
+    lines.append(f"Model scale: estimate = {fit.estimate:.4f}, se = {fit.se:.4f}, "
+                 f"CI [{fit.ci_lb:.4f}, {fit.ci_ub:.4f}]"
+                 + (f", PI [{fit.pi_lb:.4f}, {fit.pi_ub:.4f}]" if fit.pi_lb is not None
+                    and fit.pi_ub is not None else ""))
+    return lines
+
+
+def _sensitivity_title(sens: Sensitivity, report: PoolReport) -> str:
+    del report  # the title depends on the table only
+    if sens.kind == "leave_one_out":
+        return "Leave-one-out (each row omits that study):"
+    return f"Cumulative meta-analysis (studies added in order of {sens.order or 'the sheet'}):"
+
+
+def _bias_lines(bias: Bias, digits: int, scale: float,
+                ci: Callable[[float | None, float | None], str]) -> list[str]:
+    lines = ["Small-study effects:"]
+    if bias.egger_z is not None:
+        lines.append(f"  Egger's regression test: z = {bias.egger_z:.3f}, p {_p(bias.egger_p)}")
+    if bias.begg_tau is not None:
+        lines.append(f"  Begg's rank correlation: Kendall's tau = {bias.begg_tau:.3f}, "
+                     f"p {_p(bias.begg_p)}")
+    if bias.trimfill is not None:
+        lines.append(f"  Trim-and-fill (L0): {bias.trimfill_k0} studies filled on the "
+                     f"{bias.trimfill_side} side; adjusted estimate "
+                     f"{_fmt(bias.trimfill.estimate, digits, scale)} "
+                     f"{ci(bias.trimfill.ci_lb, bias.trimfill.ci_ub)}")
+    lines += [f"  {note}" for note in bias.notes]
+    return lines
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    full = [r for r in rows if len(r) == len(head)]
+    widths = [max(len(str(r[i])) for r in [head, *full]) for i in range(len(head))]
+    out = []
+    for row in [head, *rows]:
+        if len(row) != len(head):  # a section title
+            out.append(row[0])
+            continue
+        cells = [str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                 for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        out.append("  ".join(cells).rstrip())
+    return out
+
+
+# --- writing -----------------------------------------------------------------------------
+
+
+def tables(report: PoolReport) -> dict[str, tuple[list[str], list[list[Any]]]]:
+    """The result tables by name (``studies``, ``summary``, optional ``subgroups``,
+    ``leave_one_out``, ``cumulative``, ``bias``) as header + rows, for CSV/XLSX/Markdown."""
+    out: dict[str, tuple[list[str], list[list[Any]]]] = {}
+    study_head = ["row", "study", *report.data_columns, "group", "yi", "vi", "weight",
+                  "estimate", "ci_lb", "ci_ub"]
+    rows: list[list[Any]] = [
+        ["study", s.study, *s.data, s.group, s.yi, s.vi, s.weight, s.estimate, s.ci_lb, s.ci_ub]
+        for s in report.studies
+    ]
+    blank = [None] * len(report.data_columns)
+    for g in report.subgroups:
+        s = g.fit.summary
+        rows.append(["subgroup", f"pooled ({g.name})", *blank, g.name, g.fit.estimate,
+                     g.fit.se ** 2, 100.0, s.estimate, s.ci_lb, s.ci_ub])
+    s = report.fit.summary
+    rows.append(["pooled", "pooled", *blank, None, report.fit.estimate, report.fit.se ** 2,
+                 100.0, s.estimate, s.ci_lb, s.ci_ub])
+    if s.pi_lb is not None:
+        rows.append(["prediction", "prediction interval", *blank, None, None, None, None,
+                     s.estimate, s.pi_lb, s.pi_ub])
+    out["studies"] = (study_head, rows)
+    flat = report.to_dict()
+    summary = [[k, v] for k, v in flat.items()
+               if not isinstance(v, (dict, list)) and k != "source"] + [
+        [f"summary_{k}", v] for k, v in flat["summary"].items()]
+    out["summary"] = (["key", "value"], [["source", report.source], *summary])
+    if report.subgroups:
+        names = [n for n in asdict(report.subgroups[0].fit) if n != "summary"]
+        head = ["group", *names, "summary_estimate", "summary_ci_lb", "summary_ci_ub",
+                "summary_pi_lb", "summary_pi_ub"]
+        sub_rows = []
+        for g in report.subgroups:
+            d = asdict(g.fit)
+            sm = d.pop("summary")
+            sub_rows.append([g.name, *d.values(), *sm.values()])
+        if report.subgroup_test is not None:
+            t = report.subgroup_test
+            sub_rows.append([f"test (common tau2): Q={t.q}, df={t.df}, p={t.p}"]
+                            + [None] * (len(head) - 1))
+            sub_rows.append([f"test (separate tau2): Q={t.q_separate}, df={t.df}, "
+                             f"p={t.p_separate}"] + [None] * (len(head) - 1))
+        out["subgroups"] = (head, sub_rows)
+    for sens in (report.leave_one_out, report.cumulative):
+        if sens is not None:
+            out[sens.kind] = (["study", "estimate", "ci_lb", "ci_ub", "tau2", "i2"],
+                              [list(r) for r in zip(sens.studies, sens.estimate, sens.ci_lb,
+                                                    sens.ci_ub, sens.tau2, sens.i2,
+                                                    strict=True)])
+    if report.bias is not None:
+        b = asdict(report.bias)
+        tf = b.pop("trimfill") or {}
+        b.pop("filled_yi")
+        b.pop("filled_vi")
+        b["notes"] = "; ".join(b["notes"])
+        out["bias"] = (["key", "value"], [[k, v] for k, v in b.items()]
+                       + [[f"trimfill_{k}", v] for k, v in tf.items()])
+    return {name: (head, [[_clean(v) for v in r] for r in body])
+            for name, (head, body) in out.items()}
+
+
+def write_report(report: PoolReport, path: str | Path, *, inputs: Sequence[str | Path] = (),
+                 force: bool = False) -> Path:
+    """Save ``report`` by the suffix of ``path``: ``.json`` (the ``--format json`` object),
+    ``.csv`` (the study table with pooled rows), ``.xlsx`` (one sheet per table) or ``.md``
+    (the method lines and Markdown tables). Atomic; never over an input."""
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in OUTPUT_SUFFIXES:
+        raise OutputError(f"unknown output type {suffix or '(none)'!r}", str(target),
+                          f"use one of: {', '.join(OUTPUT_SUFFIXES)}")
+    with atomic_path(target, inputs=inputs, force=force) as tmp:
+        if suffix == ".json":
+            tmp.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n",
+                           encoding="utf-8")
+        elif suffix == ".csv":
+            head, rows = tables(report)["studies"]
+            with tmp.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(head)
+                writer.writerows(["" if v is None else v for v in r] for r in rows)
+        elif suffix == ".xlsx":
+            from .sheets.common import write_tables
+
+            write_tables(tables(report), tmp)
+        else:
+            tmp.write_text(markdown(report), encoding="utf-8")
+    return target
+
+
+def markdown(report: PoolReport) -> str:
+    """The report as Markdown: the method lines, then one table per result table."""
+    parts = [f"# Meta-analysis of {report.source}", "", *(f"- {line}" for line in describe(report))]
+    for name, (head, rows) in tables(report).items():
+        parts += ["", f"## {name.replace('_', ' ').capitalize()}", "",
+                  "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        parts += ["| " + " | ".join(_md(v) for v in r) + " |" for r in rows]
+    return "\n".join(parts) + "\n"
+
+
+def _md(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value).replace("|", "\\|")
+
+
+# --- computing ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PoolOptions:
+    """The choices of ``review pool`` (see :func:`run_pool`)."""
+
+    measure: str | None = None
+    method: str = "REML"
+    test: str = "z"
+    study_ci: str = "cp"
+    level: float = 95.0
+    by: str | None = None
+    leave_one_out: bool = False
+    cumulative: str | None = None
+    bias: bool = False
+
+
+def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolReport:
+    """All results for a validated study table.
+
+    Effect sizes by :func:`metareview.effects.escalc` (metafor's default continuity
+    correction: 1/2 added to the cells of studies with a zero cell, where the measure needs
+    it), the model by :func:`metareview.meta.pool` (or the binomial-normal GLMM of
+    :func:`metareview.glmm.pool_glmm` for ``method="GLMM"``), back-transformed summary,
+    Q-profile CIs for τ² and I² (Viechtbauer 2007), study CIs on the natural scale
+    (Clopper & Pearson 1934 by default for proportions, else yi ± z·√vi back-transformed),
+    and on request subgroups, leave-one-out, cumulative pooling and Egger/Begg/trim-and-fill.
+    Engine warnings (studies dropped, PFT caveat, tests switched) are re-issued and kept in
+    :attr:`PoolReport.warnings`.
+    """
+    from . import effects, meta
+
+    design = table.design
+    measure = check_choice(options.measure or MEASURES[design][0], MEASURES[design],
+                           f"measure for a {design} sheet")
+    method = check_choice(options.method, METHODS, "method")
+    test = check_choice(options.test, TESTS, "test")
+    study_ci = check_choice(options.study_ci, STUDY_CI, "study CI method")
+    if not 0 < options.level < 100:
+        raise OptionError(f"--level must be between 0 and 100, not {options.level:g}")
+    if method == "GLMM":
+        _check_glmm(design, measure, test, options)
+    labels = list(table.studies)
+    v = {name: np.asarray(values, dtype=float) for name, values in table.values.items()}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        es = _effect_sizes(design, measure, v)
+        pool_kwargs: dict[str, Any] = {"method": method, "test": test, "level": options.level,
+                                       "measure": measure, "ni": es.ni}
+        if method == "GLMM":
+            fit, used = _glmm_fit(v["events"], v["total"], labels, options.level)
+            correction = "none: the GLMM models the raw counts"
+        else:
+            result = meta.pool(es.yi, es.vi, labels=labels, correction=es.correction,
+                               **pool_kwargs)
+            fit, used = _fit(result), dict(zip(result.labels, result.weights, strict=True))
+            correction = es.correction
+        studies = _studies(table, es, used, study_ci, options.level, measure)
+        groups: tuple[Subgroup, ...] = ()
+        group_test: SubgroupTest | None = None
+        if options.by:
+            groups, group_test = _subgroups(table, es, options.by, pool_kwargs)
+        loo = _leave_one_out(es, labels, pool_kwargs) if options.leave_one_out else None
+        cum = (_cumulative(table, es, labels, options.cumulative, pool_kwargs)
+               if options.cumulative else None)
+        bias = _bias(es, labels, pool_kwargs) if options.bias else None
+    messages = _warn_text(caught)
+    for message in messages:
+        warnings.warn(message, ReviewWarning, stacklevel=2)
+    return PoolReport(
+        source=table.source, design=design, measure=measure, method=method, test=test,
+        level=options.level,
+        study_ci=(STUDY_CI_NAMES[study_ci] if design == "proportion"
+                  else "Wald-type yi ± z·√vi, back-transformed"),
+        pooled_ci=("Wald-type z (GLMM, observed information)" if method == "GLMM"
+                   else meta.TEST_NAMES[test]),
+        correction=correction, natural=effects.natural_scale(measure),
+        model_scale=effects.MODEL_SCALE[measure], excluded=table.excluded, fit=fit,
+        studies=studies, data_columns=DATA_COLUMNS[design], by=options.by, subgroups=groups,
+        subgroup_test=group_test, leave_one_out=loo, cumulative=cum, bias=bias,
+        warnings=messages,
+    )
+
+
+#: Columns of study data shown in tables and the forest plot, per design.
+DATA_COLUMNS = {
+    "proportion": ("events", "total"),
+    "binary": ("group 1", "group 2"),
+    "continuous": ("n_1", "n_2"),
+    "generic": (),
+}
+
+
+def _check_glmm(design: str, measure: str, test: str, options: PoolOptions) -> None:
+    if design != "proportion" or measure != "PLO":
+        raise OptionError("--method GLMM pools single proportions on the logit scale only",
+                          hint="use a proportion sheet with --measure PLO")
+    if test != "z":
+        raise OptionError("--method GLMM supports --test z only", hint="drop --test")
+    extras = [name for name, on in (("--by", options.by), ("--leave-one-out",
+              options.leave_one_out), ("--cumulative", options.cumulative),
+              ("--bias", options.bias)) if on]
+    if extras:
+        raise OptionError(f"{', '.join(extras)} not available with --method GLMM",
+                          hint="run them with an inverse-variance method such as REML")
+
+
+def _effect_sizes(design: str, measure: str, v: dict[str, np.ndarray]) -> Any:
+    from .effects import escalc
+
+    if design == "proportion":
+        return escalc(measure, xi=v["events"], ni=v["total"])
+    if design == "binary":
+        return escalc(measure, ai=v["events_1"], n1i=v["total_1"], ci=v["events_2"],
+                      n2i=v["total_2"])
+    if design == "continuous":
+        return escalc(measure, m1i=v["mean_1"], sd1i=v["sd_1"], n1i=v["n_1"],
+                      m2i=v["mean_2"], sd2i=v["sd_2"], n2i=v["n_2"])
+    vi = v.get("vi", np.full(len(v["yi"]), np.nan))
+    if "sei" in v:
+        vi = np.where(np.isnan(vi), v["sei"] ** 2, vi)
+    es = escalc("GEN", yi=v["yi"], vi=vi)
+    return replace(es, measure=measure)
+
+
+def _opt(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def _fit(result: Any) -> Fit:
+    """A :class:`Fit` from a :class:`metareview.meta.PoolResult`, with Q-profile CIs where
+    metafor gives them (not for FE fits, k = 1 or zero variances)."""
+    from .errors import EstimationError
+
+    pred = result.predict()
+    tau2_ci: tuple[float | None, float | None] = (None, None)
+    i2_ci: tuple[float | None, float | None] = (None, None)
+    if result.method != "FE" and result.k > 1:
+        try:
+            hci = result.heterogeneity_ci()
+            tau2_ci = (_opt(hci.tau2.ci_lb), _opt(hci.tau2.ci_ub))
+            i2_ci = (_opt(hci.i2.ci_lb), _opt(hci.i2.ci_ub))
+        except EstimationError:
+            pass
+    return Fit(
+        k=result.k, estimate=result.estimate, se=result.se, ci_lb=result.ci_lb,
+        ci_ub=result.ci_ub, pi_lb=_opt(result.pi_lb), pi_ub=_opt(result.pi_ub),
+        tau2=result.tau2, tau2_ci_lb=tau2_ci[0], tau2_ci_ub=tau2_ci[1], i2=_opt(result.i2),
+        i2_ci_lb=i2_ci[0], i2_ci_ub=i2_ci[1], h2=_opt(result.h2), q=_opt(result.q),
+        q_df=result.q_df, q_p=_opt(result.q_p),
+        summary=Summary(pred.pred, pred.ci_lb, pred.ci_ub, _opt(pred.pi_lb), _opt(pred.pi_ub)),
+    )
+
+
+def _glmm_fit(events: np.ndarray, totals: np.ndarray, labels: list[str],
+              level: float) -> tuple[Fit, dict[str, float | None]]:
+    from scipy import stats
+
+    from .glmm import pool_glmm
+
+    g = pool_glmm(events, totals, level=level, labels=labels)
+    crit = float(stats.norm.ppf(0.5 + level / 200))
+    half = crit * math.sqrt(g.se ** 2 + g.tau2)
+    fit = Fit(
+        k=g.k, estimate=g.estimate, se=g.se, ci_lb=g.ci_lb, ci_ub=g.ci_ub,
+        pi_lb=g.estimate - half, pi_ub=g.estimate + half, tau2=g.tau2, tau2_ci_lb=None,
+        tau2_ci_ub=None, i2=g.i2, i2_ci_lb=None, i2_ci_ub=None, h2=g.h2, q=g.qe_wald,
+        q_df=g.qe_df, q_p=g.qe_wald_p,
+        summary=Summary(g.pred, g.pred_ci_lb, g.pred_ci_ub, g.pi_lb, g.pi_ub),
+    )
+    return fit, dict.fromkeys(labels)  # no inverse-variance weights in a GLMM
+
+
+def _studies(table: StudyTable, es: Any, used: dict[str, float | None], study_ci: str,
+             level: float, measure: str) -> tuple[StudyResult, ...]:
+    from scipy import stats
+
+    from .effects import back_transform, proportion_ci
+
+    v = table.values
+    k = table.k
+    if table.design == "proportion":
+        x, n = np.asarray(v["events"]), np.asarray(v["total"])
+        est = x / n
+        lb, ub = proportion_ci(x, n, study_ci, level)
+    else:
+        crit = float(stats.norm.ppf(0.5 + level / 200))
+        half = crit * np.sqrt(es.vi)
+        est, lb, ub = (back_transform(measure, a, es.ni) for a in
+                       (es.yi, es.yi - half, es.yi + half))
+    data = _data_cells(table)
+    groups = table.column("subgroup") if any(key == "subgroup" for key in table.columns) \
+        else (None,) * k
+    out = []
+    for i, label in enumerate(table.studies):
+        ok = label in used and not math.isnan(es.yi[i]) and not math.isnan(es.vi[i])
+        weight = used.get(label)
+        out.append(StudyResult(
+            label, float(es.yi[i]) if ok else None, float(es.vi[i]) if ok else None,
+            None if weight is None else float(weight),
+            _opt(float(est[i])), _opt(float(lb[i])), _opt(float(ub[i])), data[i],
+            None if groups[i] is None else str(groups[i])))
+    return tuple(out)
+
+
+def _data_cells(table: StudyTable) -> list[tuple[str, ...]]:
+    v = table.values
+
+    def n(value: float) -> str:
+        return f"{value:g}"
+
+    if table.design == "proportion":
+        return [(n(a), n(b)) for a, b in zip(v["events"], v["total"], strict=True)]
+    if table.design == "binary":
+        return [(f"{n(a)}/{n(b)}", f"{n(c)}/{n(d)}") for a, b, c, d in
+                zip(v["events_1"], v["total_1"], v["events_2"], v["total_2"], strict=True)]
+    if table.design == "continuous":
+        return [(n(a), n(b)) for a, b in zip(v["n_1"], v["n_2"], strict=True)]
+    return [() for _ in table.studies]
+
+
+def _sensitivity(kind: str, order: str | None, t: Any) -> Sensitivity:
+    return Sensitivity(kind, tuple(t.labels), order, tuple(t.pred), tuple(t.pred_ci_lb),
+                       tuple(t.pred_ci_ub), tuple(t.tau2), tuple(_opt(x) for x in t.i2))
+
+
+def _leave_one_out(es: Any, labels: list[str], kwargs: dict[str, Any]) -> Sensitivity:
+    from .sensitivity import leave_one_out
+
+    return _sensitivity("leave_one_out", None,
+                        leave_one_out(es.yi, es.vi, labels=labels, **kwargs))
+
+
+def _cumulative(table: StudyTable, es: Any, labels: list[str], column: str | None,
+                kwargs: dict[str, Any]) -> Sensitivity:
+    from .sensitivity import cumulative
+
+    assert column is not None
+    raw = table.column(column)
+    try:
+        order = [float(x) for x in raw]
+    except (TypeError, ValueError):  # text: sort alphabetically
+        ranks = {value: i for i, value in enumerate(sorted({str(x) for x in raw}))}
+        order = [float(ranks[str(x)]) for x in raw]
+    return _sensitivity("cumulative", column,
+                        cumulative(es.yi, es.vi, order, labels=labels, **kwargs))
+
+
+def _bias(es: Any, labels: list[str], kwargs: dict[str, Any]) -> Bias:
+    from .bias import ranktest, regtest, trimfill
+    from .errors import EstimationError
+
+    notes: list[str] = []
+    ok = ~(np.isnan(es.yi) | np.isnan(es.vi))
+    yi, vi = es.yi[ok], es.vi[ok]
+    egger = begg = tf = None
+    try:
+        egger = regtest(yi, vi, method=kwargs["method"], test=kwargs["test"],
+                        level=kwargs["level"])
+    except EstimationError as exc:
+        notes.append(f"Egger's test not run: {exc.message}")
+    try:
+        begg = ranktest(yi, vi)
+    except EstimationError as exc:
+        notes.append(f"Begg's test not run: {exc.message}")
+    try:
+        tf = trimfill(yi, vi, labels=[lab for lab, keep in zip(labels, ok, strict=True) if keep],
+                      **{**kwargs, "ni": None if es.ni is None else es.ni[ok]})
+    except EstimationError as exc:
+        notes.append(f"trim-and-fill not run: {exc.message}")
+    summary = None
+    if tf is not None:
+        p = tf.fit.predict()
+        summary = Summary(p.pred, p.ci_lb, p.ci_ub, _opt(p.pi_lb), _opt(p.pi_ub))
+    return Bias(
+        egger_z=None if egger is None else egger.zval,
+        egger_p=None if egger is None else egger.pval,
+        begg_tau=None if begg is None else begg.tau, begg_p=None if begg is None else begg.pval,
+        trimfill_k0=None if tf is None else tf.k0, trimfill_side=None if tf is None else tf.side,
+        trimfill=summary, filled_yi=() if tf is None else tuple(tf.filled_yi),
+        filled_vi=() if tf is None else tuple(tf.filled_vi), notes=tuple(notes))
+
+
+def _subgroups(table: StudyTable, es: Any, by: str,
+               kwargs: dict[str, Any]) -> tuple[tuple[Subgroup, ...], SubgroupTest | None]:
+    raise OptionError("--by is not available yet", hint="run without --by")
+
+
+def check_choice(value: str, allowed: Sequence[str], what: str) -> str:
+    """``value`` upper-cased if it is one of ``allowed``, else an :class:`OptionError`."""
+    for choice in allowed:
+        if value.lower() == choice.lower():
+            return choice
+    raise OptionError(f"unknown {what} {value!r}", hint=f"choose one of: {', '.join(allowed)}")
+
+
+def _warn_text(caught: Sequence[warnings.WarningMessage]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(str(w.message) for w in caught))
