@@ -43,6 +43,10 @@ _LIGATURE = re.compile(r"(?<=-)(?=-)|(?<=`)(?=`)|(?<=')(?=')|(?<=[!?])(?=`)")
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 _SUFFIX = re.compile(r"(?:Jr|Sr|II|III|IV)\.?", re.IGNORECASE)
 _KEY_CHARS = re.compile(r"[^A-Za-z0-9]+")
+#: Letters that Unicode decomposition does not turn into ASCII, for citation keys.
+_KEY_LETTERS = str.maketrans(
+    {"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "ß": "ss", "ł": "l", "Ł": "L", "đ": "d", "þ": "th"}
+)
 
 
 def _decoder() -> LatexNodes2Text:
@@ -234,7 +238,8 @@ def _key(article: Article, used: set[str]) -> str:
     if not base:
         first = article.authors[0] if article.authors else None
         name = (first.last or first.collective) if first else None
-        ascii_name = unicodedata.normalize("NFKD", name or "anon").encode("ascii", "ignore")
+        spelled = unicodedata.normalize("NFKD", (name or "anon").translate(_KEY_LETTERS))
+        ascii_name = spelled.encode("ascii", "ignore")
         base = _KEY_CHARS.sub("", ascii_name.decode()) or "anon"
         base += str(article.year or "")
     key, suffix = base, 0
