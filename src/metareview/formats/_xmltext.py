@@ -191,12 +191,12 @@ def split_pages(pages: str | None) -> tuple[str | None, str | None]:
     if pages is None:
         return None, None
     parts = re.split(r"\s*[-–—]\s*", pages)
-    if len(parts) == 2 and all(parts):
+    if len(parts) == 2 and all(re.fullmatch(r"[^,;\s]+", part) for part in parts):
         first, last = parts
         if first.isdigit() and last.isdigit() and len(last) < len(first):
             last = first[: len(first) - len(last)] + last
         return first, last
-    return (pages, None) if len(parts) == 1 else (None, None)
+    return (pages, None) if re.fullmatch(r"[^,;\s]+", pages) else (None, None)
 
 
 def orcid_id(value: str | None) -> str | None:
