@@ -184,7 +184,8 @@ def write(articles: Iterable[Article], stream: TextIO) -> int:
     """Write ``articles`` as RIS to a text stream; returns the number written.
 
     Tags kept in ``extra`` by the RIS reader are written back for records that came
-    from RIS, so a RIS → RIS round trip keeps them.
+    from RIS, so a RIS → RIS round trip keeps them. MeSH terms are written as ``KW``
+    (as reference managers import them); a PMID as ``AN`` with ``DB  - PubMed``.
     """
     count = 0
     for article in articles:
