@@ -108,6 +108,17 @@ def test_placeholders_and_bare_numbers() -> None:
     assert prisma.read_csv("y.csv", prisma.to_csv(counts)) == counts
 
 
+def test_reason_counts_with_thousands_and_labels_with_commas() -> None:
+    text = edit_csv(FILLED.read_text(encoding="utf-8"), "database_specific_results", "n",
+                    "PubMed, 1,000; Embase, e.g. via Ovid, 100")  # fmt: skip
+    counts = prisma.read_csv("c.csv", text)
+    assert counts.database_specific_results == (
+        NamedCount("PubMed", 1000),
+        NamedCount("Embase, e.g. via Ovid", 100),
+    )
+    assert counts.check() is counts
+
+
 def test_older_template_without_specific_rows_reads() -> None:
     lines = FILLED.read_text(encoding="utf-8").splitlines(keepends=True)
     old = "".join(line for line in lines if "_specific_results" not in line)

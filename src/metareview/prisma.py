@@ -560,6 +560,7 @@ def write_template(path: str | Path, *, force: bool = False) -> Path:
 
 
 _NUMBER = re.compile(r"\d{1,3}(,\d{3})+|\d+")
+_ITEM = re.compile(r"(?P<label>.*?),\s*(?P<n>\d[\d,]*)")
 
 
 def _parse_count(text: str, where: str, key: str) -> int:
@@ -581,15 +582,17 @@ def _parse_list(text: str, where: str, key: str) -> tuple[NamedCount, ...]:
     for part in text.split(";"):
         if not part.strip():
             continue
-        label, comma, number = part.strip().rpartition(",")
-        if not comma or not label.strip():
+        # the count is what follows the first comma after which only digits (and
+        # thousands separators) remain: "Wrong design, e.g. cohort, 1,234"
+        match = _ITEM.fullmatch(part.strip())
+        if not match or not match["label"].strip():
             raise InputError(
                 f"{key} item {part.strip()!r} is not 'label, n'",
                 where,
                 "separate items with ';' and each label from its count with ',', "
                 "e.g. 'Wrong population, 12; Wrong outcome, 3'",
             )
-        items.append(NamedCount(label.strip(), _parse_count(number, where, key)))
+        items.append(NamedCount(match["label"].strip(), _parse_count(match["n"], where, key)))
     return tuple(items)
 
 
