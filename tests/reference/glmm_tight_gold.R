@@ -4,17 +4,19 @@
 # moves by 5e-4 relative in tau2). Run from this folder:  Rscript glmm_tight_gold.R
 # Needs: apt-get install -y --no-install-recommends r-cran-metafor r-cran-lme4 r-cran-jsonlite
 suppressMessages({library(metafor); library(jsonlite)})
-sets <- c("pritz1997", "debruin2009", "constructed_zeros", "constructed_k2")
+sets <- c("pritz1997", "debruin2009", "constructed_zeros", "constructed_k2", "boundary")
+# a made-up case whose ML estimate of tau2 is 0 (the boundary of the parameter space)
+boundary <- data.frame(study = c("B1", "B2", "B3"), xi = c(0, 1, 0), ni = c(10, 20, 30))
 ctrl <- "list(glmerCtrl = list(optimizer = 'Nelder_Mead', tolPwrss = 1e-12, optCtrl = list(FtolAbs = 1e-15, FtolRel = 1e-15, XtolRel = 1e-14, maxfun = 1e5)))"
 num <- function(x) as.numeric(x)
 cases <- list()
 for (name in sets) {
-  d <- read.csv(file.path("data", paste0(name, ".csv")))
+  d <- if (name == "boundary") boundary else read.csv(file.path("data", paste0(name, ".csv")))
   call <- sprintf("rma.glmm(measure='PLO', xi=xi, ni=ni, data=d, method='ML', nAGQ=7, control=%s)", ctrl)
   fit <- eval(parse(text = call))
   p <- predict(fit, transf = transf.ilogit)
   cases[[length(cases) + 1]] <- list(
-    dataset = name, measure = "PLO", method = "GLMM", nAGQ = 7, call = call,
+    dataset = name, xi = d$xi, ni = d$ni, measure = "PLO", method = "GLMM", nAGQ = 7, call = call,
     fit = list(k = fit$k, estimate = num(fit$b), se = fit$se, zval = fit$zval, pval = fit$pval,
                ci_lb = fit$ci.lb, ci_ub = fit$ci.ub, tau2 = fit$tau2, I2 = fit$I2, H2 = fit$H2),
     pred = list(pred = num(p$pred), ci_lb = num(p$ci.lb), ci_ub = num(p$ci.ub),
