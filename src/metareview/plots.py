@@ -147,10 +147,26 @@ def forest_plot(report: PoolReport, *, digits: int = 2, percent: bool = False,
     log = report.natural in _RATIO_SCALES
     n = len(rows)
     height = 1.3 + 0.26 * (n + 2)
-    fig = plt.figure(figsize=(10.5, height))
     data_cols = list(report.data_columns)
-    left_w = 0.25 + 0.065 * len(data_cols)
-    ax = fig.add_axes((left_w + 0.02, 0.9 / height, 0.36, 1 - 1.5 / height))
+    unit = " (%)" if scale == 100 else ""
+    lv = f"{report.level:g}%"
+    name = report.natural if len(report.natural) <= 18 else report.measure
+    result_head = f"{name[0].upper()}{name[1:]}{unit} [{lv} CI]"
+    # column widths in inches, from the longest text (about 0.075 in per character at 9 pt)
+    char = 0.075
+    study_w = char * max(len(r.label) for r in rows if r.kind != "hetero") + 0.3
+    data_w = [char * max([len(h), *(len(r.data[j]) for r in rows if r.data)]) + 0.3
+              for j, h in enumerate(data_cols)]
+    result_w = char * max([len(result_head), *(len(r.text) for r in rows)]) + 0.3
+    plot_w, weight_w, pad = 3.6, 0.8, 0.25
+    width = pad + study_w + sum(data_w) + 0.2 + plot_w + 0.3 + result_w + weight_w + pad
+    fig = plt.figure(figsize=(width, height))
+    plot_left = pad + study_w + sum(data_w) + 0.2
+    ax = fig.add_axes((plot_left / width, 0.9 / height, plot_w / width, 1 - 1.5 / height))
+
+    def at(inch: float) -> float:  # a position in inches from the figure's left edge, in axes units
+        return (inch - plot_left) / plot_w
+
     y_of = {i: n - i for i in range(n)}
     ax.set_ylim(0.4, n + 1.2)
 
@@ -159,7 +175,14 @@ def forest_plot(report: PoolReport, *, digits: int = 2, percent: bool = False,
     lo, hi = _limits(values, log, report.natural)
     ax.set_xlim(lo * (scale if not log else 1), hi * (scale if not log else 1))
     if log:
+        from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
         ax.set_xscale("log")
+        nice = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)
+                if lo <= t <= hi]
+        ax.xaxis.set_major_locator(FixedLocator(nice))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     weights = [r.weight for r in rows if r.kind == "study" and r.weight]
     biggest = max(weights) if weights else 1.0
     for i, row in enumerate(rows):
@@ -198,26 +221,27 @@ def forest_plot(report: PoolReport, *, digits: int = 2, percent: bool = False,
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
     ax.set_yticks([])
-    unit = " (%)" if scale == 100 else ""
-    ax.set_xlabel(report.natural.capitalize() + unit, fontsize=10)
+    ax.set_xlabel(report.natural[0].upper() + report.natural[1:] + unit, fontsize=10)
     ax.tick_params(axis="x", labelsize=9)
 
-    # text columns, placed in figure coordinates aligned with the rows
+    # text columns, in axes coordinates (x) and data rows (y)
     header_y = n + 0.8
     trans = ax.get_yaxis_transform()
-    col_x = [-left_w / 0.36 + 0.02 / 0.36]
-    col_x += [col_x[0] + (0.25 + 0.065 * j) / 0.36 for j in range(len(data_cols))]
-    right_x = 1.04
-    weight_x = right_x + 0.5
+    col_x = [at(pad)]
+    edge = pad + study_w
+    for w in data_w:
+        edge += w
+        col_x.append(at(edge))  # data columns are right-aligned at their right edge
+    right_x = at(plot_left + plot_w + 0.3)
+    weight_x = at(width - pad)
     ax.text(col_x[0], header_y, "Study", transform=trans, fontweight="bold", fontsize=9.5,
             va="center", clip_on=False)
-    for j, name in enumerate(data_cols):
-        ax.text(col_x[j + 1] + 0.05 / 0.36, header_y, name, transform=trans, fontweight="bold",
+    for j, head in enumerate(data_cols):
+        ax.text(col_x[j + 1], header_y, head, transform=trans, fontweight="bold",
                 fontsize=9.5, va="center", ha="right", clip_on=False)
-    lv = f"{report.level:g}%"
-    ax.text(right_x, header_y, f"{report.natural.capitalize()}{unit} [{lv} CI]",
+    ax.text(right_x, header_y, result_head,
             transform=trans, fontweight="bold", fontsize=9.5, va="center", clip_on=False)
-    ax.text(weight_x + 0.2, header_y, "Weight", transform=trans, fontweight="bold",
+    ax.text(weight_x, header_y, "Weight", transform=trans, fontweight="bold",
             fontsize=9.5, va="center", ha="right", clip_on=False)
     for i, row in enumerate(rows):
         y = y_of[i]
@@ -229,16 +253,16 @@ def forest_plot(report: PoolReport, *, digits: int = 2, percent: bool = False,
         ax.text(col_x[0], y, row.label, transform=trans, fontsize=9, va="center",
                 fontweight="bold" if bold else "normal", clip_on=False)
         for j, value in enumerate(row.data):
-            ax.text(col_x[j + 1] + 0.05 / 0.36, y, value, transform=trans, fontsize=9,
+            ax.text(col_x[j + 1], y, value, transform=trans, fontsize=9,
                     va="center", ha="right", clip_on=False)
         if row.text:
             ax.text(right_x, y, row.text, transform=trans, fontsize=9, va="center",
                     fontweight="bold" if bold else "normal", clip_on=False, family="monospace")
         if row.weight is not None:
-            ax.text(weight_x + 0.2, y, f"{row.weight:.1f}%", transform=trans, fontsize=9,
+            ax.text(weight_x, y, f"{row.weight:.1f}%", transform=trans, fontsize=9,
                     va="center", ha="right", fontweight="bold" if bold else "normal",
                     clip_on=False)
-    ax.plot([col_x[0], weight_x + 0.2], [n + 0.4, n + 0.4], transform=trans, color="black",
+    ax.plot([col_x[0], weight_x], [n + 0.4, n + 0.4], transform=trans, color="black",
             lw=0.8, clip_on=False)
     foot = (f"{report.measure}, {report.method} estimator; pooled CI: {report.pooled_ci}; "
             f"study CIs: {report.study_ci}; continuity correction: {report.correction}")

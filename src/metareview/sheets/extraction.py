@@ -186,7 +186,7 @@ def write_extraction(plan: SheetPlan, path: Path) -> None:
         ("studies", len(body)),
         *(("source", s) for s in plan.sources),
         ("how to use", "Fill in the white columns, one study per row. Set include to no to "
-                       "leave a study out. Then run: review pool " + path.name.split(".tmp")[0]),
+                       "leave a study out. Then run: review pool <this file>"),
     ]
     common.add_key_value_sheet(book, "about", ("key", "value"), about, (16, 90))
     common.save_workbook(book, path)
@@ -326,6 +326,18 @@ def validate(table: common.RawTable, *, design: str | None = None,
     return checker.run()
 
 
+def _cell_order(problem: ReviewError) -> tuple[int, int]:
+    """Sort problems by row, then column, of their ``book!C7`` location."""
+    ref = (problem.location or "").rsplit("!", 1)[-1]
+    match = re.fullmatch(r"([A-Z]+)(\d+)", ref)
+    if not match:
+        return (0, 0)
+    column = 0
+    for char in match.group(1):
+        column = column * 26 + ord(char) - 64
+    return (int(match.group(2)), column)
+
+
 class _Checker:
     """One pass over the sheet that collects every problem before raising."""
 
@@ -436,7 +448,7 @@ class _Checker:
             raise InputError("no included studies", table.source,
                              "fill in at least one row with include = yes")
         if self.problems:
-            raise ValidationError(self.problems, table.source)
+            raise ValidationError(sorted(self.problems, key=_cell_order), table.source)
         if "nonevents_1" in values:
             for arm in ("1", "2"):  # metafor ai, bi (non-events) form: total = a + b
                 nonevents = values.pop(f"nonevents_{arm}")
