@@ -56,6 +56,7 @@ def test_normalisers() -> None:
     assert normalise_doi("doi: 10.1000/a%2Fb;") == "10.1000/a/b"
     assert normalise_doi("http://dx.doi.org/10.1000/X") == "10.1000/x"
     assert normalise_doi("not a doi") is None
+    assert normalise_text("Parkinson’s disease: don't") == "parkinsons disease dont"
     assert normalise_pmid("PMID: 000123") == "123"
     assert normalise_pmid("abc") is None
     assert normalise_text("<i>In vivo</i> Évaluation of &lt;b&gt;TERT&lt;/b&gt;:  Part 1.") == (
@@ -116,6 +117,9 @@ def test_most_complete_record_is_kept_and_ids_are_merged() -> None:
 BASE = "Effects of exercise on depression in older adults: a randomised trial"
 DISTINCT_PAIRS = {
     "numbers differ": ({"title": BASE + ", part 1"}, {"title": BASE + ", part 2"}),
+    "Roman numerals differ": ({"title": BASE + ", part II"}, {"title": BASE + ", part III"}),
+    "a letter differs": ({"title": "Vaccination against hepatitis B in dialysis patients"},
+                         {"title": "Vaccination against hepatitis C in dialysis patients"}),
     "another first author": ({}, {"authors": (Author(last="Okafor"),)}),
     "another year": ({}, {"pub_date": PubDate(2019)}),
     "conflicting DOIs": ({"doi": "10.1000/one"}, {"doi": "10.1000/two"}),
@@ -155,6 +159,19 @@ def test_threshold_decides_borderline_titles() -> None:
     assert len(dedupe([a, b], threshold=95).records) == 2
     with pytest.raises(OptionError, match="outside 0-100"):
         dedupe([a, b], threshold=101)
+
+
+def test_surname_prefixes_and_comparison_signs() -> None:
+    # "van der Berg" / "Berg" is one first author; "<" and ">" in a title are not markup
+    title = "Children with IQ < 70 and age > 5 years in a cohort study"
+    a = article(0, title, authors=(Author(last="van der Berg"),))
+    b = article(1, title + ".", authors=(Author(last="Berg"),))
+    c = article(2, "Children with IQ < 85 and age > 5 years in a cohort study",
+                authors=(Author(last="Berg"),))
+    assert normalise_text(title) == "children with iq 70 and age 5 years in a cohort study"
+    result = dedupe([a, b, c])
+    assert sorted(r.members for r in result.records) == [("other.ris#0", "other.ris#1"),
+                                                           ("other.ris#2",)]
 
 
 def test_undated_records_are_compared_with_every_year() -> None:

@@ -7,9 +7,9 @@ Three rules, applied in this order, link two records:
 2. ``pmid``: the same PubMed id;
 3. ``title``: normalised titles (case, punctuation, diacritics, HTML/XML markup and
    whitespace ignored) whose :func:`rapidfuzz.fuzz.ratio` is at least the threshold, in the
-   same publication year, with matching first-author surnames, the same numbers in the
-   title (so "Part 1" never merges with "Part 2"), and no conflicting DOI, PMID, volume
-   or first page.
+   same publication year, with matching first-author surnames, the same numbers, Roman
+   numerals and single letters in the title (so "Part 1" never merges with "Part 2", nor
+   "hepatitis B" with "hepatitis C"), and no conflicting DOI, PMID, volume or first page.
 
 Linked records form clusters (union-find). Each cluster keeps its most complete record,
 filled in with the ids of the others, and remembers every record and source file it
@@ -59,8 +59,10 @@ _SEPARATE = frozenset({"not duplicate", "keep separate", "separate", "distinct",
 _MERGE = frozenset({"duplicate", "merge", "yes"})
 
 _DOI_PREFIX = re.compile(r"^(?:https?://)?(?:dx\.)?(?:doi\.org/)|^doi:\s*", re.IGNORECASE)
-_TAG = re.compile(r"<[^<>]*>")
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")  # a tag, not "IQ < 70 and age > 5"
+_ROMAN = re.compile(r"x{0,3}(ix|iv|v?i{0,3})")
 _NON_WORD = re.compile(r"[\W_]+")
+_APOSTROPHE = re.compile(r"['\u2019\u2018`]")
 
 
 # --- normalisation -------------------------------------------------------------------
@@ -92,7 +94,8 @@ def normalise_text(text: str | None) -> str:
         return ""
     text = html.unescape(_TAG.sub(" ", html.unescape(text)))
     text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    return " ".join(_NON_WORD.sub(" ", text.casefold()).split())
+    text = _APOSTROPHE.sub("", text.casefold())  # "parkinson's" -> "parkinsons", no lone "s"
+    return " ".join(_NON_WORD.sub(" ", text).split())
 
 
 def first_author_surname(article: Article) -> str:
@@ -298,8 +301,13 @@ def _exact_edges(keys: Sequence[str | None], rule: str) -> Iterator[_Edge]:
             first[key] = i
 
 
-def _numbers(title: str) -> frozenset[str]:
-    return frozenset(t for t in title.split() if t.isdigit())
+def _markers(title: str) -> frozenset[str]:
+    """Tokens that tell otherwise alike titles apart: numbers, Roman numerals and single
+    letters ("part 1" / "part 2", "part ii" / "part iii", "hepatitis b" / "hepatitis c")."""
+    return frozenset(
+        t for t in title.split()
+        if t.isdigit() or (len(t) == 1 and t != "a") or _ROMAN.fullmatch(t)
+    )
 
 
 def _digits(text: str | None) -> str:
@@ -322,10 +330,12 @@ def _title_edges(articles: Sequence[Article], threshold: float) -> Iterator[_Edg
     everyone = sorted(i for block in blocks.values() for i in block) + undated
 
     def compatible(i: int, j: int) -> bool:
-        if _numbers(titles[i]) != _numbers(titles[j]):
+        if _markers(titles[i]) != _markers(titles[j]):
             return False
         if surnames[i] and surnames[j]:
-            return bool(fuzz.ratio(surnames[i], surnames[j]) >= 80)
+            # "van der Berg" and "Berg" are one surname written two ways
+            same_last_word = surnames[i].split()[-1] == surnames[j].split()[-1]
+            return same_last_word or bool(fuzz.ratio(surnames[i], surnames[j]) >= 80)
         return True
 
     searches = [(block, block) for block in blocks.values()]
