@@ -95,10 +95,10 @@ def _rows(report: PoolReport, digits: int, scale: float) -> list[_Row]:
     model = "Common-effect model" if report.method == "FE" else "Random-effects model"
     rows: list[_Row] = []
 
-    def pooled(label: str, fit: Fit) -> None:
+    def pooled(label: str, fit: Fit, weight: float | None) -> None:
         s = fit.summary
         rows.append(_Row("pooled", label, estimate=s.estimate, lb=s.ci_lb, ub=s.ci_ub,
-                         weight=100.0 if not report.by or label.startswith(model) else None,
+                         weight=weight,
                          text=_ci_text(s.estimate, s.ci_lb, s.ci_ub, digits, scale)))
         if s.pi_lb is not None and s.pi_ub is not None:
             rows.append(_Row("prediction", "Prediction interval", estimate=s.estimate,
@@ -116,17 +116,19 @@ def _rows(report: PoolReport, digits: int, scale: float) -> list[_Row]:
         for g in report.subgroups:
             rows.append(_Row("heading", f"{report.by}: {g.name}"))
             studies(g.name)
-            pooled(f"Subtotal (k = {g.fit.k})", g.fit)
+            share = [s.weight for s in report.studies if s.group == g.name and s.weight]
+            pooled(f"Subtotal (k = {g.fit.k})", g.fit, sum(share) if share else None)
             rows.append(_Row("hetero", _hetero_text(g.fit, report.method)))
             rows.append(_Row("blank", ""))
     else:
         studies(None)
-    pooled(f"{model} ({report.method})", report.fit)
+    pooled(f"{model} ({report.method})", report.fit, 100.0 if report.method != "GLMM" else None)
     rows.append(_Row("hetero", _hetero_text(report.fit, report.method)))
     if report.subgroup_test is not None:
         t = report.subgroup_test
         p = "p < 0.001" if t.p < 0.001 else f"p = {t.p:.3f}"
-        rows.append(_Row("hetero", f"Test for subgroup differences: Q({t.df}) = {t.q:.2f}, {p}"))
+        rows.append(_Row("hetero", "Test for subgroup differences (common τ²): "
+                                   f"Q({t.df}) = {t.q:.2f}, {p}"))
     return rows
 
 

@@ -272,15 +272,19 @@ def format_report(report: PoolReport, digits: int = 3, percent: bool = False) ->
         for s in report.studies:
             if s.group != group and group is not None:
                 continue
-            weight = "dropped" if s.weight is None else f"{s.weight:.1f}%"
+            weight = ("" if report.method == "GLMM" else "dropped") if s.weight is None \
+                else f"{s.weight:.1f}%"
             rows.append([s.study, *s.data, _fmt(s.estimate, digits, scale), ci(s.ci_lb, s.ci_ub),
                          weight])
         if group is not None:
             sub = next(g.fit for g in report.subgroups if g.name == group)
+            share = sum(s.weight or 0.0 for s in report.studies if s.group == group)
             rows.append(_pooled_row(f"  pooled ({group}), k = {sub.k}", sub, report, digits,
-                                    scale, ci))
+                                    scale, ci, f"{share:.1f}%"))
+            rows.append([f"  {_heterogeneity(sub, report.method, lv)[0]}"])
     label = "Pooled (common effect)" if report.method == "FE" else "Pooled (random effects)"
-    rows.append(_pooled_row(label, report.fit, report, digits, scale, ci))
+    rows.append(_pooled_row(label, report.fit, report, digits, scale, ci,
+                            "" if report.method == "GLMM" else "100.0%"))
     if report.fit.summary.pi_lb is not None:
         rows.append(["Prediction interval", *[""] * (len(head) - 3),
                      ci(report.fit.summary.pi_lb, report.fit.summary.pi_ub), ""])
@@ -305,9 +309,9 @@ def format_report(report: PoolReport, digits: int = 3, percent: bool = False) ->
 
 
 def _pooled_row(label: str, fit: Fit, report: PoolReport, digits: int, scale: float,
-                ci: Callable[[float | None, float | None], str]) -> list[str]:
+                ci: Callable[[float | None, float | None], str], weight: str) -> list[str]:
     return [label, *[""] * len(report.data_columns), _fmt(fit.summary.estimate, digits, scale),
-            ci(fit.summary.ci_lb, fit.summary.ci_ub), "100.0%"]
+            ci(fit.summary.ci_lb, fit.summary.ci_ub), weight]
 
 
 def _heterogeneity(fit: Fit, method: str, lv: str) -> list[str]:
@@ -319,7 +323,8 @@ def _heterogeneity(fit: Fit, method: str, lv: str) -> list[str]:
         i2 += f" ({lv} CI {_fmt(fit.i2_ci_lb, 1)}% to {_fmt(fit.i2_ci_ub, 1)}%)"
     lines = [f"Heterogeneity: {tau2}; {i2}; H² = {_fmt(fit.h2, 2)}"]
     if fit.q is not None:
-        lines.append(f"Test for heterogeneity: Q({fit.q_df}) = {fit.q:.2f}, p {_p(fit.q_p)}")
+        kind = "Wald test" if method == "GLMM" else "Test"
+        lines.append(f"{kind} for heterogeneity: Q({fit.q_df}) = {fit.q:.2f}, p {_p(fit.q_p)}")
     lines.append(f"Model scale: estimate = {fit.estimate:.4f}, se = {fit.se:.4f}, "
                  f"CI [{fit.ci_lb:.4f}, {fit.ci_ub:.4f}]"
                  + (f", PI [{fit.pi_lb:.4f}, {fit.pi_ub:.4f}]" if fit.pi_lb is not None
@@ -534,7 +539,7 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
                                **pool_kwargs)
             fit, used = _fit(result), dict(zip(result.labels, result.weights, strict=True))
             correction = es.correction
-        studies = _studies(table, es, used, study_ci, options.level, measure)
+        studies = _studies(table, es, used, study_ci, options.level, measure, options.by)
         groups: tuple[Subgroup, ...] = ()
         group_test: SubgroupTest | None = None
         if options.by:
@@ -651,7 +656,7 @@ def _glmm_fit(events: np.ndarray, totals: np.ndarray, labels: list[str],
 
 
 def _studies(table: StudyTable, es: Any, used: dict[str, float | None], study_ci: str,
-             level: float, measure: str) -> tuple[StudyResult, ...]:
+             level: float, measure: str, by: str | None) -> tuple[StudyResult, ...]:
     from scipy import stats
 
     from .effects import back_transform, proportion_ci
@@ -668,8 +673,7 @@ def _studies(table: StudyTable, es: Any, used: dict[str, float | None], study_ci
         est, lb, ub = (back_transform(measure, a, es.ni) for a in
                        (es.yi, es.yi - half, es.yi + half))
     data = _data_cells(table)
-    groups = table.column("subgroup") if any(key == "subgroup" for key in table.columns) \
-        else (None,) * k
+    groups = table.column(by) if by else (None,) * k
     out = []
     for i, label in enumerate(table.studies):
         ok = label in used and not math.isnan(es.yi[i]) and not math.isnan(es.vi[i])
@@ -762,7 +766,15 @@ def _bias(es: Any, labels: list[str], kwargs: dict[str, Any]) -> Bias:
 
 def _subgroups(table: StudyTable, es: Any, by: str,
                kwargs: dict[str, Any]) -> tuple[tuple[Subgroup, ...], SubgroupTest | None]:
-    raise OptionError("--by is not available yet", hint="run without --by")
+    from .subgroups import subgroup_analysis
+
+    groups = [str(g) for g in table.column(by)]
+    result = subgroup_analysis(es.yi, es.vi, groups, labels=list(table.studies), **kwargs)
+    subs = tuple(Subgroup(name, _fit(fit)) for name, fit in
+                 zip(result.groups, result.fits, strict=True))
+    test = SubgroupTest(q=result.qm, df=result.qm_df[0], p=result.qm_p,
+                        q_separate=result.q_between, p_separate=result.q_between_p)
+    return subs, test
 
 
 def check_choice(value: str, allowed: Sequence[str], what: str) -> str:
