@@ -1,0 +1,147 @@
+"""Subgroup analysis and meta-regression against metafor 3.8-1 (``subgroups`` in
+tests/reference/gold.json: de Bruin 2009 by ``select``, DL/REML x z/knha).
+
+DL is closed form and REML copies metafor's Fisher scoring: 1e-6 relative, floor 1e-10.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+
+from gold_cases import FIT_FIELDS, PRED_FIELDS, close, dataset, gold
+from metareview.effects import escalc
+from metareview.errors import EstimationError, InputError, OptionError
+from metareview.metareg import metareg
+from metareview.subgroups import subgroup_analysis
+
+CASES = gold()["subgroups"]
+
+
+def _id(case: dict[str, Any]) -> str:
+    return f"{case['method']}-{case['test']}"
+
+
+def _data() -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    data = dataset("debruin2009")
+    es = escalc("PLO", xi=data["xi"], ni=data["ni"])
+    return es.yi, es.vi, data["group"], es.ni
+
+
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_per_group_fits(case: dict[str, Any]) -> None:
+    yi, vi, groups, ni = _data()
+    res = subgroup_analysis(yi, vi, groups, method=case["method"], test=case["test"],
+                            measure="PLO", ni=ni)
+    assert res.groups == tuple(g["group"] for g in case["per_group"])
+    for fit, ref in zip(res.fits, case["per_group"], strict=True):
+        for theirs, ours in FIT_FIELDS.items():
+            if theirs in ref["fit"]:
+                assert close(getattr(fit, ours), ref["fit"][theirs], 1e-6, 1e-10), ours
+        pred = fit.predict()
+        for theirs, ours in PRED_FIELDS.items():
+            assert close(getattr(pred, ours), ref["pred"][theirs], 1e-6, 1e-10), ours
+
+
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_tests_of_subgroup_differences(case: dict[str, Any]) -> None:
+    yi, vi, groups, _ = _data()
+    res = subgroup_analysis(yi, vi, groups, method=case["method"], test=case["test"])
+    mods, sep = case["mods"], case["separate_tau2"]
+    assert close(res.qm, mods["QM"], 1e-6, 1e-12)
+    assert close(res.qm_p, mods["QMp"], 1e-6, 1e-12)
+    assert list(res.qm_df) == mods["QMdf"]
+    assert close(res.tau2_common, mods["tau2"], 1e-6, 1e-10)
+    assert close(res.q_between, sep["Q_between"], 1e-6, 1e-12)
+    assert res.q_between_df == sep["Q_between_df"]
+    assert close(res.q_between_p, sep["Q_between_p"], 1e-6, 1e-12)
+    assert close(res.between.estimate, sep["b"], 1e-6, 1e-10)
+    assert close(res.between.se, sep["se"], 1e-6, 1e-10)
+    for ours, theirs in zip(res.between.vi, sep["subgroup_se"], strict=True):
+        assert close(math.sqrt(ours), theirs, 1e-6, 1e-10)
+
+
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_metareg_matches_rma_with_mods(case: dict[str, Any]) -> None:
+    yi, vi, groups, _ = _data()
+    dummy = [1.0 if g == "yes" else 0.0 for g in groups]
+    fit = metareg(yi, vi, dummy, names=["groupyes"], method=case["method"], test=case["test"])
+    mods = case["mods"]
+    assert list(fit.coef_names) == mods["coef_names"]
+    for name in ("b", "se", "zval", "pval", "ci.lb", "ci.ub"):
+        ours = fit.beta if name == "b" else getattr(fit, name.replace(".", "_"))
+        for a, b in zip(ours, mods[name], strict=True):
+            assert close(a, b, 1e-6, 1e-10), name
+    for theirs, ours in [("tau2", "tau2"), ("se.tau2", "se_tau2"), ("I2", "i2"), ("H2", "h2"),
+                         ("R2", "r2"), ("QE", "qe"), ("QEp", "qe_p"), ("vt", "vt"),
+                         ("ll_ML", "ll_ml"), ("ll_REML", "ll_reml")]:
+        assert close(getattr(fit, ours), mods[theirs], 1e-6, 1e-10), ours
+    assert fit.qe_df == mods["QEdf"] and fit.k == mods["k"] and fit.p == mods["p"]
+    assert fit.ddf == mods["ddf"]
+
+
+def test_result_objects() -> None:
+    yi, vi, groups, ni = _data()
+    res = subgroup_analysis(yi, vi, groups, method="REML", test="knha", measure="PLO", ni=ni)
+    d = res.to_dict()
+    assert d["groups"] == ["no", "yes"] and d["qm_df"] == [1, 11]
+    assert d["fits"]["yes"]["k"] == 5
+    json.dumps(d)
+    text = str(res)
+    assert "F(df1 = 1, df2 = 11)" in text and "separate tau^2" in text
+    model_text = str(res.model)
+    assert "groupyes" in model_text and "tau^2 estimator: REML" in model_text
+    assert res.model.coef("groupyes")["estimate"] == res.model.beta[1]
+    with pytest.raises(OptionError, match="no coefficient"):
+        res.model.coef("nope")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.qm = 0.0  # type: ignore[misc]
+
+
+def test_three_groups_and_order_invariance() -> None:
+    rng = np.random.default_rng(1)
+    yi = rng.normal(0, 0.5, 15)
+    vi = rng.uniform(0.02, 0.1, 15)
+    groups = ["c", "a", "b"] * 5
+    res = subgroup_analysis(yi, vi, groups, method="DL")
+    assert res.groups == ("a", "b", "c") and res.qm_df == (2, None)
+    perm = rng.permutation(15)
+    again = subgroup_analysis(yi[perm], vi[perm], [groups[i] for i in perm], method="DL")
+    assert math.isclose(res.qm, again.qm, rel_tol=1e-10)
+    assert math.isclose(res.q_between, again.q_between, rel_tol=1e-10)
+
+
+def test_metareg_estimators_run_and_fe_has_no_tau2() -> None:
+    yi, vi, groups, _ = _data()
+    dummy = [1.0 if g == "yes" else 0.0 for g in groups]
+    for method in ("FE", "DL", "HE", "HS", "SJ", "PM", "ML", "REML", "EB"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = metareg(yi, vi, dummy, method=method, test="adhoc")
+        assert fit.tau2 >= 0 and fit.s2w >= 1, method
+    fe = metareg(yi, vi, dummy, method="FE")
+    assert fe.tau2 == 0 and fe.r2 is None and fe.i2 == max(0.0, 100 * (fe.qe - 11) / fe.qe)
+
+
+def test_bad_input() -> None:
+    yi, vi, groups, _ = _data()
+    with pytest.raises(InputError, match="no subgroup for study 2"):
+        subgroup_analysis(yi, vi, [groups[0], None, *groups[2:]])
+    with pytest.raises(InputError, match="lengths"):
+        subgroup_analysis(yi, vi, groups[:-1])
+    with pytest.raises(EstimationError, match="only one subgroup"):
+        subgroup_analysis(yi, vi, ["same"] * len(yi))
+    with pytest.raises(EstimationError, match="larger than the number of observations"):
+        subgroup_analysis([0.1, 0.2, 0.3], [0.01, 0.02, 0.03], ["a", "b", "c"], method="DL")
+    with pytest.raises(EstimationError, match="not of full rank"):
+        metareg(yi, vi, np.column_stack([np.ones(len(yi)), np.arange(len(yi))]))
+    with pytest.raises(OptionError, match="names"):
+        metareg(yi, vi, np.arange(len(yi)), names=["a", "b"])
+    with pytest.raises(EstimationError, match="non-positive sampling variances"):
+        metareg([0.1, 0.2, 0.3, 0.4], [0.01, 0.0, 0.02, 0.03], [1, 2, 3, 4], method="DL")
