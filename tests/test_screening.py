@@ -18,6 +18,7 @@ from metareview.sheets.screening import (
     compare,
     read_screening,
     screening_columns,
+    update_screening,
     write_screening,
 )
 
@@ -284,3 +285,44 @@ def test_default_reasons_are_offered(tmp_path: Path) -> None:
     path = _write(tmp_path, "ft.xlsx", stage="full-text")
     values = [c.value for c in load_workbook(path)["reasons"]["A"]][1:]
     assert tuple(values) == DEFAULT_REASONS
+
+
+def test_update_adds_new_records_and_keeps_the_reviewers_work(tmp_path: Path) -> None:
+    path = _write(tmp_path)
+    _edit(path, {"pmid:101": ("include",), "pmid:102": ("exclude", "animals")})
+    newer = [*RECORDS[1:], {"record_id": "pmid:105", "title": "A new search hit", "year": 2024}]
+    target = tmp_path / "updated.xlsx"
+    done = update_screening(path, newer, target)
+    assert done.added == ("pmid:105",)
+    assert done.missing == ("pmid:101",)  # left in place, only reported
+    sheet = read_screening(target)
+    got = {d.record_id: d.decision for d in sheet.decisions}
+    assert got == {"pmid:104": None, "doi:10.1000/x3": None, "pmid:102": "exclude",
+                   "pmid:101": "include", "pmid:105": None}
+    ws = load_workbook(target).worksheets[0]
+    # the reviewer's column and row order stay; the new record is the last row, its
+    # decision cell (column I after the added column) has the drop-down
+    assert ws["H1"].value == "my own column"
+    assert [c.value for c in ws["A"]][1:] == ["pmid:104", "doi:10.1000/x3", "pmid:102",
+                                              "pmid:101", "pmid:105"]
+    assert ws["D6"].value == "A new search hit"
+    assert any("I6" in str(v.sqref) and v.formula1 == '"include,exclude,maybe"'
+               for v in ws.data_validations.dataValidation)
+    assert [d.pending_cell for d in sheet.pending][-1] == "updated.xlsx!I6"
+
+
+def test_cli_screen_update(tmp_path: Path) -> None:
+    records = tmp_path / "r.csv"
+    records.write_text("record_id,title\npmid:1,one\npmid:2,two\n", encoding="utf-8")
+    book = tmp_path / "ta.xlsx"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["screen", str(records), "-o", str(book)]).exit_code == 0
+    _edit(book, {"pmid:1": ("exclude",)}, shuffle=False)
+    records.write_text("record_id,title\npmid:1,one\npmid:3,three\n", encoding="utf-8")
+    done = runner.invoke(cli, ["screen", str(records), "-o", str(book), "--update"])
+    assert done.exit_code == 0, done.output
+    assert "1 new record(s) added" in done.output
+    assert "no longer among the records (left in place): pmid:2" in done.output
+    sheet = read_screening(book)
+    assert [(d.record_id, d.decision) for d in sheet.decisions] == [
+        ("pmid:1", "exclude"), ("pmid:2", None), ("pmid:3", None)]

@@ -233,9 +233,12 @@ def screen_group() -> None:
 @click.option("--reasons", default=None,
               help='Full text: exclusion reasons offered, separated by ";" '
               '(default: wrong population; wrong intervention or exposure; wrong outcome; …).')
+@click.option("--update", is_flag=True,
+              help="Add new records to the existing OUTPUT workbook as new rows, keeping "
+              "every decision, added column and sort order; report records that disappeared.")
 @click.option("-f", "--force", is_flag=True, help="Replace an output file that exists.")
 def screen_write_command(records: str, output: str, stage: str, screened: str | None,
-                         reasons: str | None, force: bool) -> None:
+                         reasons: str | None, update: bool, force: bool) -> None:
     """Write a screening workbook with one row per record.
 
     RECORDS is a records table (CSV, JSONL or XLSX) from `review dedupe` or `review parse`,
@@ -250,14 +253,18 @@ def screen_write_command(records: str, output: str, stage: str, screened: str | 
       review screen unique.csv -o title-abstract.xlsx
       review screen unique.csv --stage full-text --screened title-abstract.xlsx \\
           -o full-text.xlsx --reasons "wrong population; wrong outcome; no control group"
+      review screen unique-2.csv -o title-abstract.xlsx --update   after a new search
     """
+    from pathlib import Path
+
     from .errors import OptionError
     from .fileio import atomic_path, check_output
     from .sheets import screening
     from .sheets.extraction import record_id
 
     inputs = [records, *([screened] if screened else [])]
-    check_output(output, inputs, force)
+    update = update and Path(output).exists()
+    check_output(output, inputs, force or update)
     if screened and stage != "full-text":
         raise OptionError("--screened is for the full-text stage",
                           hint="add --stage full-text")
@@ -266,6 +273,14 @@ def screen_write_command(records: str, output: str, stage: str, screened: str | 
         keep = set(screening.read_screening(screened).included())
         rows = [row for row in rows if record_id(row) in keep]
     listed = tuple(r.strip() for r in reasons.split(";")) if reasons else screening.DEFAULT_REASONS
+    if update:
+        with atomic_path(output, inputs, force=True) as tmp:
+            done = screening.update_screening(Path(output), rows, tmp)
+        click.echo(f"updated {output}: {len(done.added):,} new record(s) added as new rows")
+        if done.missing:
+            click.echo(f"{len(done.missing):,} record(s) in the workbook are no longer among "
+                       f"the records (left in place): {', '.join(done.missing)}")
+        return
     with atomic_path(output, inputs, force) as tmp:
         screening.write_screening(rows, tmp, stage=stage, reasons=listed, sources=sources)
     click.echo(f"wrote {output}: {len(rows):,} records for {stage} screening")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -86,40 +87,17 @@ def write_screening(
     """
     header = screening_columns(stage)
     reasons = _check_reasons(reasons)
-    body = []
-    seen: set[str] = set()
-    for row in rows:
-        rid = record_id(row)
-        if rid in seen:
-            raise InputError(f"record id {rid} appears twice in the records",
-                             hint="run `review dedupe` first, or give each record its own id")
-        seen.add(rid)
-        values = {**row, "record_id": rid}
-        body.append([_cell(values.get(name), name, rid) for name in header])
+    _, body = _body(rows, header)
     book, ws = common.new_workbook()
     ws.title = "screening" if stage == "title-abstract" else "full-text"
     last = common.write_table(ws, header, body, locked=range(1, len(_RECORD_COLUMNS[stage]) + 1),
                               widths=[_WIDTHS[name] for name in header])
-    last = max(last, 2)
-    for row_cells in ws.iter_rows(min_row=2):
-        for cell in row_cells:
-            cell.alignment = common.WRAP
-            if cell.data_type == "f":  # a title starting with "=" is text, never a formula
-                cell.data_type = "s"
-    column = {name: i for i, name in enumerate(header, 1)}
-    common.add_validation(ws, column["decision"], 2, last, kind="list",
-                          choices=DECISIONS[stage])
+    _as_text(ws, 2)
     if stage == "full-text":
-        common.add_validation(ws, column["retrieved"], 2, last, kind="list", choices=("yes", "no"))
         common.add_key_value_sheet(book, "reasons", ("exclusion reason",),
                                    [(r,) for r in reasons], (60,))
-        # A drop-down from the reasons sheet (an inline list stops at 255 characters) that
-        # still accepts a reason typed in, so no error message.
-        offer = DataValidation(type="list", formula1=f"reasons!$A$2:$A${len(reasons) + 1}",
-                               allow_blank=True, showErrorMessage=False)
-        letter = get_column_letter(column["exclusion_reason"])
-        offer.add(f"{letter}2:{letter}{last}")
-        ws.add_data_validation(offer)
+    _validate(ws, stage, {name: i for i, name in enumerate(header, 1)}, 2, max(last, 2),
+              len(reasons))
     how = ("Set decision to include, exclude or maybe for every record; give a reason when "
            "you exclude. Sort, filter and add columns freely; keep record_id as it is."
            if stage == "title-abstract" else
@@ -129,6 +107,112 @@ def write_screening(
              ("records", len(body)), *(("source", s) for s in sources), ("how to use", how)]
     common.add_key_value_sheet(book, "about", ("key", "value"), about, (16, 90))
     common.save_workbook(book, path)
+
+
+@dataclass(frozen=True)
+class ScreeningUpdate:
+    """What :func:`update_screening` did: record ids added as new rows, and ids still in
+    the workbook that are no longer among the records (left in place for the reviewer)."""
+
+    stage: str
+    added: tuple[str, ...]
+    missing: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "added": list(self.added), "missing": list(self.missing)}
+
+
+def update_screening(
+    source: Path, rows: Sequence[Mapping[str, Any]], target: Path
+) -> ScreeningUpdate:
+    """Add the records a filled-in workbook lacks as new rows at its end, keeping every
+    decision, added column, sort order and filter; save the result to ``target``.
+
+    The workbook is read (and checked) first with :func:`read_screening`. Nothing is
+    removed: records that disappeared are only reported in :attr:`ScreeningUpdate.missing`.
+    """
+    sheet = read_screening(source)
+    have = {d.record_id for d in sheet.decisions}
+    ids, body = _body(rows, screening_columns(sheet.stage))
+    wanted = set(ids)
+    book = load_workbook(source)
+    ws = next(w for w in book.worksheets if w.title.lower() not in HELPER_SHEETS)
+    header_row = next(r for r in ws.iter_rows() if any(
+        c.value is not None and key(str(c.value)) == key("record_id") for c in r))
+    column = {key(str(c.value)): c.column for c in header_row if c.value is not None}
+    position = {name: column.get(key(name)) for name in screening_columns(sheet.stage)}
+    start = ws.max_row + 1
+    added: list[str] = []
+    for rid, values in zip(ids, body, strict=True):
+        if rid in have:
+            continue
+        row = start + len(added)
+        for name, value in zip(screening_columns(sheet.stage), values, strict=True):
+            col = position[name]
+            if col is not None and value is not None:
+                cell = ws.cell(row, col, value)
+                cell.alignment = common.WRAP
+                if name in _RECORD_COLUMNS[sheet.stage]:
+                    cell.fill, cell.font = common.LOCKED_FILL, common.LOCKED_FONT
+        added.append(rid)
+    if added:
+        last = start + len(added) - 1
+        _as_text(ws, start)
+        reasons = book["reasons"].max_row - 1 if "reasons" in book.sheetnames else 0
+        _validate(ws, sheet.stage, {k: v for k, v in position.items() if v}, start, last, reasons)
+        if ws.auto_filter.ref:
+            ws.auto_filter.ref = f"{ws.auto_filter.ref.split(':')[0]}:" \
+                                 f"{get_column_letter(ws.max_column)}{last}"
+    book.save(target)
+    missing = tuple(d.record_id for d in sheet.decisions if d.record_id not in wanted)
+    return ScreeningUpdate(sheet.stage, tuple(added), missing)
+
+
+def _body(
+    rows: Sequence[Mapping[str, Any]], header: Sequence[str]
+) -> tuple[list[str], list[list[Any]]]:
+    """Record ids and cell values per row, refusing a record id that appears twice."""
+    ids: list[str] = []
+    body = []
+    seen: set[str] = set()
+    for row in rows:
+        rid = record_id(row)
+        if rid in seen:
+            raise InputError(f"record id {rid} appears twice in the records",
+                             hint="run `review dedupe` first, or give each record its own id")
+        seen.add(rid)
+        ids.append(rid)
+        values = {**row, "record_id": rid}
+        body.append([_cell(values.get(name), name, rid) for name in header])
+    return ids, body
+
+
+def _as_text(ws: Any, first_row: int) -> None:
+    """Wrap text, and keep a title starting with "=" as text, never a formula."""
+    for row_cells in ws.iter_rows(min_row=first_row):
+        for cell in row_cells:
+            cell.alignment = common.WRAP
+            if cell.data_type == "f":
+                cell.data_type = "s"
+
+
+def _validate(ws: Any, stage: str, column: Mapping[str, int], first: int, last: int,
+              reasons: int) -> None:
+    """Drop-down lists on the rows ``first``..``last`` of the decision columns."""
+    if "decision" in column:
+        common.add_validation(ws, column["decision"], first, last, kind="list",
+                              choices=DECISIONS[stage])
+    if stage == "full-text" and "retrieved" in column:
+        common.add_validation(ws, column["retrieved"], first, last, kind="list",
+                              choices=("yes", "no"))
+    if stage == "full-text" and "exclusion_reason" in column and reasons:
+        # A drop-down from the reasons sheet (an inline list stops at 255 characters) that
+        # still accepts a reason typed in, so no error message.
+        offer = DataValidation(type="list", formula1=f"reasons!$A$2:$A${reasons + 1}",
+                               allow_blank=True, showErrorMessage=False)
+        letter = get_column_letter(column["exclusion_reason"])
+        offer.add(f"{letter}{first}:{letter}{last}")
+        ws.add_data_validation(offer)
 
 
 def _check_reasons(reasons: Sequence[str]) -> tuple[str, ...]:
