@@ -17,7 +17,7 @@ import pytest
 
 from gold_cases import REFERENCE, close, dataset, gold
 from metareview.effects import EffectSizes, escalc
-from metareview.errors import EstimationError, InputError, OptionError
+from metareview.errors import EstimationError, InputError, OptionError, ReviewWarning
 from metareview.meta import pool
 from metareview.sensitivity import SensitivityTable, cumulative, leave_one_out
 
@@ -118,6 +118,16 @@ def test_failed_rows_hold_nan_and_the_reason() -> None:
     assert rows[0]["estimate"] is None and rows[0]["note"] and rows[1]["label"] == "Study 2"
     json.dumps(table.to_dict())
     assert "(DL estimator cannot be used" in str(table)
+
+
+def test_missing_studies_are_left_out_of_the_table() -> None:
+    y, v = [0.1, math.nan, 0.3, 0.2], [0.01, 0.02, 0.03, 0.04]
+    with pytest.warns(ReviewWarning, match="NAs omitted"):
+        table = leave_one_out(y, v, method="DL", labels=["a", "b", "c", "d"])
+    assert table.labels == ("a", "c", "d") and table.k == (2, 2, 2)
+    with pytest.warns(ReviewWarning, match="NAs omitted"):
+        table = cumulative(y, v, order=[4, 1, 3, 2], method="DL")
+    assert table.labels == ("Study 4", "Study 3", "Study 1")
 
 
 def test_table_output() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .errors import EstimationError, InputError, OptionError
+from .errors import EstimationError, InputError, OptionError, ReviewWarning
 from .meta import PoolResult, pool
 
 __all__ = ["SensitivityTable", "cumulative", "leave_one_out"]
@@ -107,7 +107,8 @@ def leave_one_out(
 
     Each refit is :func:`metareview.meta.pool` with the same options (``method``, ``test``,
     ``level``, ``measure``, ``control``); warnings of the refits are kept in each fit's
-    ``warnings`` rather than re-issued, as metafor silences them.
+    ``warnings`` rather than re-issued, as metafor silences them. Studies with a missing yi
+    or vi are left out of the table with a warning (metafor's ``na.omit``).
 
     Parameters
     ----------
@@ -136,7 +137,7 @@ def leave_one_out(
     >>> table.labels[0], table.k[0]
     ('Study 1', 3)
     """
-    y, v, names, n = _inputs(yi, vi, labels, ni)
+    y, v, names, n, _ = _inputs(yi, vi, labels, ni)
     if y.size == 1:
         raise EstimationError(
             "Stopped because k = 1.", hint="leave-one-out needs at least 2 studies"
@@ -184,15 +185,16 @@ def cumulative(
     >>> table.labels, table.k
     (('Study 2', 'Study 1', 'Study 3'), (1, 2, 3))
     """
-    y, v, names, n = _inputs(yi, vi, labels, ni)
+    y, v, names, n, keep = _inputs(yi, vi, labels, ni)
     if order is None:
         rank = np.arange(y.size)
     else:
         key = np.asarray(order)
-        if key.shape != y.shape:
+        if key.shape != keep.shape:
             raise InputError(
-                f"order has {key.size} values for {y.size} studies", hint="give one per study"
+                f"order has {key.size} values for {keep.size} studies", hint="give one per study"
             )
+        key = key[keep]
         # a stable sort keeps ties in input order, like R's order()
         rank = np.argsort(-key if decreasing else key, kind="stable")
     subsets = [rank[: j + 1] for j in range(y.size)]
@@ -201,20 +203,27 @@ def cumulative(
 
 def _inputs(
     yi: ArrayLike, vi: ArrayLike, labels: Sequence[str] | None, ni: ArrayLike | None
-) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray | None]:
+) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray | None, np.ndarray]:
+    """Checked arrays of the studies with finite yi and vi, and the mask of those studies."""
     y = np.atleast_1d(np.asarray(yi, dtype=float))
     v = np.atleast_1d(np.asarray(vi, dtype=float))
     if y.ndim != 1 or y.shape != v.shape:
         raise InputError(f"yi and vi must have the same length ({y.size} vs {v.size})")
-    if y.size == 0:
-        raise EstimationError("no studies to analyse")
     names = [f"Study {i + 1}" for i in range(y.size)] if labels is None else list(labels)
     if len(names) != y.size:
         raise InputError(f"{len(names)} labels for {y.size} studies", hint="one per study")
     n = None if ni is None else np.atleast_1d(np.asarray(ni, dtype=float))
     if n is not None and n.shape != y.shape:
         raise InputError("ni must have one value per study")
-    return y, v, names, n
+    keep = np.isfinite(y) & np.isfinite(v)
+    if not keep.all():  # metafor leaves them out of the table (na.omit)
+        warnings.warn("Studies with NAs omitted from the table.", ReviewWarning, stacklevel=3)
+        y, v = y[keep], v[keep]
+        names = [name for name, k in zip(names, keep, strict=True) if k]
+        n = None if n is None else n[keep]
+    if y.size == 0:
+        raise EstimationError("no studies with both yi and vi to analyse")
+    return y, v, names, n, keep
 
 
 def _table(
