@@ -242,6 +242,16 @@ def test_bad_overrides_are_located(tmp_path: Path) -> None:
     assert len(result.records) == 1
 
 
+def test_log_csv_defuses_formula_titles() -> None:
+    from metareview.dedupe import log_csv
+
+    hostile = '=HYPERLINK("http://evil","click")'
+    result = dedupe([article(0, hostile, doi="10.1/x"), article(1, hostile, doi="10.1/X")])
+    rows = list(csv.DictReader(log_csv(result).splitlines()))
+    assert rows[0]["kept_title"] == "'" + hostile
+    assert rows[0]["override"] == ""
+
+
 def test_to_dict_counts() -> None:
     result = dedupe([ZEB1, article(0, ZEB1.title or "", doi=ZEB1.doi)])
     data = result.to_dict()

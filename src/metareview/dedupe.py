@@ -729,5 +729,16 @@ def unique_csv(result: DedupeResult) -> str:
 
 
 def log_csv(result: DedupeResult) -> str:
-    """The duplicates log as CSV, with an empty ``override`` column for the reviewer."""
-    return rows_csv([link.to_row() for link in result.log], LOG_COLUMNS)
+    """The duplicates log as CSV, with an empty ``override`` column for the reviewer.
+
+    The log is made to be opened in a spreadsheet, so a title that a spreadsheet would run
+    as a formula (starting with ``= + - @``, tab or CR) gets a leading apostrophe.
+    """
+    rows = []
+    for link in result.log:
+        row = link.to_row()
+        for name in ("kept_title", "removed_title"):
+            if row[name] and row[name][0] in "=+-@\t\r":
+                row[name] = "'" + row[name]
+        rows.append(row)
+    return rows_csv(rows, LOG_COLUMNS)
