@@ -126,7 +126,10 @@ def study_label(row: Mapping[str, Any]) -> str | None:
 
 
 def _year(value: Any) -> Any:
+    """A year as a number where it is one (CSV gives text, JSON may give 2019.0)."""
     if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     return value
 
