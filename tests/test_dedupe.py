@@ -242,6 +242,13 @@ def test_bad_overrides_are_located(tmp_path: Path) -> None:
     assert len(result.records) == 1
 
 
+def test_a_record_read_twice_keeps_distinct_names() -> None:
+    result = dedupe([ZEB1, ZEB1])
+    assert result.records[0].members == ("pubmed.xml#0", "pubmed.xml#0 (2)")
+    assert [(link.kept, link.removed, link.rule) for link in result.log] == [
+        ("pubmed.xml#0", "pubmed.xml#0 (2)", "doi")]
+
+
 def test_log_csv_defuses_formula_titles() -> None:
     from metareview.dedupe import log_csv
 

@@ -410,7 +410,10 @@ def dedupe(
         raise OptionError(
             f"threshold {threshold:g} is outside 0-100", hint="use e.g. --threshold 90"
         )
-    keys = [record_key(a) for a in articles]
+    # The same record read twice (an export and a records table made from it) keeps
+    # distinct names in the log: "file#3", then "file#3 (2)".
+    used: set[str] = set()
+    keys = [_unique(record_key(a), used, " ({})") for a in articles]
     index = {key: i for i, key in enumerate(keys)}
     known = [o for o in overrides if _known(o, index)]
     apart = [(index[o.kept], index[o.removed]) for o in known if not o.merge]
@@ -447,7 +450,7 @@ def dedupe(
         kept = max(members, key=lambda i: (*_completeness(articles[i]), -i))
         others = [i for i in members if i != kept]
         article = _merge_ids(articles[kept], [articles[i] for i in others])
-        rid = _unique(record_id(article), used_ids)
+        rid = _unique(record_id(article), used_ids, "-{}")
         sources = tuple(dict.fromkeys(articles[i].source_file for i in [kept, *others]))
         records.append(
             UniqueRecord(rid, article, number, tuple(keys[i] for i in [kept, *others]), sources)
@@ -518,11 +521,11 @@ def _known(override: Override, index: dict[str, int]) -> bool:
     return True
 
 
-def _unique(rid: str, used: set[str]) -> str:
-    candidate, n = rid, 1
+def _unique(name: str, used: set[str], suffix: str) -> str:
+    candidate, n = name, 1
     while candidate in used:
         n += 1
-        candidate = f"{rid}-{n}"
+        candidate = name + suffix.format(n)
     used.add(candidate)
     return candidate
 
