@@ -380,14 +380,18 @@ class _Checker:
         needed = [n for n, _, _ in spec if n not in ("vi", "sei")]
         if self.design == "generic" and self.find("vi") is None and self.find("sei") is None:
             needed.append("vi")
-        missing = [n for n in [*needed, "study", *self.required] if self.find(n) is None]
+        found = ", ".join(str(c.value) for c in table.header)
+        missing = [n for n in [*needed, "study"] if self.find(n) is None]
         if missing:
-            found = ", ".join(str(c.value) for c in table.header)
             raise InputError(
                 f"no column {', '.join(repr(m) for m in missing)} for a {self.design} sheet",
                 table.where(table.header[0].ref if table.header else "A1"),
                 f"columns found: {found}; add the missing column(s) or give the right --design",
             )
+        missing = [n for n in self.required if self.find(n) is None]
+        if missing:
+            raise OptionError(f"no column {', '.join(repr(m) for m in missing)} in {table.source}",
+                              hint=f"columns found: {found}")
         for rng in table.merged:
             self.problems.append(InputError(
                 f"cells {rng} are merged", table.where(rng.split(":")[0]),
