@@ -1,0 +1,490 @@
+"""``review run``: bring a review described by ``review.toml`` up to date, step by step.
+
+The steps, each run only when its inputs changed since the last run:
+
+1. parse every source and find duplicates: ``records.csv`` and ``duplicates.csv`` (a
+   reviewer's ``override`` column in the log is read back on the next run);
+2. the title/abstract screening workbook, then the full-text workbook for the records
+   included at title/abstract, then the extraction workbook for the reports included at
+   full text. A workbook is created when absent and never overwritten: new records are
+   appended as new rows, records that disappeared are reported and left alone. The run
+   stops politely (no error) while a workbook still has undecided rows;
+3. the PRISMA 2020 counts (``prisma.csv``) and diagram (``prisma.svg``, ``prisma.png``);
+4. once the extraction sheet holds data: the pooled results (``results.json``,
+   ``results.md``), forest and funnel plots, and the report (``report.html``,
+   ``report.md``).
+
+Whether a step must run is decided by a fingerprint (SHA-256) of its inputs, kept in
+``<outputs>/.review-state.json``; files are only rewritten when their bytes change, so a
+second run changes no file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from copy import copy
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from .config import ReviewConfig
+from .fileio import atomic_path
+
+if TYPE_CHECKING:
+    from .poolrun import PoolReport
+    from .prisma import PrismaCounts
+    from .sheets.extraction import StudyTable
+    from .sheets.screening import Screening
+
+STATE_NAME = ".review-state.json"
+#: Output files, by role, in the outputs folder.
+OUTPUTS = {
+    "records": "records.csv",
+    "duplicates": "duplicates.csv",
+    "prisma_csv": "prisma.csv",
+    "prisma_svg": "prisma.svg",
+    "prisma_png": "prisma.png",
+    "results_json": "results.json",
+    "results_md": "results.md",
+    "forest_svg": "forest.svg",
+    "forest_png": "forest.png",
+    "funnel_svg": "funnel.svg",
+    "funnel_png": "funnel.png",
+    "report_html": "report.html",
+    "report_md": "report.md",
+}
+_SHOWN = 10  # undecided rows listed before "and N more"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run did: ``actions`` (one line per file written or step done), ``notes``
+    (records that vanished, ...), ``stopped`` (why the run stopped early and what to do
+    next; ``None`` when it reached the report) and the report's path when there is one."""
+
+    actions: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    stopped: str | None = None
+    report: Path | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.actions)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"actions": list(self.actions), "notes": list(self.notes),
+                "stopped": self.stopped, "report": str(self.report) if self.report else None}
+
+
+def output_path(config: ReviewConfig, role: str) -> Path:
+    """Where ``run`` writes the output named by ``role`` (a key of :data:`OUTPUTS`)."""
+    return config.output_dir / OUTPUTS[role]
+
+
+# --- files, fingerprints and the state file ----------------------------------------------
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "absent"
+
+
+def _fingerprint(*parts: Any) -> str:
+    text = json.dumps([__version__, *parts], sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    """Write ``data`` atomically unless the file already holds exactly these bytes."""
+    if path.exists() and path.read_bytes() == data:
+        return False
+    with atomic_path(path, force=True) as tmp:
+        tmp.write_bytes(data)
+    return True
+
+
+class _State:
+    """Fingerprints of the inputs of each step at its last successful run, and the facts
+    later steps need from skipped ones (records identified per database, duplicates)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self.data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.data = {}
+        self.data.setdefault("steps", {})
+        self.data.setdefault("facts", {})
+
+    def fresh(self, step: str, fingerprint: str, outputs: Iterable[Path]) -> bool:
+        return self.data["steps"].get(step) == fingerprint and all(p.exists() for p in outputs)
+
+    def done(self, step: str, fingerprint: str) -> None:
+        self.data["steps"][step] = fingerprint
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        facts: dict[str, Any] = self.data["facts"]
+        return facts
+
+    def save(self) -> None:
+        text = json.dumps(self.data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        _write_if_changed(self.path, text.encode("utf-8"))
+
+
+# --- the run -----------------------------------------------------------------------------
+
+
+class _Run:
+    def __init__(self, config: ReviewConfig, echo: Callable[[str], None]):
+        self.config = config
+        self.echo = echo
+        self.actions: list[str] = []
+        self.notes: list[str] = []
+        self.state = _State(config.output_dir / STATE_NAME)
+
+    def rel(self, path: Path | str) -> str:
+        return os.path.relpath(path, self.config.root)
+
+    def did(self, line: str) -> None:
+        self.actions.append(line)
+        self.echo(line)
+
+    def note(self, line: str) -> None:
+        self.notes.append(line)
+        self.echo(f"note: {line}")
+
+    def write(self, role: str, data: bytes) -> None:
+        path = output_path(self.config, role)
+        if _write_if_changed(path, data):
+            self.did(f"wrote {self.rel(path)}")
+
+    def summary(self, stopped: str | None = None, report: Path | None = None) -> RunSummary:
+        self.state.save()
+        if stopped:
+            self.echo(stopped)
+        elif not self.actions:
+            self.echo("everything is up to date")
+        return RunSummary(tuple(self.actions), tuple(self.notes), stopped, report)
+
+
+def run(config: ReviewConfig, *, echo: Callable[[str], None] = lambda _: None) -> RunSummary:
+    """Bring the review up to date: every step whose inputs changed (see the module text).
+
+    ``echo`` receives one line per thing done. Stops early, without an error, while a
+    screening workbook has undecided rows or the extraction sheet holds no data yet; the
+    summary's ``stopped`` then says what to do next. Raises the library's errors for
+    bad inputs (a malformed export, an invalid cell in the extraction sheet, ...).
+    """
+    config.output_dir.mkdir(parents=True, exist_ok=True)
+    for workbook in (config.title_abstract, config.full_text, config.extraction):
+        workbook.parent.mkdir(parents=True, exist_ok=True)
+    r = _Run(config, echo)
+    rows = _records_step(r)
+    ids = [str(row["record_id"]) for row in rows]
+
+    ta = _sync_screening(r, config.title_abstract, "title-abstract", rows)
+    ta_current = [d for d in ta.decisions if d.record_id in set(ids)]
+    stop = _pending(r, ta_current, config.title_abstract, "title/abstract screening",
+                    "decision column (include, exclude or maybe)")
+    if stop:
+        return r.summary(stop)
+
+    sought = set(ta.included()) & set(ids)
+    ft = _sync_screening(r, config.full_text, "full-text",
+                         [row for row in rows if row["record_id"] in sought])
+    gone = [d.record_id for d in ft.decisions if d.record_id not in sought]
+    if gone:
+        r.note(f"{len(gone)} record(s) in {r.rel(config.full_text)} are no longer included at "
+               f"title/abstract and are not counted: {', '.join(gone)}")
+    ft_current = [d for d in ft.decisions if d.record_id in sought]
+    stop = _pending(r, ft_current, config.full_text, "full-text screening",
+                    "retrieved (yes/no), decision and exclusion_reason columns")
+    if stop:
+        return r.summary(stop)
+
+    included = {d.record_id for d in ft_current if d.retrieved and d.decision == "include"}
+    _sync_extraction(r, [row for row in rows if row["record_id"] in included])
+    counts = _prisma_step(r, [d.decision for d in ta_current], ft_current)
+
+    studies = _read_studies(r)
+    if studies is None:
+        return r.summary(
+            f"the extraction workbook {r.rel(config.extraction)} has no study data yet: fill "
+            "in the data columns (one row per study; set include to no for a study without "
+            "usable data), then run `review run` again")
+    pool = _pool_step(r, studies)
+    report = _report_step(r, counts, studies, pool)
+    return r.summary(report=report)
+
+
+# --- step 1: parse and dedupe ------------------------------------------------------------
+
+
+def _records_step(r: _Run) -> list[dict[str, Any]]:
+    from .articles import expand_paths, read_articles
+    from .dedupe import dedupe, log_csv, read_overrides, unique_csv
+    from .sheets.extraction import read_record_rows
+
+    config = r.config
+    records, log = output_path(config, "records"), output_path(config, "duplicates")
+    overrides = read_overrides(log) if log.exists() else ()
+    files = [(s.label, s.database, [(r.rel(f), _sha(Path(f))) for f in expand_paths([s.path])])
+             for s in config.sources]
+    decided = sorted((o.kept, o.removed, o.merge, o.text) for o in overrides)
+    fingerprint = _fingerprint("records", files, config.dedupe_threshold, decided)
+    if not r.state.fresh("records", fingerprint, (records, log)):
+        articles = []
+        identified: dict[str, int] = {}
+        for source in config.sources:
+            found = [replace(a, source_file=r.rel(a.source_file))
+                     for a in read_articles([str(source.path)])]
+            identified[source.database] = identified.get(source.database, 0) + len(found)
+            r.did(f"read {len(found):,} records from {source.label} ({r.rel(source.path)})")
+            articles += found
+        result = dedupe(articles, config.dedupe_threshold, overrides)
+        r.did(f"found {result.n_removed:,} duplicates; {len(result.records):,} unique records")
+        r.write("records", unique_csv(result).encode("utf-8"))
+        r.write("duplicates", log_csv(result).encode("utf-8"))
+        r.state.facts["records"] = {"identified": identified, "duplicates": result.n_removed,
+                                    "overrides": len(overrides)}
+        r.state.done("records", fingerprint)
+    rows, _ = read_record_rows(records)
+    for row in rows:
+        year = str(row.get("year") or "")
+        if year.isdigit():
+            row["year"] = int(year)
+    return rows
+
+
+# --- step 2: the workbooks, append-only ----------------------------------------------------
+
+
+def _sync_screening(r: _Run, path: Path, stage: str,
+                    rows: Sequence[Mapping[str, Any]]) -> Screening:
+    """Create the screening workbook, or append the records it lacks; read it back."""
+    from .sheets import screening
+
+    config = r.config
+    sources = [r.rel(s.path) for s in config.sources]
+    reasons = config.reasons or screening.DEFAULT_REASONS
+
+    def render(chosen: Sequence[Mapping[str, Any]]) -> Callable[[Path], None]:
+        return lambda tmp: screening.write_screening(chosen, tmp, stage=stage, reasons=reasons,
+                                                     sources=sources)
+
+    if not path.exists():
+        with atomic_path(path) as tmp:
+            render(rows)(tmp)
+        r.did(f"created {r.rel(path)}: {len(rows):,} records for {stage} screening")
+        return screening.read_screening(path)
+    sheet = screening.read_screening(path)
+    known = sheet.by_id()
+    new = [row for row in rows if str(row["record_id"]) not in known]
+    if new:
+        _append(path, render(new), screening.HELPER_SHEETS)
+        r.did(f"added {len(new):,} new record(s) to {r.rel(path)}")
+        sheet = screening.read_screening(path)
+    if stage == "title-abstract":
+        wanted = {str(row["record_id"]) for row in rows}
+        gone = [rid for rid in known if rid not in wanted]
+        if gone:
+            r.note(f"{len(gone)} record(s) in {r.rel(path)} are no longer among the unique "
+                   f"records (rows kept, not counted): {', '.join(gone)}")
+    return sheet
+
+
+def _sync_extraction(r: _Run, rows: Sequence[Mapping[str, Any]]) -> None:
+    from .sheets import common
+    from .sheets.extraction import HELPER_SHEETS, SheetPlan, key, write_extraction
+
+    config = r.config
+    path = config.extraction
+    sources = tuple(r.rel(s.path) for s in config.sources)
+
+    def render(chosen: Sequence[Mapping[str, Any]]) -> Callable[[Path], None]:
+        plan = SheetPlan(config.design, tuple(chosen), config.fields, sources)
+        return lambda tmp: write_extraction(plan, tmp)
+
+    if not path.exists():
+        with atomic_path(path) as tmp:
+            render(rows)(tmp)
+        r.did(f"created {r.rel(path)}: {len(rows):,} studies to extract ({config.design})")
+        return
+    table = common.read_table(path, skip=HELPER_SHEETS)
+    names = [key(str(c.value)) for c in table.header]
+    column = names.index("recordid") if "recordid" in names else None
+    known = {str(row[column].value) for row in table.rows
+             if column is not None and row[column].value is not None}
+    new = [row for row in rows if str(row["record_id"]) not in known]
+    if new:
+        _append(path, render(new), HELPER_SHEETS)
+        r.did(f"added {len(new):,} new record(s) to {r.rel(path)}")
+    wanted = {str(row["record_id"]) for row in rows}
+    gone = sorted(known - wanted)
+    if gone:
+        r.note(f"{len(gone)} row(s) of {r.rel(path)} are no longer included at full text: "
+               f"{', '.join(gone)} — set include to no, or delete the row")
+
+
+def _append(path: Path, render: Callable[[Path], None], helpers: Sequence[str]) -> None:
+    """Append the data rows that ``render`` writes (into a scratch workbook) to the
+    workbook at ``path``, matching columns by name and keeping the reviewer's sheet as it
+    is: values, styles and data validations of the new rows come from the writer."""
+    from openpyxl import load_workbook
+    from openpyxl.worksheet.cell_range import CellRange, MultiCellRange
+
+    from .sheets.extraction import key
+
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = Path(scratch) / "new.xlsx"
+        render(fresh)
+        source = load_workbook(fresh).worksheets[0]
+    book = load_workbook(path)
+    ws = next(s for s in book.worksheets if s.title.lower() not in helpers)
+    header_row = next(row[0].row for row in ws.iter_rows()
+                      if any(c.value is not None for c in row))
+    where = {key(str(c.value)): c.column for c in ws[header_row] if c.value is not None}
+    last = max((c.row for row in ws.iter_rows() for c in row if c.value is not None),
+               default=header_row)
+    columns = {c.column: where.get(key(str(c.value))) for c in source[1]}
+    for offset, row in enumerate(source.iter_rows(min_row=2), start=1):
+        for cell in row:
+            target_col = columns.get(cell.column)
+            if target_col is None:  # a column the reviewer deleted
+                continue
+            target = ws.cell(last + offset, target_col, cell.value)
+            target.font, target.fill = copy(cell.font), copy(cell.fill)
+            target.alignment, target.number_format = copy(cell.alignment), cell.number_format
+    end = last + source.max_row - 1
+
+    def grown(c: CellRange) -> CellRange:
+        return CellRange(min_col=c.min_col, min_row=c.min_row, max_col=c.max_col,
+                         max_row=max(c.max_row, end))
+
+    for validation in ws.data_validations.dataValidation:
+        ranges = [grown(c) if c.min_row > header_row else c for c in validation.sqref.ranges]
+        validation.sqref = MultiCellRange(" ".join(c.coord for c in ranges))
+    if ws.auto_filter.ref:
+        ws.auto_filter.ref = grown(CellRange(ws.auto_filter.ref)).coord
+    with atomic_path(path, force=True) as tmp:
+        book.save(tmp)
+
+
+def _pending(r: _Run, decisions: Sequence[Any], path: Path, stage: str,
+             columns: str) -> str | None:
+    """The stop message when rows are undecided, listing their cells."""
+    pending = [d for d in decisions if d.pending]
+    if not pending:
+        return None
+    cells = [f"  {d.pending_cell}  {d.record_id}" for d in pending[:_SHOWN]]
+    if len(pending) > _SHOWN:
+        cells.append(f"  … and {len(pending) - _SHOWN:,} more")
+    return "\n".join([
+        f"{stage}: {len(pending):,} of {len(decisions):,} record(s) still to decide in "
+        f"{r.rel(path)}:", *cells,
+        f"Fill in the {columns} of these rows, save the workbook, then run `review run` "
+        "again; the run continues from there."])
+
+
+# --- step 3: PRISMA -----------------------------------------------------------------------
+
+
+def _prisma_step(r: _Run, decisions: Sequence[str | None],
+                 full_text: Sequence[Any]) -> PrismaCounts:
+    from . import prisma_diagram
+    from .prisma import PrismaCounts
+
+    facts = r.state.facts.get("records") or {}
+    counts = PrismaCounts.from_pipeline(identified=facts.get("identified", {}),
+                                        duplicates=int(facts.get("duplicates", 0)),
+                                        screening=decisions, full_text=full_text)
+    roles = ("prisma_csv", "prisma_svg", "prisma_png")
+    paths = [output_path(r.config, role) for role in roles]
+    fingerprint = _fingerprint("prisma", counts.to_dict())
+    if not r.state.fresh("prisma", fingerprint, paths):
+        prisma_diagram.save(counts, paths, force=True)
+        r.did(f"PRISMA counts: {counts.summary()}")
+        r.did(f"wrote {', '.join(r.rel(p) for p in paths)}")
+        r.state.done("prisma", fingerprint)
+    return counts
+
+
+# --- step 4: pool, plots, report ---------------------------------------------------------
+
+
+def _read_studies(r: _Run) -> StudyTable | None:
+    """The validated study table, or ``None`` while no data cell is filled in."""
+    from .sheets import common
+    from .sheets.extraction import DESIGNS, HELPER_SHEETS, key, read_extraction
+
+    config = r.config
+    table = common.read_table(config.extraction, skip=HELPER_SHEETS)
+    data = {key(name) for name, _, _ in DESIGNS[config.design]}
+    columns = [i for i, c in enumerate(table.header) if key(str(c.value)) in data]
+    if not any(row[i].value is not None for row in table.rows for i in columns):
+        return None
+    by = config.analysis.by
+    return read_extraction(config.extraction, design=config.design,
+                           required=[by] if by else [])
+
+
+def pool_options(config: ReviewConfig) -> Any:
+    """The :class:`~metareview.poolrun.PoolOptions` of the review's ``[analysis]``, with
+    leave-one-out and the small-study tests the report shows."""
+    from .poolrun import PoolOptions
+
+    a = config.analysis
+    return PoolOptions(measure=a.measure, method=a.method, test=a.test, level=a.level,
+                       by=a.by, leave_one_out=True, bias=True)
+
+
+def _pool_step(r: _Run, studies: StudyTable) -> PoolReport:
+    from .plots import forest_plot, funnel_plot, save_figure
+    from .poolrun import markdown, run_pool
+
+    pool = run_pool(studies, pool_options(r.config))
+    roles = ("results_json", "results_md", "forest_svg", "forest_png", "funnel_svg",
+             "funnel_png")
+    paths = [output_path(r.config, role) for role in roles]
+    fingerprint = _fingerprint("pool", pool.to_dict())
+    if not r.state.fresh("pool", fingerprint, paths):
+        e = pool.fit.summary
+        r.did(f"pooled {pool.fit.k} studies ({pool.measure}, {pool.method}): "
+              f"{e.estimate:.3f} [{e.ci_lb:.3f}, {e.ci_ub:.3f}]")
+        r.write("results_json", (json.dumps(pool.to_dict(), indent=2, ensure_ascii=False)
+                                 + "\n").encode("utf-8"))
+        r.write("results_md", markdown(pool).encode("utf-8"))
+        for role, draw in (("forest", forest_plot), ("funnel", funnel_plot)):
+            for suffix in ("svg", "png"):
+                path = output_path(r.config, f"{role}_{suffix}")
+                save_figure(draw(pool), path, force=True)
+                r.did(f"wrote {r.rel(path)}")
+        r.state.done("pool", fingerprint)
+    return pool
+
+
+def _report_step(r: _Run, counts: PrismaCounts, studies: StudyTable,
+                 pool: PoolReport) -> Path:
+    from . import report
+
+    config = r.config
+    images = {name: output_path(config, f"{name}_svg") for name in ("prisma", "forest", "funnel")}
+    content = report.ReportContent(
+        config=config, prisma=counts, pool=pool,
+        characteristics=report.characteristics(studies, config.fields),
+        dedupe=r.state.facts.get("records") or {},
+        images={name: path.read_bytes() for name, path in images.items()})
+    paths = [output_path(config, "report_html"), output_path(config, "report_md")]
+    fingerprint = _fingerprint("report", content.fingerprint())
+    if not r.state.fresh("report", fingerprint, paths):
+        r.write("report_html", report.to_html(content).encode("utf-8"))
+        r.write("report_md", report.to_markdown(
+            content, {name: f"{name}.png" for name in images}).encode("utf-8"))
+        r.state.done("report", fingerprint)
+    return paths[0]
+
