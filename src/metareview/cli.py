@@ -551,5 +551,122 @@ def _check_suffixes(outputs: tuple[str, ...], plot: str | None, funnel: str | No
                               f"use one of: {', '.join(allowed)}")
 
 
+@cli.command("init")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--title", default="", help="The review's title (default: the folder name).")
+def init_command(directory: str, title: str) -> None:
+    """Start a review in DIRECTORY: a commented review.toml and the folder layout.
+
+    \b
+    DIRECTORY/
+      review.toml        the review in one file: question, sources, workbooks, analysis
+      sources/pubmed/    put each database's export here (one folder or file per source)
+      screening/         title/abstract and full-text workbooks (written by `review run`)
+      extraction/        the extraction workbook (written by `review run`)
+      output/            records, duplicates log, PRISMA diagram, results, plots, report
+
+    An existing review.toml is never overwritten.
+
+    \b
+    Examples:
+      review init my-review
+      review init my-review --title "Hyperdynamic therapy for cerebral vasospasm"
+    """
+    from .config import init_project
+
+    path = init_project(directory, title)
+    click.echo(f"wrote {path} and the folders sources/pubmed, screening, extraction, output")
+    click.echo(f"next: put your search exports in {directory}/sources/, describe them in "
+               f"review.toml, then run: review run {directory}")
+
+
+def _load_review(review: str) -> Any:
+    from .config import load_config
+
+    return load_config(review)
+
+
+@cli.command("run")
+@click.argument("review", default=".", type=click.Path())
+def run_command(review: str) -> None:
+    """Bring a review up to date: every step whose inputs changed.
+
+    REVIEW is the folder holding review.toml, or the file itself (default: the current
+    folder). The steps: parse the sources and remove duplicates (output/records.csv,
+    output/duplicates.csv: write `not duplicate` or `duplicate` in its override column
+    and run again); the title/abstract, full-text and extraction workbooks; the PRISMA
+    2020 counts and diagram; the pooled results, forest and funnel plots; and the report
+    (output/report.html, one self-contained file, and output/report.md).
+
+    A workbook is created once and never overwritten: new records are added as new
+    rows, records that disappeared are reported. While a workbook has undecided rows the
+    run stops there (exit status 0) and lists their cells. Running again with nothing
+    changed changes no file (fingerprints in output/.review-state.json).
+
+    \b
+    Examples:
+      review run                      the review in the current folder
+      review run data/example-review
+      review run my-review/review.toml
+    """
+    from .project import run
+
+    run(_load_review(review), echo=click.echo)
+
+
+@cli.command("report")
+@click.argument("review", default=".", type=click.Path())
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Also save the report here: .html (self-contained) or .md.")
+@click.option("-f", "--force", is_flag=True, help="Replace an output file that exists.")
+def report_command(review: str, output: str | None, force: bool) -> None:
+    """Make the review's report (bringing the review up to date first) and say where it is.
+
+    Does what `review run` does, quietly, then prints the path of output/report.html;
+    with -o it also saves the report there (.html, images embedded so it opens offline,
+    or .md, whose image links point at the PNG files in output/). Fails, naming what is
+    missing, while the review cannot be reported yet (undecided screening rows, an
+    empty extraction sheet).
+
+    \b
+    Examples:
+      review report data/example-review
+      review report my-review -o ~/Desktop/review.html
+      review report my-review -o review.md
+    """
+    from pathlib import Path
+
+    from .errors import InputError, OptionError
+    from .fileio import atomic_path, check_output
+    from .project import output_path, run
+
+    config = _load_review(review)
+    suffixes = {".html": "report_html", ".htm": "report_html", ".md": "report_md"}
+    if output:
+        if Path(output).suffix.lower() not in suffixes:
+            raise OptionError("the report is .html or .md", output,
+                              "name the output report.html or report.md")
+        check_output(output, force=force)
+    summary = run(config)
+    if summary.stopped or summary.report is None:
+        raise InputError(f"no report yet: {summary.stopped or 'nothing to report'}",
+                         str(config.path), "do what it says, then run `review report` again")
+    for line in summary.notes:
+        click.echo(f"note: {line}", err=True)
+    click.echo(str(summary.report))
+    if output:
+        import os
+
+        role = suffixes[Path(output).suffix.lower()]
+        text = output_path(config, role).read_text(encoding="utf-8")
+        if role == "report_md":  # point the image links at output/ from the new place
+            for name in ("prisma", "forest", "funnel"):
+                where = os.path.relpath(output_path(config, f"{name}_png"), Path(output).parent)
+                text = text.replace(f"]({name}.png)", f"]({Path(where).as_posix()})")
+        with atomic_path(output, force=force) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+
+
 def main() -> None:
     cli(prog_name="review")
