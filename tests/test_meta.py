@@ -300,13 +300,24 @@ studies = st.integers(min_value=2, max_value=12).flatmap(
 methods = st.sampled_from(METHODS)
 
 
+def _pool_or_reject(y: list[float], v: list[float], **options: Any) -> PoolResult:
+    # Fisher scoring can fail on odd data exactly as in metafor (e.g. EB on
+    # y = 0,0,0,0,0,0,1,0,1 with v = 1,1,1,1,1,1,.125,.0625,.125 fails in R too)
+    try:
+        return pool(y, v, **options)
+    except EstimationError as exc:
+        assert "did not converge" in str(exc)
+        assume(False)
+        raise
+
+
 @settings(max_examples=60, deadline=None)
 @given(studies, methods)
 def test_tau2_nonnegative_and_i2_in_range(
     data: tuple[list[float], list[float]], method: str
 ) -> None:
     y, v = data
-    fit = pool(y, v, method=method)
+    fit = _pool_or_reject(y, v, method=method)
     assert fit.tau2 >= 0
     assert 0 <= fit.i2 < 100
     assert fit.h2 >= 1 or method == "FE"
@@ -318,8 +329,10 @@ def test_order_invariance(data: tuple[list[float], list[float]], method: str, rn
     y, v = data
     order = list(range(len(y)))
     rnd.shuffle(order)
-    a = pool(y, v, method=method, control=Control.tight())
-    b = pool([y[i] for i in order], [v[i] for i in order], method=method, control=Control.tight())
+    a = _pool_or_reject(y, v, method=method, control=Control.tight())
+    b = _pool_or_reject(
+        [y[i] for i in order], [v[i] for i in order], method=method, control=Control.tight()
+    )
     assert b.estimate == pytest.approx(a.estimate, rel=1e-6, abs=1e-9)
     assert b.tau2 == pytest.approx(a.tau2, rel=1e-5, abs=1e-8)
 
@@ -328,7 +341,7 @@ def test_order_invariance(data: tuple[list[float], list[float]], method: str, rn
 @given(studies, methods)
 def test_fe_equals_re_when_tau2_is_zero(data: tuple[list[float], list[float]], method: str) -> None:
     y, v = data
-    re_fit = pool(y, v, method=method)
+    re_fit = _pool_or_reject(y, v, method=method)
     assume(re_fit.tau2 == 0)
     fe = pool(y, v, method="FE")
     assert re_fit.estimate == pytest.approx(fe.estimate, rel=1e-12, abs=1e-12)
@@ -355,8 +368,9 @@ def test_back_transformed_ci_contains_estimate(
         es = escalc(measure, xi=x, ni=n)
         try:
             fit = pool_effects(es, method=method)
-        except EstimationError:
-            return  # e.g. PAS with all x = 0: zero variance refused, as metafor
+        except EstimationError as exc:  # zero variances (PR/PAS) or non-convergence, as metafor
+            assume(False)
+            raise AssertionError from exc
     p = fit.predict()
     assert p.ci_lb <= p.pred <= p.ci_ub
     if measure in ("PLO", "PAS", "PFT"):
@@ -368,6 +382,6 @@ def test_back_transformed_ci_contains_estimate(
 def test_pr_estimate_within_study_range(data: list[tuple[int, int]], method: str) -> None:
     x, n = zip(*data, strict=True)
     es = escalc("PR", xi=x, ni=n)
-    fit = pool_effects(es, method=method)
+    fit = _pool_or_reject(es.yi.tolist(), es.vi.tolist(), method=method)
     assert es.yi.min() - 1e-12 <= fit.estimate <= es.yi.max() + 1e-12
     assert back_transform("PR", fit.estimate) == pytest.approx(fit.estimate)
