@@ -404,6 +404,19 @@ def test_review_sheet_blank_and_refusals(tmp_path: Path) -> None:
     assert not (tmp_path / "x.csv").exists()
 
 
+def test_review_sheet_from_a_folder_of_article_xml(tmp_path: Path) -> None:
+    folder = tmp_path / "xml"
+    folder.mkdir()
+    shutil.copy(Path(__file__).parent / "fixtures" / "pubmed" / "metapub_36987902.xml", folder)
+    out = tmp_path / "e.xlsx"
+    result = CliRunner().invoke(cli, ["sheet", str(folder), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "1 study, proportion design" in result.output
+    row = [c.value for c in openpyxl.load_workbook(out).active[2]]
+    assert row[0] == "pmid:36987902"
+    assert row[5] == "36987902"  # the PMID from the XML
+
+
 def test_review_sheet_help_has_examples() -> None:
     result = CliRunner().invoke(cli, ["sheet", "--help"])
     assert "review sheet records.csv -o extraction.xlsx" in result.output

@@ -421,13 +421,21 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
     rows: list[dict[str, Any]] = []
     sources: list[str] = []
     for path in records:
-        more, names = _record_rows(path)
+        if Path(path).is_dir():  # a folder of article files
+            from .articles import read_articles
+
+            articles = list(read_articles(path))
+            more = [a.to_row() for a in articles]
+            names = sorted({a.source_file for a in articles})
+        else:
+            more, names = _record_rows(path)
         rows += more
         sources += [s for s in names if s not in sources] or [path]
     plan = SheetPlan(design, tuple(rows), tuple(fields), tuple(sources))
     with atomic_path(output, inputs=records, force=force) as tmp:
         write_extraction(plan, tmp)
-    click.echo(f"wrote {output}: {len(rows):,} studies, {design} design; fill in the white "
+    noun = "study" if len(rows) == 1 else "studies"
+    click.echo(f"wrote {output}: {len(rows):,} {noun}, {design} design; fill in the white "
                f"columns, then run: review pool {output}")
 
 
