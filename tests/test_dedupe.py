@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import random
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -192,6 +193,36 @@ def test_blocking_scales_past_quadratic_sizes() -> None:
     assert len(result.records) == 6000
     pairs = [(link.kept, link.removed) for link in result.log]
     assert pairs == [("other.ris#1234", "dup.ris#6000")]
+
+
+def test_length_window_finds_every_pair_brute_force_finds() -> None:
+    # titles of many lengths and near-copies; the windowed search must find exactly the
+    # pairs an all-pairs comparison finds
+    from rapidfuzz import fuzz
+
+    from metareview.dedupe import _markers, _title_edges
+
+    rng = random.Random(7)
+    words = ["zinc", "malaria", "trial", "of", "in", "children", "the", "adults", "risk",
+             "vitamin", "cohort", "study"]
+    titles = [" ".join(rng.choice(words) for _ in range(rng.randint(3, 14))) for _ in range(300)]
+    titles += [t[:-1] if len(t) > 20 else t + "s" for t in titles[:150]]
+    records = [
+        article(i, t, pub_date=PubDate(2000 + i % 2) if i % 7 else PubDate())
+        for i, t in enumerate(titles)
+    ]
+    for threshold in (80.0, 90.0, 97.0):
+        found = {(e.a, e.b) for e in _title_edges(records, threshold)}
+        expected = set()
+        for i in range(len(records)):
+            for j in range(i + 1, len(records)):
+                a, b = records[i], records[j]
+                same_year = a.year is None or b.year is None or a.year == b.year
+                ti, tj = normalise_text(a.title), normalise_text(b.title)
+                if same_year and fuzz.ratio(ti, tj) >= threshold and _markers(ti) == _markers(tj):
+                    expected.add((i, j))
+        assert found == expected, threshold
+        assert len(found) > 100
 
 
 def _write_log(path: Path, rows: list[dict[str, object]]) -> None:

@@ -27,9 +27,11 @@ import csv
 import hashlib
 import html
 import io
+import math
 import re
 import unicodedata
 import warnings
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -41,6 +43,7 @@ from .errors import InputError, MissingInputError, OptionError, ReviewWarning
 from .records import Abstract, Article, Author, Journal, PubDate, Section, Text
 
 DEFAULT_THRESHOLD = 90.0
+_CHUNK = 512  # title rows per fuzzy-score matrix
 
 LOG_COLUMNS = (
     "cluster",
@@ -92,8 +95,12 @@ def normalise_text(text: str | None) -> str:
     """Text reduced to lower-case words: markup, entities, diacritics and punctuation go."""
     if not text:
         return ""
-    text = html.unescape(_TAG.sub(" ", html.unescape(text)))
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    if "&" in text or "<" in text:
+        text = html.unescape(_TAG.sub(" ", html.unescape(text)))
+    if not text.isascii():
+        text = "".join(
+            c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
+        )
     text = _APOSTROPHE.sub("", text.casefold())  # "parkinson's" -> "parkinsons", no lone "s"
     return " ".join(_NON_WORD.sub(" ", text).split())
 
@@ -338,26 +345,38 @@ def _title_edges(articles: Sequence[Article], threshold: float) -> Iterator[_Edg
             return same_last_word or bool(fuzz.ratio(surnames[i], surnames[j]) >= 80)
         return True
 
+    # fuzz.ratio reaches the threshold t only if the longer title is at most (200 - t) / t
+    # times the shorter: with titles sorted by length, each chunk of rows meets only a
+    # window of the block.
+    spread = (200 - threshold) / threshold if threshold > 0 else math.inf
     searches = [(block, block) for block in blocks.values()]
     if undated:
         searches.append((undated, everyone))
     for queries, choices in searches:
-        # Rows in chunks keep the score matrix small on large blocks.
-        step = max(1, 2_000_000 // len(choices))
-        choice_titles = [titles[j] for j in choices]
-        for start in range(0, len(queries), step):
-            rows = queries[start : start + step]
+        same = queries is choices
+        choices = sorted(choices, key=lambda j: len(titles[j]))
+        queries = choices if same else sorted(queries, key=lambda i: len(titles[i]))
+        lengths = [len(titles[j]) for j in choices]
+        for start in range(0, len(queries), _CHUNK):
+            rows = queries[start : start + _CHUNK]
+            lo = bisect_left(lengths, len(titles[rows[0]]) / spread - 1e-9)
+            hi = bisect_right(lengths, len(titles[rows[-1]]) * spread + 1e-9)
+            if same:  # pairs with an earlier row were met when it was the row
+                lo = max(lo, start)
+            window = choices[lo:hi]
             scores = process.cdist(
                 [titles[i] for i in rows],
-                choice_titles,
+                [titles[j] for j in window],
                 scorer=fuzz.ratio,
                 score_cutoff=threshold,
                 dtype=np.float32,
             )
             for r, c in zip(*np.nonzero(scores), strict=True):
-                i, j = sorted((rows[int(r)], choices[int(c)]))
-                # a year block meets each pair twice: keep it once
-                if i != j and (queries is not choices or i == rows[int(r)]) and compatible(i, j):
+                a, b = rows[int(r)], window[int(c)]
+                if a == b or (same and lo + int(c) <= start + int(r)):
+                    continue
+                i, j = sorted((a, b))
+                if compatible(i, j):
                     yield _Edge(i, j, "title", float(scores[r, c]))
 
 
@@ -447,7 +466,9 @@ def dedupe(
     override_text = {(o.kept, o.removed): o.text for o in known}
     for number, root in enumerate(roots, start=1):
         members = sorted(clusters.members[root])
-        kept = max(members, key=lambda i: (*_completeness(articles[i]), -i))
+        kept = members[0] if len(members) == 1 else max(
+            members, key=lambda i: (*_completeness(articles[i]), -i)
+        )
         others = [i for i in members if i != kept]
         article = _merge_ids(articles[kept], [articles[i] for i in others])
         rid = _unique(record_id(article), used_ids, "-{}")
