@@ -13,8 +13,8 @@ Three rules, applied in this order, link two records:
 
 Linked records form clusters (union-find). Each cluster keeps its most complete record,
 filled in with the ids of the others, and remembers every record and source file it
-stands for. Title comparisons only run within a publication year (blocking), so the cost
-grows with the largest year, not with the square of the whole set.
+stands for. Title comparisons only run within a publication year and between titles of
+similar length (blocking), so the cost does not grow with the square of the whole set.
 
 A reviewer can override the result in the duplicates log: ``not duplicate`` (or
 ``keep separate``) in the ``override`` column keeps the two records of that row apart on
@@ -32,7 +32,7 @@ import re
 import unicodedata
 import warnings
 from bisect import bisect_left, bisect_right
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -518,9 +518,9 @@ def _walk(tree: dict[int, list[_Edge]], start: int) -> Iterator[tuple[int, int, 
     """Each record of a cluster reached from ``start``, with the record and the edge that
     led to it: one log row per removed record, naming the rule that really joined it."""
     seen = {start}
-    queue = [start]
+    queue = deque([start])
     while queue:
-        here = queue.pop(0)
+        here = queue.popleft()
         for edge in tree.get(here, ()):
             there = edge.b if edge.a == here else edge.a
             if there not in seen:
