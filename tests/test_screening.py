@@ -164,7 +164,8 @@ def test_full_text_workbook_and_outcomes(tmp_path: Path) -> None:
     }, shuffle=False)
     sheet = read_screening(path)
     assert sheet.stage == "full-text"
-    assert [(d.record_id, d.pending_cell) for d in sheet.pending] == [("pmid:104", "ft.xlsx!J5")]
+    # the exclusion reason is what is missing (column K after the added column)
+    assert [(d.record_id, d.pending_cell) for d in sheet.pending] == [("pmid:104", "ft.xlsx!K5")]
     assert sheet.counts() == {"records": 4, "include": 1, "exclude": 1, "undecided": 1,
                               "not_retrieved": 1, "reasons": {"no control group": 1}}
     assert sheet.included() == ("pmid:101",)

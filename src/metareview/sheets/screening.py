@@ -252,6 +252,7 @@ class Decision:
     cell: str
     retrieved: bool | None = None
     retrieved_cell: str | None = None
+    reason_cell: str | None = None
 
     @property
     def pending(self) -> bool:
@@ -267,9 +268,12 @@ class Decision:
 
     @property
     def pending_cell(self) -> str:
-        """The cell to fill in next: ``retrieved`` when unrecorded, else the decision."""
+        """The cell to fill in next: ``retrieved`` when unrecorded, the reason of a full-text
+        exclusion without one, else the decision."""
         if self.retrieved_cell is not None and self.retrieved is None:
             return self.retrieved_cell
+        if self.retrieved and self.decision == "exclude" and not self.reason and self.reason_cell:
+            return self.reason_cell
         return self.cell
 
 
@@ -280,9 +284,6 @@ class Screening:
     source: str
     stage: str
     decisions: tuple[Decision, ...]
-
-    def by_id(self) -> dict[str, Decision]:
-        return {d.record_id: d for d in self.decisions}
 
     @property
     def pending(self) -> tuple[Decision, ...]:
@@ -383,8 +384,11 @@ def read_screening(source: str | Path, *, data: bytes | None = None,
                                            "write yes or no"))
                 continue
             retrieved = None if not answer else answer in _YES
+        reason_cell = (table.where(row[columns[key(reason_col)]].ref)
+                       if key(reason_col) in columns else None)
         decisions.append(Decision(rid, decision, text(row, reason_col), text(row, "reviewer"),
-                                  table.where(decision_cell.ref), retrieved, retrieved_cell))
+                                  table.where(decision_cell.ref), retrieved, retrieved_cell,
+                                  reason_cell))
     if problems:
         raise ValidationError(problems, table.source)
     return Screening(table.source, stage, tuple(decisions))
