@@ -230,7 +230,7 @@ def test_csv_bytes_from_stdin() -> None:
     ("C4", 0, "b.xlsx!C4: total is 0"),
     ("B2", dt.datetime(2024, 3, 1), "b.xlsx!B2: events is a date or time"),
     ("B2", True, "b.xlsx!B2: events is TRUE, not a number"),
-    ("B2", "3,5", "b.xlsx!B2: events is '3,5', not a number — use a decimal point"),
+    ("B2", "3,5", "b.xlsx!B2: events is '3,5', not a number — write it without commas"),
     ("E3", "stray", "b.xlsx!E3: has a value but its column has no header"),
 ])
 def test_each_bad_cell_is_reported_with_its_reference(tmp_path: Path, cell: str, value: object,

@@ -242,7 +242,8 @@ def describe(report: PoolReport) -> list[str]:
     """The lines that say how the numbers were made (measure, estimator, CIs, correction)."""
     model = "common-effect (fixed) model" if report.method == "FE" else "random-effects model"
     lines = [
-        f"{model.capitalize()}, k = {report.fit.k} studies from {report.source}"
+        f"{model.capitalize()}, k = {report.fit.k} "
+        f"{'study' if report.fit.k == 1 else 'studies'} from {report.source}"
         + (f" ({report.excluded} excluded)" if report.excluded else ""),
         f"Measure: {report.measure} ({report.model_scale}); results shown as {report.natural}",
         f"Estimator: {report.method}; pooled CI: {report.pooled_ci}; "
@@ -539,6 +540,7 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
                                **pool_kwargs)
             fit, used = _fit(result), dict(zip(result.labels, result.weights, strict=True))
             correction = es.correction
+            test = result.test  # metafor switches knha to z for k = 1
         studies = _studies(table, es, used, study_ci, options.level, measure, options.by)
         groups: tuple[Subgroup, ...] = ()
         group_test: SubgroupTest | None = None

@@ -519,7 +519,8 @@ class _Checker:
             try:
                 value = float(text)
             except ValueError:
-                hint = ("use a decimal point, not a comma" if re.fullmatch(r"-?\d+,\d+", text)
+                hint = ("write it without commas; use a decimal point for decimals"
+                        if re.fullmatch(r"-?\d+,\d+", text)
                         else "enter a number only; put comments in the notes column")
                 self.error(cell, f"{name} is {value!r}, not a number", hint)
                 return None
