@@ -172,7 +172,7 @@ def test_pritz_reml_plo_worked_example() -> None:
     assert "REML" in text and "restricted maximum likelihood" in text
     assert "Q(df = 13) = 29.7854" in text
     assert "0.7575" in text  # back-transformed proportion
-    assert "Wald-type z" in text
+    assert "pooled CI: Wald-type z test and CI (95%)" in text
 
 
 def test_str_names_knha_and_fe() -> None:

@@ -977,7 +977,7 @@ def _format(fit: PoolResult) -> str:
     lines = [
         f"{model} (k = {fit.k}; tau^2 estimator: {fit.method}, {METHOD_NAMES[fit.method]})",
         f"Measure: {fit.measure} ({MODEL_SCALE[fit.measure]}); "
-        f"{fit.level:g}% CI by {TEST_NAMES[fit.test]}",
+        f"pooled CI: {TEST_NAMES[fit.test]} ({fit.level:g}%)",
     ]
     if fit.correction != "none":
         lines.append(f"Continuity correction: {fit.correction}")
