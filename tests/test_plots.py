@@ -126,3 +126,14 @@ def test_cli_plot_and_funnel(tmp_path: Path) -> None:
     again = CliRunner().invoke(cli, ["pool", str(DATA / "extraction.xlsx"), "--plot",
                                      str(forest)])
     assert again.exit_code == 73
+
+
+def test_cis_past_the_axis_end_in_arrows(tmp_path: Path) -> None:
+    sheet = tmp_path / "wide.csv"
+    sheet.write_text("study,events_1,total_1,events_2,total_2\nTiny,0,5,4,5\n"
+                     "Big,30,100,40,100\nMid,10,50,12,50\n", encoding="utf-8")
+    fig = forest_plot(report(sheet))
+    ax = fig.axes[0]
+    arrows = [line for line in ax.lines if line.get_marker() == "<"]
+    assert len(arrows) == 1  # Tiny's lower CI bound (about 0.001) is below the axis
+    assert arrows[0].get_xdata()[0] == pytest.approx(ax.get_xlim()[0])

@@ -194,12 +194,9 @@ def forest_plot(report: PoolReport, *, digits: int = 2, percent: bool = False,
             est, lb, ub = (v * scale if not log else v for v in (row.estimate, row.lb, row.ub))
             left, right = ax.get_xlim()
             ax.plot([max(lb, left), min(ub, right)], [y, y], color=_SQUARE, lw=1, zorder=2)
-            if lb < left:
-                ax.annotate("", xy=(left, y), xytext=(left * 1.0001 + 0, y),
-                            arrowprops={"arrowstyle": "<|-", "color": _SQUARE, "lw": 1})
-            if ub > right:
-                ax.annotate("", xy=(right, y), xytext=(right, y),
-                            arrowprops={"arrowstyle": "<|-", "color": _SQUARE, "lw": 1})
+            for beyond, edge, arrow in ((lb < left, left, "<"), (ub > right, right, ">")):
+                if beyond:  # the CI goes on past the axis
+                    ax.plot([edge], [y], marker=arrow, ms=5, color=_SQUARE, clip_on=False)
             size = 4 + 10 * math.sqrt((row.weight or 0) / biggest)
             if left <= est <= right:
                 ax.plot([est], [y], marker="s", ms=size, color=_SQUARE, mec="none", zorder=3,
