@@ -195,7 +195,7 @@ class PoolReport:
         if self.by:
             out["by"] = self.by
             out["subgroups"] = {
-                "groups": [{"name": g.name, **_fit_dict(g.fit)} for g in self.subgroups],
+                "groups": [{"name": g.name, **asdict(g.fit)} for g in self.subgroups],
                 "test": asdict(self.subgroup_test) if self.subgroup_test else None,
             }
         for name in ("leave_one_out", "cumulative", "bias"):
@@ -205,11 +205,6 @@ class PoolReport:
         out["warnings"] = list(self.warnings)
         cleaned: dict[str, Any] = _clean(out)
         return cleaned
-
-
-def _fit_dict(fit: Fit) -> dict[str, Any]:
-    data = asdict(fit)
-    return data
 
 
 def _clean(value: Any) -> Any:
@@ -298,7 +293,7 @@ def format_report(report: PoolReport, digits: int = 3, percent: bool = False) ->
                      f"p {_p(t.p_separate)}")
     for sens in (report.leave_one_out, report.cumulative):
         if sens is not None:
-            lines += ["", _sensitivity_title(sens, report)]
+            lines += ["", _sensitivity_title(sens)]
             lines += _table(
                 ["study", report.natural, f"{lv} CI", "tau²", "I²"],
                 [[s, _fmt(e, digits, scale), ci(lb, ub), _fmt(t2, 4), _fmt(i2, 1)]
@@ -333,8 +328,7 @@ def _heterogeneity(fit: Fit, method: str, lv: str) -> list[str]:
     return lines
 
 
-def _sensitivity_title(sens: Sensitivity, report: PoolReport) -> str:
-    del report  # the title depends on the table only
+def _sensitivity_title(sens: Sensitivity) -> str:
     if sens.kind == "leave_one_out":
         return "Leave-one-out (each row omits that study):"
     return f"Cumulative meta-analysis (studies added in order of {sens.order or 'the sheet'}):"
