@@ -121,6 +121,19 @@ def test_means_validation_lists_studies() -> None:
     assert "a mean is <= 0 (ROM needs positive means) in study 2" in text
 
 
+def test_missing_counts_give_missing_effects_not_errors() -> None:
+    # metafor: NA counts give NA yi/vi, and rma leaves the study out
+    es = escalc("PLO", xi=[3, np.nan, 0], ni=[10, 12, np.nan])
+    assert np.isnan(es.yi[1:]).all() and np.isfinite(es.yi[0])
+    assert es.dropped == ((1, "missing input value"), (2, "missing input value"))
+    means = escalc(
+        "SMD", m1i=[1, np.nan], sd1i=[1, 1], n1i=[10, 10], m2i=[0, 0], sd2i=[1, 1], n2i=[10, 10]
+    )
+    assert np.isnan(means.yi[1]) and means.dropped == ((1, "missing input value"),)
+    lower, upper = proportion_ci([np.nan, 2], [10, 10])
+    assert np.isnan(lower[0]) and upper[1] > 0.2
+
+
 def test_correction_is_described_in_words() -> None:
     es = escalc("PLO", xi=[0, 3, 10, 7], ni=[10, 12, 10, 20])
     assert es.correction == "0.5 added to every cell of studies with a zero cell (2 studies)"
@@ -154,7 +167,7 @@ def test_infinite_yi_becomes_missing_with_warning() -> None:
 def test_generic_measure() -> None:
     es = escalc("GEN", yi=[0.1, 0.2, np.nan], sei=[0.1, 0.2, 0.3])
     np.testing.assert_allclose(es.vi[:2], [0.01, 0.04])
-    assert es.dropped == ((2, "yi or vi missing"),)
+    assert es.dropped == ((2, "missing input value"),)
     with pytest.raises(OptionError, match="exactly one"):
         escalc("GEN", yi=[0.1], vi=[0.1], sei=[0.1])
     with pytest.raises(InputError, match="negative in study 2"):

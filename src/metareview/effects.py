@@ -180,8 +180,8 @@ def _raise(problems: list[str]) -> None:
 
 
 def _check_counts(problems: list[str], **counts: FloatArray) -> None:
+    # NaN (missing) passes: the study gets NaN yi/vi, as metafor gives NA
     for name, arr in counts.items():
-        _check(problems, np.isnan(arr), f"{name} is missing")
         finite = np.where(np.isfinite(arr), arr, 0.0)
         _check(problems, np.isinf(arr), f"{name} is infinite")
         _check(problems, finite < 0, f"{name} is negative")
@@ -330,18 +330,40 @@ def _proportions(
         else:
             y = 0.5 * (np.arcsin(np.sqrt(xc / (nc + 1))) + np.arcsin(np.sqrt((xc + 1) / (nc + 1))))
             v = 1 / (4 * nc + 2)
-    y, v, dropped = _infinite_to_nan(y, v)
+    y, v, dropped = _finish(y, v, _missing(x, n))
     correction = _describe(add, to, mask, "zero cell")
     return EffectSizes(measure, y, v, n, correction, mask, dropped)
 
 
+def _missing(*arrays: FloatArray) -> NDArray[np.bool_]:
+    """Studies with a missing (NaN) input value."""
+    mask = np.zeros(arrays[0].size, dtype=bool)
+    for arr in arrays:
+        mask |= np.isnan(arr)
+    return mask
+
+
+def _finish(
+    y: FloatArray,
+    v: FloatArray,
+    missing: NDArray[np.bool_],
+    dropped: tuple[tuple[int, str], ...] = (),
+) -> tuple[FloatArray, FloatArray, tuple[tuple[int, str], ...]]:
+    """NaN yi/vi for studies with missing inputs or an infinite/undefined result (metafor: NA),
+    with the reason for each, in study order."""
+    skip = missing.copy()
+    for index, _ in dropped:
+        skip[index] = True
+    y, v, undefined = _infinite_to_nan(y, v, skip)
+    reasons = dropped + tuple((int(i), "missing input value") for i in np.flatnonzero(missing))
+    return y, v, tuple(sorted(reasons + undefined))
+
+
 def _infinite_to_nan(
-    y: FloatArray, v: FloatArray, skip: NDArray[np.bool_] | None = None
+    y: FloatArray, v: FloatArray, skip: NDArray[np.bool_]
 ) -> tuple[FloatArray, FloatArray, tuple[tuple[int, str], ...]]:
     """Set yi/vi to NaN where a zero cell made them infinite or undefined (metafor: NA)."""
-    bad = ~np.isfinite(y) | ~np.isfinite(v)
-    if skip is not None:
-        bad &= ~skip
+    bad = (~np.isfinite(y) | ~np.isfinite(v)) & ~skip
     if not bad.any():
         return y, v, ()
     warnings.warn(
@@ -433,9 +455,9 @@ def _two_by_two(
     if drop00:
         y = np.where(both, np.nan, y)
         v = np.where(both, np.nan, v)
-    y, v, inf_dropped = _infinite_to_nan(y, v, both if drop00 else None)
+    y, v, dropped = _finish(y, v, _missing(a, b, c, d), dropped)
     correction = _describe(add, to, mask, "zero cell")
-    return EffectSizes(measure, y, v, total, correction, mask, dropped + inf_dropped)
+    return EffectSizes(measure, y, v, total, correction, mask, dropped)
 
 
 def _means(
@@ -453,7 +475,7 @@ def _means(
     m2, sd2, n2 = _array("m2i", m2i, k), _array("sd2i", sd2i, k), _array("n2i", n2i, k)
     problems: list[str] = []
     for name, arr in (("m1i", m1), ("m2i", m2), ("sd1i", sd1), ("sd2i", sd2)):
-        _check(problems, ~np.isfinite(arr), f"{name} is missing or infinite")
+        _check(problems, np.isinf(arr), f"{name} is infinite")
     _check_counts(problems, n1i=n1, n2i=n2)
     _check(problems, (n1 == 0) | (n2 == 0), "a group size is 0")
     _check(problems, (sd1 <= 0) | (sd2 <= 0), "a standard deviation is <= 0")
@@ -476,7 +498,8 @@ def _means(
     else:
         y = np.log(m1 / m2)
         v = sd1**2 / (n1 * m1**2) + sd2**2 / (n2 * m2**2)
-    return EffectSizes(measure, y, v, n1 + n2, "none", np.zeros(k, dtype=bool))
+    y, v, dropped = _finish(y, v, _missing(m1, sd1, n1, m2, sd2, n2))
+    return EffectSizes(measure, y, v, n1 + n2, "none", np.zeros(k, dtype=bool), dropped)
 
 
 def _generic(
@@ -491,8 +514,7 @@ def _generic(
     _check(problems, np.isinf(y) | np.isinf(v), "yi or its variance is infinite")
     _check(problems, v < 0, "the variance (or standard error) is negative")
     _raise(problems)
-    missing = np.isnan(y) | np.isnan(v)
-    dropped = tuple((int(i), "yi or vi missing") for i in np.flatnonzero(missing))
+    y, v, dropped = _finish(y, v, _missing(y, v))
     return EffectSizes("GEN", y, v, n, "none", np.zeros(y.size, dtype=bool), dropped)
 
 
