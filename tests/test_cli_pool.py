@@ -327,3 +327,15 @@ def test_pool_help_has_examples() -> None:
     result = CliRunner().invoke(cli, ["pool", "--help"])
     assert "review pool data/extraction.xlsx" in result.output
     assert "--measure PR --method DL" in result.output
+
+
+def test_cli_module_does_not_load_heavy_libraries() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, metareview.cli; "
+            "print(sorted(m for m in ('openpyxl', 'matplotlib', 'pandas', 'scipy') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"

@@ -427,3 +427,16 @@ def test_copy_of_sample_is_independent(tmp_path: Path) -> None:
     copy = tmp_path / "copy.xlsx"
     shutil.copy(DATA / "extraction.xlsx", copy)
     assert read_extraction(copy).k == 14
+
+
+def test_review_sheet_from_jsonl_records(tmp_path: Path) -> None:
+    records = tmp_path / "records.jsonl"
+    records.write_text('{"pmid": "5", "title": "T", "first_author": "Li X", "year": 2018.0, '
+                       '"source_file": "a.xml"}\n', encoding="utf-8")
+    out = tmp_path / "e.xlsx"
+    result = CliRunner().invoke(cli, ["sheet", str(records), "-o", str(out),
+                                      "--design", "continuous"])
+    assert result.exit_code == 0, result.output
+    ws = openpyxl.load_workbook(out).active
+    assert [c.value for c in ws[2]][:3] == ["pmid:5", "Li X", 2018]
+    assert ws.cell(1, 9).value == "mean_1"
