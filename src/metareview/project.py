@@ -266,7 +266,8 @@ def _records_step(r: _Run) -> list[dict[str, Any]]:
 
 def _sync_screening(r: _Run, path: Path, stage: str,
                     rows: Sequence[Mapping[str, Any]]) -> Screening:
-    """Create the screening workbook, or append the records it lacks; read it back."""
+    """Create the screening workbook, or append the records it lacks
+    (:func:`~metareview.sheets.screening.update_screening`); read it back."""
     from .sheets import screening
 
     config = r.config
@@ -283,11 +284,12 @@ def _sync_screening(r: _Run, path: Path, stage: str,
         r.did(f"created {r.rel(path)}: {len(rows):,} records for {stage} screening")
         return screening.read_screening(path)
     sheet = screening.read_screening(path)
-    known = sheet.by_id()
-    new = [row for row in rows if str(row["record_id"]) not in known]
+    known = [d.record_id for d in sheet.decisions]
+    new = [row for row in rows if str(row["record_id"]) not in set(known)]
     if new:
-        _append(path, render(new), screening.HELPER_SHEETS)
-        r.did(f"added {len(new):,} new record(s) to {r.rel(path)}")
+        with atomic_path(path, force=True) as tmp:
+            update = screening.update_screening(path, rows, tmp)
+        r.did(f"added {len(update.added):,} new record(s) to {r.rel(path)}")
         sheet = screening.read_screening(path)
     if stage == "title-abstract":
         wanted = {str(row["record_id"]) for row in rows}

@@ -1,0 +1,268 @@
+"""review.toml validation, `review init`, and `review run` on a copy of data/example-review:
+idempotence, append-only workbooks, vanished records, duplicates-log overrides."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from metareview.cli import cli
+from metareview.config import init_project, load_config
+from metareview.errors import MissingInputError, ValidationError
+from metareview.project import STATE_NAME, run
+from metareview.sheets.screening import read_screening
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "data" / "example-review"
+FIXTURES = ROOT / "tests" / "fixtures"
+
+# the example's MEDLINE sample withdraws 3 PMIDs; the warning is expected here
+pytestmark = pytest.mark.filterwarnings("ignore:3 PMID\\(s\\) withdrawn")
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    """A copy of the example review without its outputs."""
+    target = tmp_path / "review"
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("output"))
+    return target
+
+
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def invoke(*args: str) -> object:
+    return CliRunner().invoke(cli, list(args))
+
+
+# --- review.toml ---------------------------------------------------------------------
+
+
+def write_toml(folder: Path, text: str) -> Path:
+    (folder / "sources" / "pubmed").mkdir(parents=True, exist_ok=True)
+    shutil.copy(FIXTURES / "pubmed" / "metapub_36987902.xml", folder / "sources" / "pubmed")
+    path = folder / "review.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+GOOD = """\
+[review]
+title = "t"
+
+[[sources]]
+label = "pubmed"
+path = "sources/pubmed"
+"""
+
+
+def test_unknown_key_is_reported_with_its_line(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, GOOD + "\n[analysis]\nmethod = \"DL\"\nestimator = \"REML\"\n")
+    with pytest.raises(ValidationError) as caught:
+        load_config(path)
+    [problem] = caught.value.problems
+    assert problem.location == f"{path}:10"
+    assert "unknown key 'estimator' in [analysis]" in problem.message
+
+
+def test_missing_source_is_reported_with_its_line(tmp_path: Path) -> None:
+    text = GOOD + '\n[[sources]]\nlabel = "embase"\npath = "sources/embase.ris"\n'
+    path = write_toml(tmp_path, text)
+    with pytest.raises(ValidationError) as caught:
+        load_config(path)
+    [problem] = caught.value.problems
+    assert isinstance(problem, MissingInputError)
+    assert problem.location == f"{path}:10"
+    assert "sources/embase.ris does not exist" in problem.message
+
+
+def test_run_cli_reports_every_problem_and_writes_nothing(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, GOOD.replace('title = "t"', 'title = "t"\nsubtitle = "x"')
+                      + '[outputs]\ndir = "out"\n[extra]\n')
+    result = invoke("run", str(tmp_path))
+    assert result.exit_code == 65  # type: ignore[attr-defined]
+    output = result.output  # type: ignore[attr-defined]
+    assert f"review: error: {path}: 2 problems found" in output
+    assert f"{path}:3: unknown key 'subtitle' in [review]" in output
+    assert f"{path}:10: unknown table [extra]" in output
+    assert not (tmp_path / "out").exists()
+
+
+def test_no_review_toml_is_a_missing_input(tmp_path: Path) -> None:
+    result = invoke("run", str(tmp_path))
+    assert result.exit_code == 66  # type: ignore[attr-defined]
+    assert "create one with `review init DIR`" in result.output  # type: ignore[attr-defined]
+
+
+# --- review init ---------------------------------------------------------------------
+
+
+def test_init_writes_the_layout_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    target = tmp_path / "my-review"
+    result = invoke("init", str(target), "--title", "Vasospasm")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    for folder in ("sources/pubmed", "screening", "extraction", "output"):
+        assert (target / folder).is_dir()
+    config = load_config(target)
+    assert config.title == "Vasospasm"
+    assert [s.label for s in config.sources] == ["pubmed"]
+    assert config.title_abstract == target.resolve() / "screening" / "title-abstract.xlsx"
+    text = (target / "review.toml").read_text(encoding="utf-8")
+    assert text.count("\n#") >= 3  # commented for the reviewer
+    before = (target / "review.toml").read_bytes()
+    again = invoke("init", str(target))
+    assert again.exit_code == 65  # type: ignore[attr-defined]
+    assert "a review.toml exists already" in again.output  # type: ignore[attr-defined]
+    assert (target / "review.toml").read_bytes() == before
+
+
+def test_run_on_a_fresh_init_says_the_sources_are_empty(tmp_path: Path) -> None:
+    init_project(tmp_path / "r")
+    result = invoke("run", str(tmp_path / "r"))
+    assert result.exit_code == 66  # type: ignore[attr-defined]
+    assert "no article files in this folder" in result.output  # type: ignore[attr-defined]
+
+
+# --- review run ----------------------------------------------------------------------
+
+
+def test_run_makes_the_report_and_a_second_run_changes_nothing(example: Path) -> None:
+    first = invoke("run", str(example))
+    assert first.exit_code == 0, first.output  # type: ignore[attr-defined]
+    out = example / "output"
+    for name in ("records.csv", "duplicates.csv", "prisma.csv", "prisma.svg", "prisma.png",
+                 "results.json", "forest.png", "funnel.svg", "report.html", "report.md",
+                 STATE_NAME):
+        assert (out / name).stat().st_size > 0, name
+    assert "wrote output/report.html" in first.output  # type: ignore[attr-defined]
+    before = snapshot(example)
+    second = invoke("run", str(example))
+    assert second.exit_code == 0  # type: ignore[attr-defined]
+    assert second.output == "everything is up to date\n"  # type: ignore[attr-defined]
+    assert snapshot(example) == before
+
+
+def test_reviewer_workbooks_are_never_rewritten(example: Path) -> None:
+    workbooks = [example / "screening" / "title-abstract.xlsx",
+                 example / "screening" / "full-text.xlsx",
+                 example / "extraction" / "extraction.xlsx"]
+    before = {p: p.read_bytes() for p in workbooks}
+    summary = run(load_config(example))
+    assert summary.stopped is None and summary.report is not None
+    assert {p: p.read_bytes() for p in workbooks} == before
+
+
+def test_a_fresh_review_stops_politely_at_screening(example: Path) -> None:
+    shutil.rmtree(example / "screening")
+    shutil.rmtree(example / "extraction")
+    result = invoke("run", str(example))
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    output = result.output  # type: ignore[attr-defined]
+    # 11 records in the exports (README of the example), one DOI duplicate
+    assert "found 1 duplicates; 10 unique records" in output
+    assert "10 of 10 record(s) still to decide in screening/title-abstract.xlsx" in output
+    assert "title-abstract.xlsx!H2" in output and "title-abstract.xlsx!H11" in output
+    assert "then run `review run` again" in output
+    assert not (example / "output" / "report.html").exists()
+    assert not (example / "screening" / "full-text.xlsx").exists()
+
+
+def test_new_records_are_appended_and_decisions_kept(example: Path) -> None:
+    run(load_config(example))
+    ta = example / "screening" / "title-abstract.xlsx"
+    old = read_screening(ta)
+    shutil.copy(FIXTURES / "pubmed" / "metapub_37167981.xml", example / "sources" / "pubmed")
+    lines: list[str] = []
+    summary = run(load_config(example), echo=lines.append)
+    assert "added 1 new record(s) to screening/title-abstract.xlsx" in lines
+    assert summary.stopped is not None
+    assert "1 of 11 record(s) still to decide" in summary.stopped
+    assert "title-abstract.xlsx!H12  pmid:37167981" in summary.stopped
+    new = read_screening(ta)
+    assert new.decisions[:-1] == old.decisions  # every earlier decision, same cell
+    assert new.decisions[-1].record_id == "pmid:37167981"
+    ws = load_workbook(ta).worksheets[0]
+    assert ws["D12"].value  # the title is filled in on the appended row
+    lists = [v for v in ws.data_validations.dataValidation
+             if v.formula1 == '"include,exclude,maybe"']
+    assert any("H12" in v.sqref for v in lists)  # the drop-down reaches the new row
+
+
+def test_vanished_records_are_reported_and_left_in_place(example: Path) -> None:
+    (example / "sources" / "pubmed" / "biopython_pubmed4.xml").unlink()
+    lines: list[str] = []
+    summary = run(load_config(example), echo=lines.append)
+    assert summary.stopped is None
+    [note] = summary.notes
+    assert "no longer among the unique records" in note and "pmid:27797938" in note
+    kept = read_screening(example / "screening" / "title-abstract.xlsx").decisions
+    assert "pmid:27797938" in [d.record_id for d in kept]
+    prisma = (example / "output" / "prisma.csv").read_text(encoding="utf-8")
+    rows = {row["data"]: row["n"] for row in csv.DictReader(prisma.splitlines())}
+    assert rows["records_screened"] == "9"
+    assert rows["records_excluded"] == "5"
+
+
+def test_override_in_the_duplicates_log_is_read_back(example: Path) -> None:
+    run(load_config(example))
+    log = example / "output" / "duplicates.csv"
+    rows = list(csv.DictReader(log.read_text(encoding="utf-8").splitlines()))
+    assert len(rows) == 1 and rows[0]["rule"] == "doi"
+    rows[0]["override"] = "not duplicate"
+    with log.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    summary = run(load_config(example))
+    assert "found 0 duplicates; 11 unique records" in summary.actions
+    assert summary.stopped is not None and "1 of 11 record(s) still to decide" in summary.stopped
+    again = list(csv.DictReader(log.read_text(encoding="utf-8").splitlines()))
+    assert [r["override"] for r in again] == ["not duplicate"]
+
+
+def test_extraction_rows_no_longer_included_are_reported(example: Path) -> None:
+    ft = example / "screening" / "full-text.xlsx"
+    book = load_workbook(ft)
+    ws = book.worksheets[0]
+    head = {c.value: c.column for c in ws[1]}
+    for row in ws.iter_rows(min_row=2):
+        if row[0].value == "pmid:31383387":
+            ws.cell(row[0].row, head["decision"], "exclude")
+            ws.cell(row[0].row, head["exclusion_reason"], "wrong outcome")
+    book.save(ft)
+    summary = run(load_config(example))
+    assert any("no longer included at full text: pmid:31383387" in n for n in summary.notes)
+    counts = {r["data"]: r["n"] for r in csv.DictReader(
+        (example / "output" / "prisma.csv").read_text(encoding="utf-8").splitlines())}
+    assert counts["new_studies"] == "1"
+
+
+def test_a_report_newly_included_is_appended_to_the_extraction_sheet(example: Path) -> None:
+    extraction = example / "extraction" / "extraction.xlsx"
+    before = [[c.value for c in row] for row in load_workbook(extraction).worksheets[0].rows]
+    ft = example / "screening" / "full-text.xlsx"
+    book = load_workbook(ft)
+    ws = book.worksheets[0]
+    head = {c.value: c.column for c in ws[1]}
+    for row in ws.iter_rows(min_row=2):
+        if row[0].value == "pmid:31687927":
+            ws.cell(row[0].row, head["decision"], "include")
+            ws.cell(row[0].row, head["exclusion_reason"], None)
+    book.save(ft)
+    result = invoke("run", str(example))
+    # the new row must be filled in (or set to include = no) before pooling
+    assert result.exit_code == 65  # type: ignore[attr-defined]
+    output = result.output  # type: ignore[attr-defined]
+    assert "added 1 new record(s) to extraction/extraction.xlsx" in output
+    rows = [[c.value for c in row] for row in load_workbook(extraction).worksheets[0].rows]
+    assert rows[:len(before)] == before
+    assert rows[len(before)][0] == "pmid:31687927" and rows[len(before)][7] == "yes"
+    new_row = len(before) + 1
+    assert f"extraction.xlsx!I{new_row}: events is empty" in output
