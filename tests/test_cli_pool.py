@@ -233,6 +233,10 @@ def test_stdin_csv() -> None:
     result = CliRunner().invoke(cli, ["pool", "-", "--format", "json"], input=data)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["source"] == "<stdin>"
+    book = CliRunner().invoke(cli, ["pool", "-", "--format", "json"],
+                              input=(DATA / "extraction.xlsx").read_bytes())
+    assert book.exit_code == 0, book.output
+    assert json.loads(book.stdout)["k"] == 14
 
 
 # --- outputs ---------------------------------------------------------------------------------
