@@ -381,7 +381,7 @@ def screen_compare_command(first: str, second: str, as_json: bool) -> None:
               help="The extraction workbook to write (.xlsx).")
 @click.option("--design", type=click.Choice(["proportion", "binary", "continuous", "generic"]),
               default="proportion", show_default=True,
-              help="Which data columns to code (see below).")
+              help="Which data columns to code (see above).")
 @click.option("--field", "fields", multiple=True, metavar="NAME",
               help="An extra column to code (repeatable), e.g. country or risk of bias.")
 @click.option("-f", "--force", is_flag=True, help="Replace an output file that exists.")
@@ -446,7 +446,8 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
               default=None, help="Data layout (default: told from the column names).")
 @click.option("--measure", default=None,
               help="PR, PLN, PLO, PAS, PFT (proportions; default PLO), OR, RR, RD (binary; "
-                   "default OR), SMD, MD (continuous; default SMD).")
+                   "default OR), SMD, MD (continuous; default SMD). For generic yi: GEN, "
+                   "or the measure yi is on (e.g. OR) to back-transform.")
 @click.option("--method", default="REML", show_default=True,
               help="tau² estimator: REML, DL, ML, PM, HE, SJ, EB, HS, FE (common effect), "
                    "or GLMM (proportions, logit scale).")
