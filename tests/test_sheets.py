@@ -407,7 +407,7 @@ def test_review_sheet_blank_and_refusals(tmp_path: Path) -> None:
 def test_review_sheet_from_a_folder_of_article_xml(tmp_path: Path) -> None:
     folder = tmp_path / "xml"
     folder.mkdir()
-    shutil.copy(Path(__file__).parent / "fixtures" / "pubmed" / "metapub_36987902.xml", folder)
+    shutil.copy(Path(__file__).parent / "fixtures" / "sheets" / "metapub_36987902.xml", folder)
     out = tmp_path / "e.xlsx"
     result = CliRunner().invoke(cli, ["sheet", str(folder), "-o", str(out)])
     assert result.exit_code == 0, result.output
