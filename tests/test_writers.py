@@ -7,10 +7,13 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
+import unicodedata
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from metareview.formats import bibtex, detect, nbib, ris
 from metareview.records import Abstract, Article, Author, Journal, PubDate, Section, Text
@@ -192,3 +195,30 @@ def test_records_from_xml_become_journal_articles_with_pmid() -> None:
     assert nbib_again.pmid == pubmed.pmid
     assert nbib_again.mesh_terms == pubmed.mesh_terms
     assert nbib_again.publication_types == pubmed.publication_types
+
+
+_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=40
+).filter(lambda s: s.strip() != "")
+_WORD = st.from_regex(r"[A-Za-zÀ-ÿ][a-zà-ÿ'\-]{0,10}", fullmatch=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    title=_TEXT,
+    last=st.lists(_WORD, min_size=1, max_size=3).map(" ".join),
+    first=st.lists(_WORD, min_size=1, max_size=2).map(" ".join),
+    target=st.sampled_from(sorted(WRITERS)),
+)
+def test_any_title_and_name_survive(title: str, last: str, first: str, target: str) -> None:
+    article = Article(
+        source_format="other",
+        source_file="x",
+        record_index=0,
+        titles=(Text(title),),
+        authors=(Author(last=last, first=first),),
+    )
+    _, (back,) = round_trip(WRITERS[target], [article])
+    assert back.title == unicodedata.normalize("NFC", " ".join(title.split()))
+    (author,) = back.authors
+    assert (author.last, author.first) == (last, first)

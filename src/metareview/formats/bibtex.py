@@ -42,6 +42,7 @@ _SPECIAL = re.compile(r"[\\{}&%$#_~]")
 _LIGATURE = re.compile(r"(?<=-)(?=-)|(?<=`)(?=`)|(?<=')(?=')|(?<=[!?])(?=`)")
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 _SUFFIX = re.compile(r"(?:Jr|Sr|II|III|IV)\.?", re.IGNORECASE)
+_AND = re.compile(r"\band\b", re.IGNORECASE)
 _KEY_CHARS = re.compile(r"[^A-Za-z0-9]+")
 #: Letters that Unicode decomposition does not turn into ASCII, for citation keys.
 _KEY_LETTERS = str.maketrans(
@@ -292,7 +293,15 @@ def _name(author: Author) -> str:
     if author.collective or not (given or author.suffix):
         return "{" + _latex(author.collective or author.last or "") + "}"
     parts = [author.last or "", *([author.suffix] if author.suffix else []), given or ""]
-    return ", ".join(_latex(p) for p in parts)
+    return ", ".join(_name_part(p) for p in parts)
+
+
+def _name_part(text: str) -> str:
+    """A word "and" or a comma inside a name part would split the name list: brace it."""
+    text = " ".join(text.split())
+    if _AND.search(text) or "," in text:
+        return "{" + _latex(text) + "}"
+    return _latex(text)
 
 
 def _text(name: str, value: str | None) -> Iterator[tuple[str, str]]:
