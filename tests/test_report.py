@@ -201,3 +201,20 @@ def test_report_command_fails_while_screening_is_pending(tmp_path: Path) -> None
     assert result.exit_code == 65
     assert "no report yet: title/abstract screening: 10 of 10 record(s)" in result.output
     assert not (tmp_path / "r.html").exists()
+
+
+def test_subgroups_get_their_table_and_a_methods_sentence() -> None:
+    source = PRITZ.read_text(encoding="utf-8").splitlines()[1:]
+    text = "study,events,total,subgroup\n" + "".join(
+        f"{line},{'early' if i < 7 else 'late'}\n" for i, line in enumerate(source))
+    studies = read_extraction("s.csv", data=text.encode(), name="s.csv")
+    pool = run_pool(studies, PoolOptions(by="subgroup"))
+    content = ReportContent(load_config(EXAMPLE), content_for("PLO", "DL").prisma, pool,
+                            characteristics(studies))
+    page = lxml.html.fromstring(to_html(content))
+    table = page.get_element_by_id("subgroups-table")
+    groups = [tr[0].text_content() for tr in table.iter("tr")][1:3]
+    assert groups == ["early", "late"]
+    assert "Subgroups were defined by subgroup" in page.get_element_by_id("methods").text_content()
+    head = [th.text_content() for th in page.get_element_by_id("characteristics-table").iter("th")]
+    assert head == ["study", "events", "total", "subgroup"]

@@ -36,7 +36,7 @@ from .config import ReviewConfig
 from .fileio import atomic_path
 
 if TYPE_CHECKING:
-    from .poolrun import PoolReport
+    from .poolrun import PoolOptions, PoolReport
     from .prisma import PrismaCounts
     from .sheets.extraction import StudyTable
     from .sheets.screening import Screening
@@ -164,7 +164,6 @@ class _Run:
             self.did(f"wrote {self.rel(path)}")
 
     def summary(self, stopped: str | None = None, report: Path | None = None) -> RunSummary:
-        self.state.save()
         if stopped:
             self.echo(stopped)
         elif not self.actions:
@@ -184,6 +183,14 @@ def run(config: ReviewConfig, *, echo: Callable[[str], None] = lambda _: None) -
     for workbook in (config.title_abstract, config.full_text, config.extraction):
         workbook.parent.mkdir(parents=True, exist_ok=True)
     r = _Run(config, echo)
+    try:
+        return _steps(r)
+    finally:  # steps done before an error need not run again
+        r.state.save()
+
+
+def _steps(r: _Run) -> RunSummary:
+    config = r.config
     rows = _records_step(r)
     ids = [str(row["record_id"]) for row in rows]
 
@@ -435,7 +442,7 @@ def _read_studies(r: _Run) -> StudyTable | None:
                            required=[by] if by else [])
 
 
-def pool_options(config: ReviewConfig) -> Any:
+def pool_options(config: ReviewConfig) -> PoolOptions:
     """The :class:`~metareview.poolrun.PoolOptions` of the review's ``[analysis]``, with
     leave-one-out and the small-study tests the report shows."""
     from .poolrun import PoolOptions

@@ -308,8 +308,8 @@ def to_html(content: ReportContent) -> str:
                 _html_table(head, rows, "characteristics-table")),
         section("results", "Pooled results", para(pooled_sentence(pool), "pooled"),
                 _html_table(*result_tables["studies"], "studies-table"),
-                *([para("Subgroups", ""), _html_table(*result_tables["subgroups"],
-                                                      "subgroups-table")]
+                *(["<h3>Subgroups</h3>", _html_table(*result_tables["subgroups"],
+                                                     "subgroups-table")]
                   if "subgroups" in result_tables else [])),
         section("forest-plot", "Forest plot", _figure(content, "forest")),
         section("funnel-plot", "Funnel plot", _figure(content, "funnel")),
