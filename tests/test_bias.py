@@ -23,6 +23,8 @@ import warnings
 from typing import Any
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from gold_cases import REFERENCE, close, dataset, gold
 from metareview.bias import RegtestResult, ranktest, regtest, trimfill
@@ -157,9 +159,25 @@ def test_regtest_result_object() -> None:
     json.dumps(d)
 
 
-def test_equal_variances_refused_by_regtest() -> None:
+def test_equal_variances_refused_by_regtest_and_trimfill() -> None:
     with pytest.raises(EstimationError, match="no longer of full rank"):
         regtest([0.1, 0.2, 0.3, 0.5], [0.02] * 4)
+    with pytest.raises(EstimationError, match="cannot choose the side") as info:
+        trimfill([0.1, 0.2, 0.3, 0.5], [0.02] * 4, method="DL")
+    assert "side='left'" in str(info.value)
+    assert trimfill([0.1, 0.2, 0.3, 0.5], [0.02] * 4, method="DL", side="left").k0 >= 0
+
+
+def test_q0_estimator_and_undefined_se() -> None:
+    es = _es("bcg")
+    q0 = trimfill(es.yi, es.vi, method="DL", estimator="Q0")
+    assert q0.k0 >= 0 and q0.p_k0 is None and q0.se_k0 > 0
+    es = _es("pritz1997")  # nearly every deviation positive: Q0's square root is negative
+    with pytest.raises(EstimationError, match="Q0 estimator is undefined"):
+        trimfill(es.yi, es.vi, method="DL", estimator="Q0")
+    # three identical effects: the L0 variance formula goes negative, R returns NaN
+    tf = trimfill([0.0, 0.0, 0.0], [1.0, 1.0, 0.5], method="DL")
+    assert math.isnan(tf.se_k0)
 
 
 def test_bad_input() -> None:
@@ -176,3 +194,26 @@ def test_bad_input() -> None:
     with pytest.warns(ReviewWarning, match="NAs omitted"):
         rk = ranktest([0.1, float("nan"), 0.3, 0.2], [0.01, 0.02, 0.03, 0.04])
     assert rk.k == 3
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.floats(-2, 2), st.floats(0.01, 1)), min_size=3, max_size=15))
+def test_properties(studies: list[tuple[float, float]]) -> None:
+    yi = [y for y, _ in studies]
+    vi = [v for _, v in studies]
+    assume(len(set(vi)) > 1)  # equal variances: no side can be chosen (tested above)
+    assume(len(set(yi)) > 1)  # equal effects: Kendall's tau is undefined (NaN, as in R)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rk = ranktest(yi, vi)
+        try:
+            tf = trimfill(yi, vi, method="DL")
+        except EstimationError as exc:  # k0 may cycle on near-ties, as in metafor
+            assert exc.message == "Trim and fill algorithm did not converge."
+            return
+    assert -1 <= rk.tau <= 1 and 0 <= rk.pval <= 1
+    assert tf.k0 >= 0 and tf.fit.k == len(yi) + tf.k0 == len(yi) + len(tf.filled_yi)
+    if tf.k0:  # filled studies lie on the side where studies were missing
+        below = all(y <= tf.fit.estimate + 1e-9 for y in tf.filled_yi)
+        above = all(y >= tf.fit.estimate - 1e-9 for y in tf.filled_yi)
+        assert below if tf.side == "left" else above

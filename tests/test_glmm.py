@@ -16,6 +16,8 @@ import math
 from typing import Any
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from gold_cases import REFERENCE, close, dataset
 from metareview.errors import EstimationError, InputError, OptionError
@@ -142,6 +144,12 @@ def test_refuses_what_cannot_be_fitted(xi: list[int], ni: list[int], message: st
     assert info.value.hint
 
 
+def test_no_finite_tau() -> None:
+    # a 0 % and a 100 % study: the likelihood keeps rising as tau grows
+    with pytest.raises(EstimationError, match="did not converge"):
+        pool_glmm([0, 20], [20, 20])
+
+
 def test_bad_counts_and_options() -> None:
     with pytest.raises(InputError, match="xi is larger than ni"):
         pool_glmm([3, 12], [2, 20])
@@ -153,3 +161,19 @@ def test_bad_counts_and_options() -> None:
         pool_glmm([3, 4], [10, 10], level=0)
     with pytest.raises(OptionError, match="labels"):
         pool_glmm([3, 4], [10, 10], labels=["only one"])
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(1, 40)), min_size=2, max_size=8))
+def test_properties(counts: list[tuple[int, int]]) -> None:
+    xi = [min(x, n) for x, n in counts]
+    ni = [n for _, n in counts]
+    assume(0 < sum(xi) < sum(ni))
+    # only 0 % and 100 % studies leave tau unidentified (see test_no_finite_tau)
+    assume(not all(x in (0, n) for x, n in zip(xi, ni, strict=True)))
+    fit = pool_glmm(xi, ni)
+    assert fit.tau2 >= 0 and 0 <= fit.i2 < 100
+    assert fit.ci_lb <= fit.estimate <= fit.ci_ub
+    assert fit.pi_lb <= fit.pred_ci_lb <= fit.pred <= fit.pred_ci_ub <= fit.pi_ub
+    again = pool_glmm(xi[::-1], ni[::-1])
+    assert math.isclose(fit.estimate, again.estimate, rel_tol=1e-5, abs_tol=1e-5)

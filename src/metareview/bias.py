@@ -346,9 +346,14 @@ def trimfill(
             return pool(yy, vv, method=method, control=pool_kwargs.get("control")).estimate
 
     if side is None:
+        X = np.column_stack([np.ones(k), np.sqrt(v)])
+        if np.linalg.matrix_rank(X) < 2:
+            raise EstimationError(
+                "cannot choose the side: the standard errors do not vary",
+                hint="give side='left' or side='right'",
+            )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            X = np.column_stack([np.ones(k), np.sqrt(v)])
             slope = fit_design(y, v, X, ("intrcpt", "sei"), method=method, test="z",
                                level=95.0).beta[1]
         side = "right" if slope < 0 else "left"
@@ -378,13 +383,19 @@ def trimfill(
             est = k - float(neg.max()) - 1 if neg.size else float(k - 1)
             se_k0 = math.sqrt(2 * max(0.0, est) + 2)
         else:
+            if estimator == "Q0" and 2 * k**2 - 4 * sr + 0.25 < 0:
+                raise EstimationError(
+                    "the Q0 estimator is undefined for these data (4 S_r > 2k^2 + 1/4)",
+                    hint="use estimator='L0' or 'R0'",
+                )
             est = ((4 * sr - k * (k + 1)) / (2 * k - 1) if estimator == "L0"
                    else k - 0.5 - math.sqrt(2 * k**2 - 4 * sr + 0.25))
             var_sr = (k * (k + 1) * (2 * k + 1) + 10 * est**3 + 27 * est**2 + 17 * est
                       - 18 * k * est**2 - 18 * k * est + 6 * k**2 * est) / 24
-            se_k0 = max(0.0, 4 * math.sqrt(var_sr) / (2 * k - 1) if estimator == "L0"
-                        else 2 * math.sqrt(var_sr) / math.sqrt((k - 0.5) ** 2
-                                                               - est * (2 * k - est - 1)))
+            denom = 2 * k - 1 if estimator == "L0" else 2 * math.sqrt(
+                max(0.0, (k - 0.5) ** 2 - est * (2 * k - est - 1)))
+            # R gives NaN (not an error) when the variance formula goes negative
+            se_k0 = 4 * math.sqrt(var_sr) / denom if var_sr >= 0 and denom > 0 else math.nan
         k0 = max(0, round(est))  # halves to even, like R's round()
 
     # R0: P(longest run >= k0 + 1) under no asymmetry (Duval & Tweedie 2000)

@@ -206,7 +206,7 @@ def pool_glmm(
     p_pool = x.sum() / n.sum()
     start = np.array([math.log(p_pool / (1 - p_pool)), 0.5])
     best = optimize.minimize(lambda t: -loglik(t), start, method="Nelder-Mead",
-                             options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 4000})
+                             options={"xatol": 1e-6, "fatol": 1e-10, "maxiter": 1000})
     # polish with Newton steps on the numerical gradient/Hessian
     theta = best.x
     for _ in range(20):
@@ -298,7 +298,7 @@ def _log_marginal(mu: float, tau: float, x: Float, n: Float, nodes: Float, log_w
         lo = np.where(grad > 0, u, lo)
         hi = np.where(grad < 0, u, hi)
         new = u + grad / curv
-        new = np.where((new <= lo) | (new >= hi), (lo + hi) / 2, new)  # safeguarded Newton
+        new = np.where((new < lo) | (new > hi), (lo + hi) / 2, new)  # safeguarded Newton
         done = np.max(np.abs(new - u)) < 1e-13
         u = new
         if done:
