@@ -506,6 +506,35 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
     and on request subgroups, leave-one-out, cumulative pooling and Egger/Begg/trim-and-fill.
     Engine warnings (studies dropped, PFT caveat, tests switched) are re-issued and kept in
     :attr:`PoolReport.warnings`.
+
+    Parameters
+    ----------
+    table : StudyTable
+        Included studies from :func:`metareview.sheets.extraction.read_extraction`.
+    options : PoolOptions
+        ``measure`` (default by design: PLO, OR, SMD, GEN), ``method`` (REML), ``test``
+        (z), ``study_ci`` (cp), ``level`` (95), and the optional analyses.
+
+    Returns
+    -------
+    PoolReport
+
+    Raises
+    ------
+    OptionError
+        Unknown or unsuitable choices (e.g. OR for a proportion sheet, GLMM with knha).
+    EstimationError
+        Where metafor refuses the model (e.g. zero variances with DL, k = 1 with
+        leave-one-out).
+
+    References
+    ----------
+    Clopper CJ, Pearson ES (1934). The use of confidence or fiducial limits illustrated in the
+    case of the binomial. Biometrika 26:404-413.
+    Viechtbauer W (2007). Confidence intervals for the amount of heterogeneity in
+    meta-analysis. Stat Med 26:37-52.
+    Higgins JPT, Thompson SG, Spiegelhalter DJ (2009). A re-evaluation of random-effects
+    meta-analysis. J R Stat Soc A 172:137-159 (prediction intervals).
     """
     from . import effects, meta
 
