@@ -266,3 +266,13 @@ def test_a_report_newly_included_is_appended_to_the_extraction_sheet(example: Pa
     assert rows[len(before)][0] == "pmid:31687927" and rows[len(before)][7] == "yes"
     new_row = len(before) + 1
     assert f"extraction.xlsx!I{new_row}: events is empty" in output
+
+
+def test_search_date_may_be_a_toml_date(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, GOOD + "searched = 2025-01-31\n")
+    assert load_config(path).sources[0].searched == "2025-01-31"
+    path.write_text(GOOD + "searched = 2025\n", encoding="utf-8")
+    with pytest.raises(ValidationError) as caught:
+        load_config(path)
+    assert caught.value.problems[0].location == f"{path}:7"
+    assert "sources.searched has the wrong type (int)" in caught.value.problems[0].message

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,8 @@ class ReviewConfig:
 # table -> key -> expected type; a declarative schema so unknown keys are caught.
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "review": {"title": str, "question": str},
-    "sources": {"label": str, "path": str, "database": str, "searched": str},
+    # a search date may be a TOML date (2025-01-31) or text ("January 2025")
+    "sources": {"label": str, "path": str, "database": str, "searched": (str, date)},
     "dedupe": {"threshold": (int, float)},
     "screening": {"title_abstract": str, "full_text": str, "reasons": list},
     "extraction": {"workbook": str, "design": str, "fields": list},
@@ -238,7 +240,7 @@ def load_config(path: str | Path) -> ReviewConfig:
                     "put the database's export file there or fix the path",
                 )
             )
-        searched = entry.get("searched") or None
+        searched = str(entry["searched"]) if entry.get("searched") else None
         sources.append(
             Source(str(label), source_path, str(entry.get("database", label)), searched)
         )
