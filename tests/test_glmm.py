@@ -163,10 +163,11 @@ def test_bad_counts_and_options() -> None:
         pool_glmm([3, 4], [10, 10], labels=["only one"])
 
 
-@settings(max_examples=15, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 40), st.integers(1, 40)), min_size=2, max_size=8))
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.integers(5, 60).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
+                min_size=2, max_size=8))
 def test_properties(counts: list[tuple[int, int]]) -> None:
-    xi = [min(x, n) for x, n in counts]
+    xi = [x for x, _ in counts]
     ni = [n for _, n in counts]
     assume(0 < sum(xi) < sum(ni))
     # only 0 % and 100 % studies leave tau unidentified (see test_no_finite_tau)
