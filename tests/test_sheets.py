@@ -206,6 +206,18 @@ def test_csv_with_semicolons_and_cell_references(tmp_path: Path) -> None:
                               "events cannot exceed total; check both cells"]
 
 
+def test_old_xls_and_non_utf8_csv_are_refused_with_a_way_out(tmp_path: Path) -> None:
+    xls = tmp_path / "old.xls"
+    xls.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100)
+    with pytest.raises(InputError, match=r"old-style \.xls") as info:
+        read_extraction(xls)
+    assert "save it as .xlsx" in str(info.value)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("study,events,total\nM\xfcller,1,2\n".encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8"):
+        read_extraction(latin)
+
+
 def test_csv_bytes_from_stdin() -> None:
     data = (REFERENCE / "pritz1997.csv").read_bytes()
     table = read_extraction("-", data=data, name="<stdin>")

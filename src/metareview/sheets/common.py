@@ -27,6 +27,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from ..errors import InputError, MissingInputError
 
 XLSX_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (OLE2 compound file)
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 LOCKED_FILL = PatternFill("solid", fgColor="E7E6E6")
@@ -84,6 +85,9 @@ def read_table(source: str | Path, *, sheet: str | None = None, skip: Iterable[s
             raise MissingInputError(f"cannot read the file ({exc.strerror})", str(source)) from None
     if data.startswith(XLSX_MAGIC):
         return _read_xlsx(data, label, sheet, {s.lower() for s in skip})
+    if data.startswith(OLE_MAGIC):
+        raise InputError("an old-style .xls workbook", label,
+                         "open it in Excel or LibreOffice and save it as .xlsx")
     if sheet is not None:
         raise InputError("--sheet given but the input is CSV, not a workbook", label,
                          "leave out --sheet for CSV files")
