@@ -288,7 +288,7 @@ def _table(
         pred_ci_ub=tuple(cols["pred_ci_ub"]),
         notes=tuple(notes),
         method=settings.method,
-        test=str(options.get("test", settings.test)),
+        test=str(options.get("test", "z")).lower(),  # as asked: k = 1 rows switch to z
         level=settings.level,
         measure=settings.measure,
         fits=tuple(fits),
