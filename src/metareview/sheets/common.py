@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -96,7 +97,9 @@ def read_table(source: str | Path, *, sheet: str | None = None, skip: Iterable[s
 
 def _open_workbook(data: bytes, label: str, data_only: bool) -> Any:
     try:
-        return load_workbook(io.BytesIO(data), data_only=data_only)
+        with warnings.catch_warnings():  # unsupported Excel extensions do not affect values
+            warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+            return load_workbook(io.BytesIO(data), data_only=data_only)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise InputError(f"not a readable .xlsx workbook ({exc})", label,
                          "save the file again as an Excel workbook (.xlsx) or CSV") from None
