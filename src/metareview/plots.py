@@ -132,7 +132,7 @@ def _rows(report: PoolReport, digits: int, scale: float) -> list[_Row]:
     return rows
 
 
-def forest_plot(report: PoolReport, *, digits: int = 2, percent: bool = False,
+def forest_plot(report: PoolReport, *, digits: int | None = None, percent: bool = False,
                 title: str | None = None) -> Figure:
     """A publication-style forest plot of ``report`` on the natural scale.
 
@@ -145,6 +145,8 @@ def forest_plot(report: PoolReport, *, digits: int = 2, percent: bool = False,
     from matplotlib.patches import Polygon
 
     scale = 100.0 if percent and report.natural == "proportion" else 1.0
+    if digits is None:  # 0.76 [0.66, 0.83] or 75.7 [66.1, 83.4]
+        digits = 1 if scale == 100 else 2
     rows = _rows(report, digits, scale)
     log = report.natural in _RATIO_SCALES
     n = len(rows)
@@ -328,7 +330,7 @@ def funnel_plot(report: PoolReport) -> Figure:
 
 
 def save_forest(report: PoolReport, path: str | Path, *, inputs: Sequence[str | Path] = (),
-                force: bool = False, digits: int = 2, percent: bool = False) -> Path:
+                force: bool = False, digits: int | None = None, percent: bool = False) -> Path:
     """Draw :func:`forest_plot` and save it atomically (PNG, SVG or PDF by suffix)."""
     _check_suffix(Path(path))
     return save_figure(forest_plot(report, digits=digits, percent=percent), path,
