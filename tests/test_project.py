@@ -4,6 +4,7 @@ idempotence, append-only workbooks, vanished records, duplicates-log overrides."
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 from pathlib import Path
 
@@ -246,6 +247,9 @@ def test_extraction_rows_no_longer_included_are_reported(example: Path) -> None:
 
 def test_a_report_newly_included_is_appended_to_the_extraction_sheet(example: Path) -> None:
     extraction = example / "extraction" / "extraction.xlsx"
+    book = load_workbook(extraction)
+    book.worksheets[0]["G4"] = "Sinha A 2019"  # a hand-added study with the new one's label
+    book.save(extraction)
     before = [[c.value for c in row] for row in load_workbook(extraction).worksheets[0].rows]
     ft = example / "screening" / "full-text.xlsx"
     book = load_workbook(ft)
@@ -264,6 +268,7 @@ def test_a_report_newly_included_is_appended_to_the_extraction_sheet(example: Pa
     rows = [[c.value for c in row] for row in load_workbook(extraction).worksheets[0].rows]
     assert rows[:len(before)] == before
     assert rows[len(before)][0] == "pmid:31687927" and rows[len(before)][7] == "yes"
+    assert rows[len(before)][6] == "Sinha A 2019 (2)"  # labels stay unique
     new_row = len(before) + 1
     assert f"extraction.xlsx!I{new_row}: events is empty" in output
 
@@ -276,3 +281,27 @@ def test_search_date_may_be_a_toml_date(tmp_path: Path) -> None:
         load_config(path)
     assert caught.value.problems[0].location == f"{path}:7"
     assert "sources.searched has the wrong type (int)" in caught.value.problems[0].message
+
+
+def test_a_malformed_export_stops_the_run_with_its_location(example: Path) -> None:
+    bad = example / "sources" / "pubmed" / "broken.xml"
+    bad.write_text("<PubmedArticleSet>\n<PubmedArticle>\n</PubmedArticleSet>\n", encoding="utf-8")
+    result = invoke("run", str(example))
+    assert result.exit_code == 65  # type: ignore[attr-defined]
+    assert re.search(r"broken\.xml:3:\d+: ", result.output)  # type: ignore[attr-defined]
+    assert not (example / "output" / "records.csv").exists()
+    assert not (example / "output" / "report.html").exists()
+
+
+def test_a_bad_decision_is_reported_with_its_cell(example: Path) -> None:
+    invoke("run", str(example))
+    report = (example / "output" / "report.html").read_bytes()
+    ta = example / "screening" / "title-abstract.xlsx"
+    book = load_workbook(ta)
+    book.worksheets[0]["H3"] = "yes please"
+    book.save(ta)
+    result = invoke("run", str(example))
+    assert result.exit_code == 65  # type: ignore[attr-defined]
+    output = result.output  # type: ignore[attr-defined]
+    assert "title-abstract.xlsx!H3: unknown decision 'yes please'" in output
+    assert (example / "output" / "report.html").read_bytes() == report

@@ -309,7 +309,7 @@ def _sync_screening(r: _Run, path: Path, stage: str,
 
 def _sync_extraction(r: _Run, rows: Sequence[Mapping[str, Any]]) -> None:
     from .sheets import common
-    from .sheets.extraction import HELPER_SHEETS, SheetPlan, key, write_extraction
+    from .sheets.extraction import HELPER_SHEETS, SheetPlan, key, study_label, write_extraction
 
     config = r.config
     path = config.extraction
@@ -326,10 +326,25 @@ def _sync_extraction(r: _Run, rows: Sequence[Mapping[str, Any]]) -> None:
         return
     table = common.read_table(path, skip=HELPER_SHEETS)
     names = [key(str(c.value)) for c in table.header]
-    column = names.index("recordid") if "recordid" in names else None
-    known = {str(row[column].value) for row in table.rows
-             if column is not None and row[column].value is not None}
-    new = [row for row in rows if str(row["record_id"]) not in known]
+    if "recordid" not in names:
+        r.note(f"{r.rel(path)} has no record_id column, so included records cannot be "
+               "matched to its rows; none were added")
+        return
+    column = names.index("recordid")
+    known = {str(row[column].value) for row in table.rows if row[column].value is not None}
+    labels = {str(row[names.index("study")].value).casefold() for row in table.rows
+              if "study" in names}
+    new = []
+    for row in rows:
+        if str(row["record_id"]) in known:
+            continue
+        base = study_label(row) or str(row["record_id"])
+        label, n = base, 1
+        while label.casefold() in labels:  # study labels must stay unique
+            n += 1
+            label = f"{base} ({n})"
+        labels.add(label.casefold())
+        new.append({**row, "study": label})
     if new:
         _append(path, render(new), HELPER_SHEETS)
         r.did(f"added {len(new):,} new record(s) to {r.rel(path)}")
