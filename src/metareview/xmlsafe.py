@@ -12,10 +12,11 @@ from __future__ import annotations
 import gzip
 import io
 import sys
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 from lxml import etree
 
@@ -36,7 +37,7 @@ class _RefuseAll(etree.Resolver):
         )
 
 
-def _hardened_options() -> dict[str, object]:
+def _hardened_options() -> dict[str, Any]:
     return {
         "resolve_entities": False,
         "no_network": True,
@@ -50,7 +51,7 @@ def _hardened_options() -> dict[str, object]:
 
 def make_parser() -> etree.XMLParser:
     """A hardened parser for whole (small) documents, e.g. an XML fragment inside a field."""
-    parser = etree.XMLParser(**_hardened_options())  # type: ignore[arg-type]
+    parser = etree.XMLParser(**_hardened_options())
     parser.resolvers.add(_RefuseAll())
     return parser
 
@@ -58,13 +59,13 @@ def make_parser() -> etree.XMLParser:
 class _CappedReader(io.RawIOBase):
     """Reads from ``inner`` and fails once more than ``cap`` bytes have come out."""
 
-    def __init__(self, inner: BinaryIO, cap: int, name: str):
+    def __init__(self, inner: gzip.GzipFile, cap: int, name: str):
         self._inner, self._cap, self._name, self._seen = inner, cap, name, 0
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+    def readinto(self, buffer: Any) -> int:
         data = self._inner.read(len(buffer))
         self._seen += len(data)
         if self._seen > self._cap:
@@ -82,7 +83,11 @@ class _CappedReader(io.RawIOBase):
 def open_input(
     path: str | Path, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED
 ) -> Iterator[BinaryIO]:
-    """Open a file (``-`` for stdin) for binary reading, gunzipping by content, not name."""
+    """Open a file (``-`` for stdin) for binary reading, gunzipping by content, not name.
+
+    The stream yielded is buffered and supports ``peek`` (format detection looks at the
+    first bytes without consuming them).
+    """
     name = str(path)
     if name == "-":
         raw: BinaryIO = sys.stdin.buffer
@@ -91,31 +96,58 @@ def open_input(
             raw = open(path, "rb")  # noqa: SIM115 - closed below
         except FileNotFoundError:
             raise MissingInputError("no such file", name, "check the path") from None
+        except IsADirectoryError:
+            raise MissingInputError("is a folder, not a file", name) from None
         except OSError as exc:
             raise MissingInputError(exc.strerror or "cannot open", name) from None
     try:
-        buffered = io.BufferedReader(raw) if not isinstance(raw, io.BufferedReader) else raw  # type: ignore[arg-type]
+        buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(_Raw(raw))
         if buffered.peek(2)[:2] == _GZIP_MAGIC:
             gz = gzip.GzipFile(fileobj=buffered, mode="rb")
-            yield io.BufferedReader(_CappedReader(gz, max_decompressed, name))  # type: ignore[arg-type]
+            yield cast(BinaryIO, io.BufferedReader(_CappedReader(gz, max_decompressed, name)))
         else:
-            yield buffered  # type: ignore[misc]
-    except (gzip.BadGzipFile, EOFError, OSError) as exc:
+            yield cast(BinaryIO, buffered)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise InputError(f"broken gzip data ({exc})", name, "download the file again") from None
     finally:
         if name != "-":
             raw.close()
 
 
+class _Raw(io.RawIOBase):
+    """Adapts any binary stream (e.g. a test's ``BytesIO`` standing in for stdin) so it
+    can be wrapped in a peekable :class:`io.BufferedReader`."""
+
+    def __init__(self, inner: BinaryIO):
+        self._inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._inner.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
 def located(source: str, exc: etree.XMLSyntaxError) -> InputError:
-    """Turn an lxml syntax error into an :class:`InputError` at ``file:line:col``."""
+    """Turn an lxml syntax error into an :class:`InputError` at ``file:line:col``.
+
+    libxml2's own log is preferred: for some errors (an undefined entity) the exception
+    itself only says "no element found" at line 0.
+    """
     line, col = exc.position if exc.position else (exc.lineno, 0)
     message = exc.msg.split(", line ")[0] if exc.msg else "malformed XML"
-    return InputError(
-        f"malformed XML: {message}",
-        f"{source}:{line}:{col}",
-        "the file is damaged or truncated; export or download it again",
-    )
+    for entry in cast("list[Any]", exc.error_log):
+        if entry.level_name in ("FATAL", "ERROR"):
+            line, col, message = entry.line, entry.column, entry.message
+            break
+    hint = "the file is damaged or truncated; export or download it again"
+    if "encoding" in message:
+        hint = "the bytes do not match the encoding the file declares; save it again as UTF-8"
+    elif "Entity" in message:
+        hint = "the file uses an entity that is never loaded (no DTD is read); replace it"
+    return InputError(f"malformed XML: {message.strip()}", f"{source}:{line}:{col}", hint)
 
 
 def local_name(tag: object) -> str:
@@ -127,7 +159,7 @@ def local_name(tag: object) -> str:
 
 def _refuse_entities(root: etree._Element, source: str) -> None:
     dtd = root.getroottree().docinfo.internalDTD
-    if dtd is not None and any(True for _ in dtd.iterentities()):
+    if dtd is not None and any(True for _ in dtd.iterentities()):  # type: ignore[attr-defined]
         raise InputError(
             "the document declares its own entities",
             source,
@@ -136,39 +168,57 @@ def _refuse_entities(root: etree._Element, source: str) -> None:
         )
 
 
+def _refuse_entity_references(element: etree._Element, source: str) -> None:
+    # An entity declared in an external DTD is never loaded, so its reference would stay
+    # in the text as "&name;": refuse rather than pass on a silently altered text.
+    for node in element.iter(etree.Entity):
+        raise InputError(
+            f"the text uses the entity {node.text}, defined outside the file",
+            f"{source}:{node.sourceline}",
+            "external DTDs are never loaded; replace the entity by the character it stands for",
+        )
+
+
 def iter_records(
     stream: BinaryIO, source: str, record_tags: frozenset[str]
 ) -> Iterator[tuple[str, etree._Element]]:
-    """Stream ``(root_local_name, element)`` for every element whose local name is in
-    ``record_tags``, at any depth, clearing each one once the caller is done with it.
+    """Stream ``(root_local_name, element)`` for every element whose local name (any
+    namespace) is in ``record_tags``, at any depth, clearing each one once the caller is
+    done with it, so memory stays flat however large the file.
 
-    The element is only valid until the next item is requested.
+    The element is only valid until the next item is requested. Only record elements
+    are reported by the parser (libxml2 filters the rest), which keeps the loop fast.
     """
-    events = etree.iterparse(stream, events=("start", "end"), **_hardened_options())  # type: ignore[call-overload]
+    events = etree.iterparse(
+        stream,
+        events=("start", "end"),
+        tag=[f"{{*}}{name}" for name in record_tags],
+        **_hardened_options(),
+    )
     events.resolvers.add(_RefuseAll())
     root_name = ""
-    depth_in_record = 0
+    depth = 0
     try:
         for event, element in events:
-            name = local_name(element.tag)
             if event == "start":
                 if not root_name:
-                    root_name = name
-                    _refuse_entities(element, source)
-                if name in record_tags:
-                    depth_in_record += 1
+                    root = element.getroottree().getroot()
+                    root_name = local_name(root.tag)
+                    _refuse_entities(root, source)
+                depth += 1
                 continue
-            if name not in record_tags:
-                continue
-            depth_in_record -= 1
-            if depth_in_record:
+            depth -= 1
+            if depth:
                 continue  # a record tag nested inside a record belongs to its parent
+            _refuse_entity_references(element, source)
             yield root_name, element
             element.clear(keep_tail=False)
             parent = element.getparent()
             if parent is not None:
                 while element.getprevious() is not None:
                     del parent[0]
+        if not root_name and events.root is not None:
+            _refuse_entities(events.root, source)
     except etree.XMLSyntaxError as exc:
         raise located(source, exc) from None
 
@@ -179,12 +229,12 @@ def root_tag(stream: BinaryIO, source: str) -> str:
     Only the first bytes are looked at (the stream is not consumed when it supports
     ``peek``).
     """
-    head = stream.peek(65536)[:65536] if hasattr(stream, "peek") else b""  # type: ignore[attr-defined]
-    parser = etree.XMLPullParser(events=("start",), **_hardened_options())  # type: ignore[call-overload]
+    head = stream.peek(65536)[:65536] if hasattr(stream, "peek") else b""
+    parser = etree.XMLPullParser(events=("start",), **_hardened_options())
     try:
         parser.feed(head)
         for _, element in parser.read_events():
-            return str(element.tag)
+            return str(cast(etree._Element, element).tag)
     except etree.XMLSyntaxError as exc:
         raise located(source, exc) from None
     raise InputError(
