@@ -548,3 +548,24 @@ def test_unknown_text_names_the_known_formats(tmp_path: Path) -> None:
     hint = caught.value.hint or ""
     for name in ("ris", "nbib", "bibtex", "jats"):
         assert name in hint
+
+
+def test_mixed_inputs_say_which_format_and_file_each_record_came_from() -> None:
+    from metareview import read_articles
+
+    paths = [
+        FIXTURES / "ris" / "jabref_RisImporterTestScopus.ris",
+        FIXTURES / "nbib" / "biopython_pubmed_result2.txt",
+        FIXTURES / "bibtex" / "bolognese_crossref.bib",
+        FIXTURES / "pubmed" / "seed_aacc_2025.xml",
+    ]
+    records = list(read_articles(paths))
+    assert [(r.source_format, Path(r.source_file).name, r.record_index) for r in records] == [
+        ("ris", "jabref_RisImporterTestScopus.ris", 0),
+        ("nbib", "biopython_pubmed_result2.txt", 0),
+        ("nbib", "biopython_pubmed_result2.txt", 1),
+        ("nbib", "biopython_pubmed_result2.txt", 2),
+        ("nbib", "biopython_pubmed_result2.txt", 3),
+        ("bibtex", "bolognese_crossref.bib", 0),
+        ("pubmed", "seed_aacc_2025.xml", 0),
+    ]
