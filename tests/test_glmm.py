@@ -20,7 +20,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from gold_cases import REFERENCE, close, dataset
-from metareview.errors import EstimationError, InputError, OptionError
+from metareview.errors import EstimationError, InputError, OptionError, ReviewWarning
 from metareview.glmm import GlmmResult, pool_glmm
 
 FIT = {
@@ -142,6 +142,16 @@ def test_refuses_what_cannot_be_fitted(xi: list[int], ni: list[int], message: st
     with pytest.raises(EstimationError, match=message) as info:
         pool_glmm(xi, ni)
     assert info.value.hint
+
+
+def test_missing_counts_are_left_out() -> None:
+    data = dataset("pritz1997")
+    xi, ni = [int(x) for x in data["xi"]], [int(n) for n in data["ni"]]
+    full = pool_glmm(xi, ni)
+    with pytest.warns(ReviewWarning, match="NAs omitted"):
+        fit = pool_glmm([*xi, math.nan], [*ni, 20], labels=[*data["study"], "no data"])
+    assert fit.k == full.k and fit.labels == tuple(data["study"])
+    assert math.isclose(fit.estimate, full.estimate, rel_tol=1e-12)
 
 
 def test_no_finite_tau() -> None:

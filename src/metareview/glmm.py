@@ -8,6 +8,7 @@ logit proportions. No continuity correction enters the fit.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special, stats
 
 from .effects import escalc
-from .errors import EstimationError, OptionError
+from .errors import EstimationError, OptionError, ReviewWarning
 
 __all__ = ["GlmmResult", "pool_glmm"]
 
@@ -134,7 +135,7 @@ def pool_glmm(
     ----------
     events, totals
         Events :math:`x_i` and sample sizes :math:`n_i` (integers, :math:`0 \le x_i \le n_i`,
-        :math:`n_i > 0`).
+        :math:`n_i > 0`). Studies with a missing count are left out with a warning.
     nagq
         Number of quadrature points (metafor's default 7; 1 = Laplace).
     level
@@ -173,16 +174,23 @@ def pool_glmm(
     >>> round(fit.pred, 4), round(fit.tau2, 4)
     (0.7984, 0.5893)
     """
-    es = escalc("PLO", xi=events, ni=totals)  # validates the counts
-    x = np.asarray(events, dtype=float).ravel()
-    n = np.asarray(totals, dtype=float).ravel()
-    k = x.size
+    x = np.atleast_1d(np.asarray(events, dtype=float))
+    n = np.atleast_1d(np.asarray(totals, dtype=float))
     if not isinstance(nagq, int) or nagq < 1:
         raise OptionError(f"nagq must be a positive integer (got {nagq!r})", hint="e.g. 7")
     if not 0 < level < 100:
         raise OptionError(f"level must be between 0 and 100 (got {level})", hint="e.g. 95")
-    if labels is not None and len(labels) != k:
-        raise OptionError(f"{len(labels)} labels given for {k} studies")
+    if labels is not None and len(labels) != x.size:
+        raise OptionError(f"{len(labels)} labels given for {x.size} studies")
+    if x.shape == n.shape and x.ndim == 1:
+        keep = np.isfinite(x) & np.isfinite(n)
+        if not keep.all():  # as metafor: left out, with a warning
+            warnings.warn("Studies with NAs omitted from model fitting.", ReviewWarning,
+                          stacklevel=2)
+            x, n = x[keep], n[keep]
+            labels = None if labels is None else [s for s, k in zip(labels, keep, strict=True) if k]
+    es = escalc("PLO", xi=x, ni=n)  # validates the counts
+    k = x.size
     if k < 2:
         raise EstimationError(
             "Number of parameters to be estimated is larger than the number of observations.",
