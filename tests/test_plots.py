@@ -77,7 +77,7 @@ def test_forest_plot_subgroups_and_percent() -> None:
     assert "Subtotal (k = 8)" in labels and "Subtotal (k = 5)" in labels
     assert any(t.startswith("Test for subgroup differences") for t in labels)
     assert fig.axes[0].get_xlabel() == "Proportion (%)"
-    assert "51.1 [41.7, 60.2]" in labels  # group "no", DL: 0.5096 [0.4170, 0.6016] in metafor
+    assert "51.0 [41.7, 60.2]" in labels  # group "no", DL: 0.5096 [0.4170, 0.6016] in metafor
     assert len(fig.axes[0].patches) == 6  # 3 diamonds and 3 prediction bars
 
 
