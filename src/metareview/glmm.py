@@ -117,9 +117,10 @@ def pool_glmm(
     :math:`L_i \approx \hat\sigma_i \sum_q w_q\, g_i(\hat u_i + \hat\sigma_i z_q)\, e^{z_q^2/2}`
     over the ``nagq`` probabilists' Hermite nodes :math:`z_q` (``nagq=1`` is the Laplace
     approximation). The same approximation as lme4's ``glmer(nAGQ=7)`` that metafor calls.
-    :math:`\sum_i \log L_i` is maximised over :math:`(\mu, \tau)`; the SE of
-    :math:`\hat\mu` comes from the inverse of the numerical Hessian (observed information),
-    and :math:`\hat\tau^2 = \hat\tau^2`. The prediction interval is
+    :math:`\sum_i \log L_i` is maximised over :math:`(\mu, \tau)` (it is even in τ, so the
+    boundary τ = 0 needs no constraint); the SE of :math:`\hat\mu` comes from the inverse of
+    the numerical Hessian (observed information). At an interior maximum that SE is the same
+    whether τ (lme4's θ) or τ² is the second parameter. The prediction interval is
     :math:`\hat\mu \pm z_{1-\alpha/2}\sqrt{SE^2 + \hat\tau^2}`, back-transformed with the
     inverse logit. :math:`I^2 = 100\,\hat\tau^2/(\hat\tau^2 + v_t)` with
     :math:`v_t = (k-1)\sum w_i/((\sum w_i)^2 - \sum w_i^2)`, :math:`w_i = 1/v_i` from the
