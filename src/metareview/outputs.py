@@ -1,0 +1,213 @@
+"""Writing article records to CSV, JSONL, XLSX or Parquet (and more, via :data:`WRITERS`).
+
+Every writer gets the records and a binary stream; :func:`write_articles` picks the writer
+from the output's extension (or ``to``), writes atomically with
+:func:`metareview.fileio.atomic_path`, and writes CSV to stdout when no output is given.
+
+Tables use the flat form :meth:`Article.to_row`. Rows are spooled to a temporary file
+while the set of columns is collected (other-language titles and history dates add
+columns), so memory stays flat however many records pass through.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import pickle
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from .errors import OptionError, OutputError
+from .fileio import atomic_path
+from .records import Article
+
+#: Excel's hard limit on the characters in one cell.
+EXCEL_CELL_LIMIT = 32_767
+Row = dict[str, Any]
+# Text starting with these is read as a formula by spreadsheet programs.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class Writer:
+    """An output format: ``write(records, stream, name)`` writes every record to the
+    binary ``stream`` and returns how many it wrote; ``name`` is the output's name for
+    error messages. ``binary`` formats are refused on a terminal."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    description: str
+    write: Callable[[Iterable[Article], BinaryIO, str], int]
+    binary: bool = False
+
+
+@contextmanager
+def _spooled(articles: Iterable[Article]) -> Iterator[tuple[list[str], int, Iterator[Row]]]:
+    """``(columns, count, rows)``: rows pickled to a temporary file while their columns
+    are collected in first-seen order."""
+    with tempfile.TemporaryFile() as spool:
+        columns: dict[str, None] = {}
+        count = 0
+        for article in articles:
+            row = article.to_row()
+            columns.update(dict.fromkeys(row))
+            pickle.dump(row, spool, pickle.HIGHEST_PROTOCOL)
+            count += 1
+
+        def rows() -> Iterator[Row]:
+            spool.seek(0)
+            for _ in range(count):
+                yield pickle.load(spool)
+
+        yield list(columns), count, rows()
+
+
+def _write_csv(articles: Iterable[Article], stream: BinaryIO, name: str) -> int:
+    with _spooled(articles) as (columns, count, rows):
+        text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
+        writer = csv.DictWriter(text, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+        text.flush()
+        text.detach()  # the caller owns the stream
+        return count
+
+
+def _write_jsonl(articles: Iterable[Article], stream: BinaryIO, name: str) -> int:
+    count = 0
+    for article in articles:
+        stream.write(json.dumps(article.to_row(), ensure_ascii=False).encode("utf-8") + b"\n")
+        count += 1
+    return count
+
+
+def excel_safe(value: str) -> bool:
+    """Whether a spreadsheet would take ``value`` for a formula (``= + - @``, tab, CR)."""
+    return not value.startswith(_FORMULA_STARTS)
+
+
+def _write_xlsx(articles: Iterable[Article], stream: BinaryIO, name: str) -> int:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.utils import get_column_letter
+
+    with _spooled(articles) as (columns, count, rows):
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet("records")
+        sheet.append(columns)
+        too_long: list[str] = []
+        for number, row in enumerate(rows, start=2):
+            cells: list[Any] = []
+            for col, key in enumerate(columns, start=1):
+                value = row.get(key)
+                if isinstance(value, str):
+                    if len(value) > EXCEL_CELL_LIMIT:
+                        too_long.append(f"{get_column_letter(col)}{number} ({key}, {len(value):,})")
+                    if not excel_safe(value):
+                        # Stored as text with Excel's own "quote prefix": shown and kept
+                        # exactly, never run as a formula, even after editing the cell.
+                        cell = WriteOnlyCell(sheet, value=value)
+                        cell.data_type = "s"
+                        cell.quotePrefix = True
+                        value = cell
+                cells.append(value)
+            sheet.append(cells)
+        if too_long:
+            shown = ", ".join(too_long[:5]) + (", …" if len(too_long) > 5 else "")
+            raise OutputError(
+                f"{len(too_long)} cell(s) longer than Excel's {EXCEL_CELL_LIMIT:,}-character "
+                f"limit: {shown}",
+                name,
+                "Excel would cut these texts; write .csv, .jsonl or .parquet instead",
+            )
+        book.save(stream)
+        return count
+
+
+def _write_parquet(articles: Iterable[Article], stream: BinaryIO, name: str) -> int:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise OutputError(
+            "Parquet output needs pyarrow", name, "pip install 'metareview[parquet]'"
+        ) from None
+    with _spooled(articles) as (columns, count, rows):
+        integers = {"record_index", "year"}
+        schema = pa.schema([(c, pa.int64() if c in integers else pa.string()) for c in columns])
+        with pq.ParquetWriter(stream, schema) as out:
+            batch: list[Row] = []
+            for row in rows:
+                batch.append(row)
+                if len(batch) == 10_000:
+                    out.write_table(pa.Table.from_pylist(batch, schema=schema))
+                    batch.clear()
+            if batch or not count:
+                out.write_table(pa.Table.from_pylist(batch, schema=schema))
+        return count
+
+
+#: Output formats by name; add an entry to support another (e.g. RIS, BibTeX).
+WRITERS: dict[str, Writer] = {
+    w.name: w
+    for w in [
+        Writer("csv", (".csv",), "comma-separated table, UTF-8", _write_csv),
+        Writer("jsonl", (".jsonl", ".ndjson"), "one JSON object per line", _write_jsonl),
+        Writer("xlsx", (".xlsx",), "Excel workbook, formula-like text escaped", _write_xlsx, True),
+        Writer("parquet", (".parquet",), "Apache Parquet (needs pyarrow)", _write_parquet, True),
+    ]
+}
+
+
+def writer_for(output: str | Path | None, to: str | None = None) -> Writer:
+    """The writer named by ``to``, else the one for the output's extension; CSV for stdout."""
+    if to:
+        if to.lower() not in WRITERS:
+            raise OptionError(
+                f"unknown output type {to!r}", hint=f"choose one of: {', '.join(WRITERS)}"
+            )
+        return WRITERS[to.lower()]
+    if output is None or str(output) == "-":
+        return WRITERS["csv"]
+    name = Path(output).name.lower()
+    for writer in WRITERS.values():
+        if name.endswith(writer.suffixes):
+            return writer
+    known = ", ".join(s for w in WRITERS.values() for s in w.suffixes)
+    raise OutputError(
+        "unknown output type", str(output), f"use one of {known}, or say which with --to"
+    )
+
+
+def write_articles(
+    articles: Iterable[Article],
+    output: str | Path | None = None,
+    *,
+    to: str | None = None,
+    inputs: Iterable[str | Path] = (),
+    force: bool = False,
+    stdout: IO[bytes] | None = None,
+) -> int:
+    """Write ``articles`` to ``output`` (``None`` or ``"-"``: to stdout); return the count.
+
+    The file appears only when every record is written (atomic rename); an existing
+    file is replaced only with ``force``; an input is never overwritten.
+    """
+    writer = writer_for(output, to)
+    if output is None or str(output) == "-":
+        stream = stdout if stdout is not None else sys.stdout.buffer
+        if writer.binary and stream.isatty():
+            raise OutputError(
+                f"{writer.name} output is binary", "stdout", "give a file name with -o"
+            )
+        count = writer.write(articles, stream, "stdout")  # type: ignore[arg-type]
+        stream.flush()
+        return count
+    with atomic_path(output, inputs=inputs, force=force) as tmp, tmp.open("wb") as stream:
+        return writer.write(articles, stream, str(output))
