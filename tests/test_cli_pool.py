@@ -259,6 +259,9 @@ def test_every_output_format_reads_back(tmp_path: Path) -> None:
     with outs[1].open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert rows[0]["study"] == "Giannotta et al."
+    assert (rows[0]["measure"], rows[0]["method"]) == ("PLO", "REML")
+    assert rows[0]["ci_method"].startswith("Clopper")
+    assert "zero cell" in rows[-1]["correction"]
     pooled = next(r for r in rows if r["row"] == "pooled")
     assert float(pooled["estimate"]) == pytest.approx(report["summary"]["estimate"])
     xlsx = openpyxl.load_workbook(outs[2])

@@ -445,10 +445,15 @@ def write_report(report: PoolReport, path: str | Path, *, inputs: Sequence[str |
                            encoding="utf-8")
         elif suffix == ".csv":
             head, rows = tables(report)["studies"]
+            # one file on its own must say how its numbers were made
+            how = [report.measure, report.method, report.correction]
             with tmp.open("w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
-                writer.writerow(head)
-                writer.writerows(["" if v is None else v for v in r] for r in rows)
+                writer.writerow([*head, "ci_method", "measure", "method", "correction"])
+                writer.writerows(
+                    ["" if v is None else v for v in r]
+                    + [report.study_ci if r[0] == "study" else report.pooled_ci, *how]
+                    for r in rows)
         elif suffix == ".xlsx":
             from .sheets.common import write_tables
 
