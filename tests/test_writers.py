@@ -8,6 +8,7 @@ import dataclasses
 import io
 import re
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -222,3 +223,55 @@ def test_any_title_and_name_survive(title: str, last: str, first: str, target: s
     assert back.title == unicodedata.normalize("NFC", " ".join(title.split()))
     (author,) = back.authors
     assert (author.last, author.first) == (last, first)
+
+
+# ------------------------------------------------------------- through outputs.write_articles
+
+
+@pytest.mark.parametrize("suffix", [".ris", ".bib", ".nbib"])
+def test_write_articles_picks_the_writer_from_the_extension(tmp_path: Path, suffix: str) -> None:
+    from metareview.outputs import write_articles
+
+    source = FIXTURES / "nbib" / "biopython_pubmed_result2.txt"
+    articles = read(source)
+    target = tmp_path / f"refs{suffix}"
+    assert write_articles(articles, target, inputs=[source]) == 4
+    back = read(target)  # detected from content again
+    assert [core(a) for a in back] == [core(a) for a in articles]
+    assert {a.source_format for a in back} == {
+        {".ris": "ris", ".bib": "bibtex", ".nbib": "nbib"}[suffix]
+    }
+
+
+def test_write_articles_is_atomic_and_guards_files(tmp_path: Path) -> None:
+    from metareview.errors import OutputError
+    from metareview.outputs import write_articles
+
+    source = tmp_path / "in.ris"
+    source.write_bytes((FIXTURES / "ris" / "bolognese_crossref.ris").read_bytes())
+    articles = read(source)
+    with pytest.raises(OutputError, match="also an input"):
+        write_articles(articles, source, inputs=[source], force=True)
+
+    def failing() -> Iterator[Article]:
+        yield articles[0]
+        raise RuntimeError("disk trouble")
+
+    target = tmp_path / "out.bib"
+    with pytest.raises(RuntimeError):
+        write_articles(failing(), target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.ris"]  # nothing half-written
+
+    write_articles(articles, target)
+    with pytest.raises(OutputError, match="exists"):
+        write_articles(articles, target)
+    assert write_articles(articles, target, force=True) == 1
+
+
+def test_text_output_to_stdout_stream() -> None:
+    from metareview.outputs import write_articles
+
+    buffer = io.BytesIO()
+    articles = read(FIXTURES / "bibtex" / "bolognese_crossref.bib")
+    assert write_articles(articles, None, to="ris", stdout=buffer) == 1
+    assert buffer.getvalue().decode("utf-8").startswith("TY  - JOUR\nTI  - Automated")

@@ -153,6 +153,24 @@ def _write_parquet(articles: Iterable[Article], stream: BinaryIO, name: str) -> 
         return count
 
 
+def _text(module: str) -> Callable[[Iterable[Article], BinaryIO, str], int]:
+    """The ``write(articles, text_stream)`` of a text format module (RIS, BibTeX, MEDLINE),
+    as UTF-8 bytes. The module is imported on first use (BibTeX brings a LaTeX decoder)."""
+
+    def write(articles: Iterable[Article], stream: BinaryIO, name: str) -> int:
+        from importlib import import_module
+
+        text = io.TextIOWrapper(stream, encoding="utf-8", newline="\n", write_through=True)
+        try:
+            count: int = import_module(f".formats.{module}", __package__).write(articles, text)
+            return count
+        finally:
+            text.flush()
+            text.detach()
+
+    return write
+
+
 #: Output formats by name; add an entry to support another (e.g. RIS, BibTeX).
 WRITERS: dict[str, Writer] = {
     w.name: w
@@ -161,6 +179,9 @@ WRITERS: dict[str, Writer] = {
         Writer("jsonl", (".jsonl", ".ndjson"), "one JSON object per line", _write_jsonl),
         Writer("xlsx", (".xlsx",), "Excel workbook, formula-like text escaped", _write_xlsx, True),
         Writer("parquet", (".parquet",), "Apache Parquet (needs pyarrow)", _write_parquet, True),
+        Writer("ris", (".ris",), "RIS for Zotero, EndNote, Mendeley", _text("ris")),
+        Writer("bibtex", (".bib", ".bibtex"), "BibTeX for JabRef, Zotero, LaTeX", _text("bibtex")),
+        Writer("nbib", (".nbib",), "MEDLINE text, PubMed format", _text("nbib")),
     ]
 }
 
