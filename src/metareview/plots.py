@@ -265,13 +265,17 @@ def forest_plot(report: PoolReport, *, digits: int | None = None, percent: bool 
                     clip_on=False)
     ax.plot([col_x[0], weight_x], [n + 0.4, n + 0.4], transform=trans, color="black",
             lw=0.8, clip_on=False)
-    foot = (f"{report.measure}, {report.method} estimator; pooled CI: {report.pooled_ci}; "
-            f"study CIs: {report.study_ci}; continuity correction: {report.correction}")
-    fig.text(0.01, 0.15 / height, foot, fontsize=7, color="#555555")
+    fig.text(0.01, 0.15 / height, _method_note(report), fontsize=7, color="#555555")
     if title:
         fig.suptitle(title, fontsize=11, fontweight="bold")
     figure: Figure = fig
     return figure
+
+
+def _method_note(report: PoolReport) -> str:
+    """The footer every plot carries: how its numbers were made."""
+    return (f"{report.measure}, {report.method} estimator; pooled CI: {report.pooled_ci}; "
+            f"study CIs: {report.study_ci}; continuity correction: {report.correction}")
 
 
 def _limits(values: Sequence[float], log: bool, natural: str) -> tuple[float, float]:
@@ -325,6 +329,8 @@ def funnel_plot(report: PoolReport) -> Figure:
     ax.spines["right"].set_visible(False)
     ax.set_title(f"Funnel plot, {report.method} pooled estimate with {report.level:g}% region",
                  fontsize=10)
+    fig.subplots_adjust(bottom=0.19)  # room for the method note under the axis label
+    fig.text(0.01, 0.01, _method_note(report), fontsize=6, color="#555555", wrap=True)
     figure: Figure = fig
     return figure
 
