@@ -91,6 +91,7 @@ def test_funnel_plot_content() -> None:
     points = ax.collections[0].get_offsets()
     assert len(points) == 14
     assert len(ax.collections) == 2  # studies and trim-and-fill studies
+    assert "continuity correction" in fig.texts[0].get_text()
 
 
 @pytest.mark.parametrize("suffix,magic", [(".png", b"\x89PNG"), (".svg", b"<?xml"),
