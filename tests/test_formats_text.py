@@ -569,3 +569,67 @@ def test_mixed_inputs_say_which_format_and_file_each_record_came_from() -> None:
         ("bibtex", "bolognese_crossref.bib", 0),
         ("pubmed", "seed_aacc_2025.xml", 0),
     ]
+
+
+# ---------------------------------------------------------------------------------- CLI
+
+
+def test_cli_parse_ris_to_bibtex_and_back(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from metareview.cli import cli
+
+    source = FIXTURES / "ris" / "jabref_RisImporterTestScopus.ris"
+    refs = tmp_path / "refs.ris"
+    shutil.copyfile(source, refs)
+    out = tmp_path / "out.bib"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["parse", str(refs), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "1 records from 1 of 1 files" in result.output
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("@article{Federico2004,")
+    assert "doi = {10.1016/j.jmps.2004.03.010}" in text
+    (back,) = read(out)
+    assert back.title == read(source)[0].title
+
+    csv_run = runner.invoke(cli, ["parse", str(out), "-q"])  # BibTeX in, CSV on stdout
+    assert csv_run.exit_code == 0
+    assert "Journal of the Mechanics and Physics of Solids" in csv_run.output
+
+
+def test_cli_parse_mixed_inputs_to_nbib_and_forced_format(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from metareview.cli import cli
+
+    out = tmp_path / "all.nbib"
+    runner = CliRunner()
+    inputs = [str(FIXTURES / "nbib" / "biopython_pubmed_result1.txt"),
+              str(FIXTURES / "bibtex" / "bolognese_crossref.bib")]  # fmt: skip
+    result = runner.invoke(cli, ["parse", *inputs, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert [r.pmid for r in read(out)] == ["12230038", None]
+    forced = runner.invoke(cli, ["parse", inputs[0], "--format", "ris", "-q"])
+    assert forced.exit_code == 0  # read as RIS, the file holds no TY record: said, not hidden
+    assert "41 line(s) outside any TY … ER record were not read" in forced.output
+
+
+def test_cli_parse_bad_text_file_is_a_clear_error(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from metareview.cli import cli
+
+    bad = tmp_path / "bad.nbib"
+    bad.write_bytes(b"PMID- 1\nTI  - caf\xe9\n")
+    out = tmp_path / "out.ris"
+    result = CliRunner().invoke(cli, ["parse", str(bad), "-o", str(out)])
+    assert result.exit_code == 65
+    assert f"review: error: {bad}:2:10: byte 0xe9 is not UTF-8 text" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+    unknown = tmp_path / "notes.txt"
+    unknown.write_text("hello\n")
+    result = CliRunner().invoke(cli, ["parse", str(unknown)])
+    assert result.exit_code == 65
+    assert "in no format we know" in result.output and "ris (RIS" in result.output

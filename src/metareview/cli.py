@@ -696,8 +696,10 @@ def _byte_size(value: str) -> int:
 @cli.command("parse")
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False, allow_dash=True),
-              help="Output file: .csv, .jsonl, .xlsx or .parquet (default: CSV to stdout).")
-@click.option("--to", "to", type=click.Choice(["csv", "jsonl", "xlsx", "parquet"]), default=None,
+              help="Output file: .csv, .jsonl, .xlsx or .parquet; .ris, .bib or .nbib for "
+                   "reference managers (default: CSV to stdout).")
+@click.option("--to", "to", default=None,
+              type=click.Choice(["csv", "jsonl", "xlsx", "parquet", "ris", "bibtex", "nbib"]),
               help="Output type, whatever the file name says.")
 @click.option("--format", "format_", default=None, metavar="NAME",
               help="Read every input as this format instead of detecting it "
@@ -734,6 +736,7 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
       review parse pubmed.xml -o records.xlsx      an Excel table
       review parse 'baseline/*.xml.gz' -o records.parquet --jobs 4
       review parse exports/ -o records.csv --keep-going
+      review parse pubmed.nbib scopus.ris -o refs.bib   BibTeX for Zotero, JabRef
       curl -s "$EFETCH_URL" | review parse - -o records.jsonl
     """
     import sys
