@@ -618,6 +618,10 @@ def read_publisher(stream: BinaryIO, source: str) -> Iterator[Article | Deletion
             root = record.getroottree().getroot()
             if title := clean(root.get("JournalTitle")):
                 f.setdefault("journal", {})["title"] = title
+        if f.get("titles") and len(f.get("abstracts", ())) > 1:
+            # the primary abstract is the one in the primary title's language
+            lang = f["titles"][0].lang
+            f["abstracts"].sort(key=lambda abstract: abstract.lang != lang)
         yield _finish(f, source, index, "pubmed")
 
 
