@@ -284,6 +284,18 @@ def test_crossref_unixref_other_namespace_organization_orcid_and_skipped_book() 
     assert ("group_title", "Epidemiology") in preprint.extra
 
 
+def test_crossref_unixsd_with_many_queries_yields_each_in_order(tmp_path: Path) -> None:
+    text = (FIXTURES / "crossref/bolognese_crossref_unixsd.xml").read_text(encoding="utf-8")
+    start, end = text.index("<query "), text.index("</query>") + len("</query>")
+    query = text[start:end]
+    copies = "".join(query.replace("eLife.01567", f"eLife.{i}") for i in range(50))
+    path = tmp_path / "many.xml"
+    path.write_text(text[:start] + copies + text[end:], encoding="utf-8")
+    records = read(path)
+    assert [r.doi for r in records] == [f"10.7554/eLife.{i}" for i in range(50)]
+    assert {r.journal.publisher for r in records} == {"eLife Sciences Publications, Ltd"}
+
+
 # --- OJS native -------------------------------------------------------------------------
 
 

@@ -67,6 +67,9 @@ def read(stream: BinaryIO, source: str) -> Iterator[Article]:
             for item in query if query is not None else ():
                 if local_name(item.tag) == "crm-item" and item.get("name") == "publisher-name":
                     publisher = text(item)
+            body = query.getparent() if query is not None else None
+            while body is not None and query is not None and query.getprevious() is not None:
+                del body[0]  # finished queries: keep memory flat on long result files
             works = element.findall("crossref/*")
         else:
             works = [element]
