@@ -11,7 +11,9 @@ For k = 16, 1,000 and 100,000 simulated studies, in the same run:
   ``Rscript`` and metafor are installed. metafor builds k x k matrices, so it runs only
   up to k = 1,000.
 
-Times are the best of 15 alternating repeats (milliseconds per fit). Usage::
+Times are the best of 15 alternating repeats (milliseconds per fit). numpy's BLAS runs on one
+thread (unless OPENBLAS_NUM_THREADS etc. are set): both Python tools use the same numpy, and
+on a busy machine threaded dot products over 100,000 numbers mostly wait for each other. Usage::
 
     python benchmarks/pool_bench.py
     python benchmarks/pool_bench.py --sizes 16 1000 100000 1000000
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import shutil
 import subprocess
 import tempfile
@@ -29,7 +32,10 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-import numpy as np
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # before numpy loads its BLAS
+
+import numpy as np  # noqa: E402
 
 METAFOR_MAX_K = 1000
 

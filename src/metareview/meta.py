@@ -395,6 +395,25 @@ class _Sums:
         return pvpv, pvp
 
 
+class _Data:
+    """The studies of one fit. Keeps the sums at tau2 = 0 and at the last tau2 asked for:
+    the estimators, the likelihood check and the final fit often ask for the same value."""
+
+    def __init__(self, y: FloatArray, v: FloatArray):
+        self.y, self.v, self.k = y, v, int(y.size)
+        self._zero: _Sums | None = None
+        self._last: tuple[float, _Sums] | None = None
+
+    def at(self, tau2: float) -> _Sums:
+        if tau2 == 0:
+            if self._zero is None:
+                self._zero = _Sums(self.y, self.v, 0.0)
+            return self._zero
+        if self._last is None or self._last[0] != tau2:
+            self._last = (tau2, _Sums(self.y, self.v, tau2))
+        return self._last[1]
+
+
 def _he(y: FloatArray, v: FloatArray) -> float:
     """Hedges' estimator, not truncated: sum((y - mean y)^2)/(k-1) - mean(v)."""
     k = y.size
@@ -414,61 +433,53 @@ def _refuse_zero(method: str) -> EstimationError:
     )
 
 
-def _estimate_tau2(
-    y: FloatArray, v: FloatArray, method: str, con: Control, fe: _Sums | None
-) -> tuple[float, float, int]:
-    """tau2 (truncated at 0), its SE and the iteration count; ``fe`` holds the sums at
-    tau2 = 0, None when some vi is 0."""
-    allvipos = fe is not None
-    k = y.size
+def _estimate_tau2(data: _Data, method: str, con: Control) -> tuple[float, float, int]:
+    """tau2 (truncated at 0), its SE and the iteration count."""
+    y, v, k = data.y, data.v, data.k
+    allvipos = bool(v.min() > 0)
+    if method in ("HS", "DL", "PM") and not allvipos:
+        raise _refuse_zero(method)
     if method == "HS":
-        if fe is None:
-            raise _refuse_zero(method)
-        s = fe
+        s = data.at(0.0)
         tau2 = max(0.0, (s.q - k) / s.sw)
         se = math.sqrt(2 * (k - 1) + 4 * tau2 * s.tr_p + 2 * tau2**2 * s.tr_pp) / s.sw
         return tau2, se, 0
     if method == "DL":
-        if fe is None:
-            raise _refuse_zero(method)
-        s = fe
+        s = data.at(0.0)
         tau2 = max(0.0, (s.q - (k - 1)) / s.tr_p)
         se = math.sqrt(2 * (k - 1) + 4 * tau2 * s.tr_p + 2 * tau2**2 * s.tr_pp) / s.tr_p
         return tau2, se, 0
     if method == "HE":
         tau2 = max(0.0, _he(y, v))
-        return tau2, _he_se(y, v, tau2), 0
+        return tau2, _he_se(v, tau2), 0
     if method == "SJ":
         tau0 = float(np.var(y))  # var(y) * (k-1)/k
-        s = _Sums(y, v, tau0)
+        s = data.at(tau0)
         tau2 = max(0.0, tau0 * s.q / (k - 1))
         pvpv, pvp = s.tr_pvpv_pvp(v)
         se = math.sqrt(tau0**2 / (k - 1) ** 2 * (2 * pvpv + 4 * tau2 * pvp + 2 * tau2**2 * s.tr_pp))
         return tau2, se, 0
     if method == "PM":
-        if not allvipos:
-            raise _refuse_zero(method)
-        tau2 = _paule_mandel(y, v, con)
-        s = _Sums(y, v, tau2)
-        return tau2, math.sqrt(2 * k**2 / (k - 1) / s.sw**2), 0
-    return _fisher_scoring(y, v, method, con, allvipos)
+        tau2 = _paule_mandel(data, con)
+        return tau2, math.sqrt(2 * k**2 / (k - 1) / data.at(tau2).sw ** 2), 0
+    return _fisher_scoring(data, method, con, allvipos)
 
 
-def _he_se(y: FloatArray, v: FloatArray, tau2: float) -> float:
+def _he_se(v: FloatArray, tau2: float) -> float:
     """SE of the HE estimate, with P = I - J/k in metafor's formula."""
-    k = y.size
+    k = v.size
     sv = float(v.sum())
     trpv = sv * (1 - 1 / k)
     pvpv = float(np.dot(v, v)) * (1 - 2 / k) + sv**2 / k**2
     return math.sqrt((2 * pvpv + 4 * tau2 * trpv + 2 * (k - 1) * tau2**2) / (k - 1) ** 2)
 
 
-def _paule_mandel(y: FloatArray, v: FloatArray, con: Control) -> float:
-    k = y.size
-    tau2_max = con.tau2_max if con.tau2_max is not None else max(100.0, 10 * _mad(y) ** 2)
+def _paule_mandel(data: _Data, con: Control) -> float:
+    k = data.k
+    tau2_max = con.tau2_max if con.tau2_max is not None else max(100.0, 10 * _mad(data.y) ** 2)
 
     def f(tau2: float) -> float:
-        return _Sums(y, v, tau2).q - (k - 1)
+        return data.at(tau2).q - (k - 1)
 
     if f(0.0) < 0:
         return 0.0
@@ -497,17 +508,17 @@ def _brent(
 
 
 def _fisher_scoring(
-    y: FloatArray, v: FloatArray, method: str, con: Control, allvipos: bool
+    data: _Data, method: str, con: Control, allvipos: bool
 ) -> tuple[float, float, int]:
     """REML, ML or EB by Fisher scoring from the HE estimate, with step halving at 0."""
-    k = y.size
-    tau2 = max(0.0, _he(y, v))
+    k = data.k
+    tau2 = max(0.0, _he(data.y, data.v))
     change = con.threshold + 1
     iteration = 0
     while change > con.threshold:
         iteration += 1
         old = tau2
-        s = _Sums(y, v, tau2)
+        s = data.at(tau2)
         if method == "ML":
             adj = (float(np.dot(s.wr, s.wr)) - s.sw) / s.sw2
         elif method == "REML":
@@ -530,7 +541,7 @@ def _fisher_scoring(
         and con.ll0check
         and allvipos
         and tau2 > con.threshold
-        and _loglik(y, v, 0.0, method) - _loglik(y, v, tau2, method) > con.tol
+        and _loglik(data.at(0.0), method) - _loglik(data.at(tau2), method) > con.tol
     ):
         warnings.warn(
             "Fisher scoring may have stopped at a local maximum; tau2 set to 0 "
@@ -539,7 +550,7 @@ def _fisher_scoring(
             stacklevel=4,
         )
         tau2 = 0.0
-    s = _Sums(y, v, tau2)
+    s = data.at(tau2)
     if method == "ML":
         se = math.sqrt(2 / s.sw2)
     elif method == "REML":
@@ -549,10 +560,11 @@ def _fisher_scoring(
     return tau2, se, iteration
 
 
-def _loglik(y: FloatArray, v: FloatArray, tau2: float, method: str) -> float:
-    s = _Sums(y, v, tau2)
-    k = y.size
-    total = float(np.sum(np.log(v + tau2)))
+def _loglik(s: _Sums, method: str) -> float:
+    """ML or REML log-likelihood (REML without metafor's constant log det X'X term, as in its
+    check against tau2 = 0)."""
+    k = s.w.size
+    total = -float(np.sum(np.log(s.w)))  # sum of log(vi + tau2)
     if method == "ML":
         return -0.5 * k * math.log(2 * math.pi) - 0.5 * total - 0.5 * s.q
     return -0.5 * (k - 1) * math.log(2 * math.pi) - 0.5 * total - 0.5 * math.log(s.sw) - 0.5 * s.q
@@ -704,14 +716,14 @@ def pool(
     if method == "FE" and test != "z":
         warn("Knapp & Hartung method is not meant to be used in the context of FE models.")
 
-    fe = _Sums(y, v, 0.0) if allvipos else None
+    data = _Data(y, v)
     iterations = 0
     if method == "FE" or k == 1:
         tau2, se_tau2 = 0.0, math.nan
     else:
-        tau2, se_tau2, iterations = _estimate_tau2(y, v, method, con, fe)
-
-    s = fe if fe is not None and tau2 == 0 else _Sums(y, v, tau2)
+        tau2, se_tau2, iterations = _estimate_tau2(data, method, con)
+    s = data.at(tau2)
+    fe = data.at(0.0) if allvipos else None
     rss = s.q
     s2w = 1.0
     if test != "z":
