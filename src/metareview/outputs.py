@@ -48,9 +48,11 @@ class Writer:
 
 
 @contextmanager
-def _spooled(articles: Iterable[Article]) -> Iterator[tuple[list[str], int, Iterator[Row]]]:
+def _spooled(
+    articles: Iterable[Article],
+) -> Iterator[tuple[list[str], int, Callable[[], Iterator[Row]]]]:
     """``(columns, count, rows)``: rows pickled to a temporary file while their columns
-    are collected in first-seen order."""
+    are collected in first-seen order; ``rows()`` reads them back (as often as needed)."""
     with tempfile.TemporaryFile() as spool:
         columns: dict[str, None] = {}
         count = 0
@@ -65,7 +67,7 @@ def _spooled(articles: Iterable[Article]) -> Iterator[tuple[list[str], int, Iter
             for _ in range(count):
                 yield pickle.load(spool)
 
-        yield list(columns), count, rows()
+        yield list(columns), count, rows
 
 
 def _write_csv(articles: Iterable[Article], stream: BinaryIO, name: str) -> int:
@@ -73,7 +75,7 @@ def _write_csv(articles: Iterable[Article], stream: BinaryIO, name: str) -> int:
         text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
         writer = csv.DictWriter(text, fieldnames=columns)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(rows())
         text.flush()
         text.detach()  # the caller owns the stream
         return count
@@ -98,26 +100,12 @@ def _write_xlsx(articles: Iterable[Article], stream: BinaryIO, name: str) -> int
     from openpyxl.utils import get_column_letter
 
     with _spooled(articles) as (columns, count, rows):
-        book = Workbook(write_only=True)
-        sheet = book.create_sheet("records")
-        sheet.append(columns)
-        too_long: list[str] = []
-        for number, row in enumerate(rows, start=2):
-            cells: list[Any] = []
-            for col, key in enumerate(columns, start=1):
-                value = row.get(key)
-                if isinstance(value, str):
-                    if len(value) > EXCEL_CELL_LIMIT:
-                        too_long.append(f"{get_column_letter(col)}{number} ({key}, {len(value):,})")
-                    if not excel_safe(value):
-                        # Stored as text with Excel's own "quote prefix": shown and kept
-                        # exactly, never run as a formula, even after editing the cell.
-                        cell = WriteOnlyCell(sheet, value=value)
-                        cell.data_type = "s"
-                        cell.quotePrefix = True
-                        value = cell
-                cells.append(value)
-            sheet.append(cells)
+        too_long = [
+            f"{get_column_letter(col)}{number} ({key}, {len(value):,})"
+            for number, row in enumerate(rows(), start=2)
+            for col, key in enumerate(columns, start=1)
+            if isinstance(value := row.get(key), str) and len(value) > EXCEL_CELL_LIMIT
+        ]
         if too_long:
             shown = ", ".join(too_long[:5]) + (", …" if len(too_long) > 5 else "")
             raise OutputError(
@@ -126,6 +114,22 @@ def _write_xlsx(articles: Iterable[Article], stream: BinaryIO, name: str) -> int
                 name,
                 "Excel would cut these texts; write .csv, .jsonl or .parquet instead",
             )
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet("records")
+        sheet.append(columns)
+        for row in rows():
+            cells: list[Any] = []
+            for key in columns:
+                value = row.get(key)
+                if isinstance(value, str) and not excel_safe(value):
+                    # Stored as text with Excel's own "quote prefix": shown and kept
+                    # exactly, never run as a formula, even after editing the cell.
+                    cell = WriteOnlyCell(sheet, value=value)
+                    cell.data_type = "s"
+                    cell.quotePrefix = True
+                    value = cell
+                cells.append(value)
+            sheet.append(cells)
         book.save(stream)
         return count
 
@@ -143,7 +147,7 @@ def _write_parquet(articles: Iterable[Article], stream: BinaryIO, name: str) -> 
         schema = pa.schema([(c, pa.int64() if c in integers else pa.string()) for c in columns])
         with pq.ParquetWriter(stream, schema) as out:
             batch: list[Row] = []
-            for row in rows:
+            for row in rows():
                 batch.append(row)
                 if len(batch) == 10_000:
                     out.write_table(pa.Table.from_pylist(batch, schema=schema))

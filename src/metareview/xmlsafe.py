@@ -138,13 +138,15 @@ def located(source: str, exc: etree.XMLSyntaxError) -> InputError:
     """
     line, col = exc.position if exc.position else (exc.lineno, 0)
     message = exc.msg.split(", line ")[0] if exc.msg else "malformed XML"
-    for entry in cast("list[Any]", exc.error_log):
+    for entry in reversed(cast("list[Any]", exc.error_log)):
         if entry.level_name in ("FATAL", "ERROR"):
             line, col, message = entry.line, entry.column, entry.message
             break
     hint = "the file is damaged or truncated; export or download it again"
     if "encoding" in message:
         hint = "the bytes do not match the encoding the file declares; save it again as UTF-8"
+    elif "amplification" in message:
+        hint = "the file's entity definitions expand explosively ('billion laughs'); refused"
     elif "Entity" in message:
         hint = "the file uses an entity that is never loaded (no DTD is read); replace it"
     return InputError(f"malformed XML: {message.strip()}", f"{source}:{line}:{col}", hint)
@@ -189,6 +191,7 @@ def iter_records(
     The element is only valid until the next item is requested. Only record elements
     are reported by the parser (libxml2 filters the rest), which keeps the loop fast.
     """
+    etree.clear_error_log()  # so a located error never shows an earlier file's message
     events = etree.iterparse(
         stream,
         events=("start", "end"),
@@ -230,6 +233,7 @@ def root_tag(stream: BinaryIO, source: str) -> str:
     ``peek``).
     """
     head = stream.peek(65536)[:65536] if hasattr(stream, "peek") else b""
+    etree.clear_error_log()
     parser = etree.XMLPullParser(events=("start",), **_hardened_options())
     try:
         parser.feed(head)
