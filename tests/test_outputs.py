@@ -70,7 +70,8 @@ def test_xlsx_formula_like_text_is_stored_as_text(tmp_path: Path, articles: list
         "\r=1",
     ]
     records = [
-        replace(articles[0], titles=(Text(title),), record_index=i) for i, title in enumerate(hostile)
+        replace(articles[0], titles=(Text(title),), record_index=i)
+        for i, title in enumerate(hostile)
     ]
     path = tmp_path / "hostile.xlsx"
     write_articles(records, path)

@@ -270,7 +270,10 @@ def test_gz_input_and_medline_date(tmp_path: Path) -> None:
     assert sum(a.vernacular_title is not None for a in found) == raw.count("<VernacularTitle>")
     dated = [a for a in found if a.pub_date.raw]
     assert [(a.pmid, a.pub_date.raw, a.year) for a in dated] == [("30978", "1978 Sep-OCT", 1978)]
-    assert found[0].vernacular_title == "Bêta-bloquants et hypertension artérielle de la femme enceinte."
+    assert (
+        found[0].vernacular_title
+        == "Bêta-bloquants et hypertension artérielle de la femme enceinte."
+    )
     assert found[0].languages == ("fre",)
 
 

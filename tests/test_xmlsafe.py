@@ -50,7 +50,7 @@ def test_billion_laughs_refused(tmp_path: Path) -> None:
         f"<?xml version='1.0'?>\n<!DOCTYPE ArticleSet [{''.join(levels)}]>\n"
         f"<ArticleSet>{RECORD.format('&a9;')}</ArticleSet>",
     )
-    with pytest.raises(InputError, match="(?i)entit") as caught:
+    with pytest.raises(InputError, match=r"(?i)entit") as caught:
         titles(path)
     assert "lol" not in str(caught.value)
 
@@ -73,7 +73,7 @@ def test_external_dtd_over_the_network_is_not_fetched(tmp_path: Path) -> None:
     hits: list[str] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_GET(self) -> None:
             hits.append(self.path)
             self.send_response(200)
             self.end_headers()
@@ -90,10 +90,13 @@ def test_external_dtd_over_the_network_is_not_fetched(tmp_path: Path) -> None:
         path = write(
             tmp_path,
             "network.xml",
-            f'<?xml version="1.0"?>\n<!DOCTYPE ArticleSet PUBLIC "-//NLM//DTD PubMed 2.7//EN" "{url}">\n'
+            f'<?xml version="1.0"?>\n'
+            f'<!DOCTYPE ArticleSet PUBLIC "-//NLM//DTD PubMed 2.7//EN" "{url}">\n'
             f"<ArticleSet>{RECORD.format('A plain title')}</ArticleSet>",
         )
-        assert titles(path) == ["A plain title"]  # a DOCTYPE alone is fine (every PubMed file has one)
+        assert titles(path) == [
+            "A plain title"
+        ]  # a DOCTYPE alone is fine (every PubMed file has one)
     finally:
         server.shutdown()
     assert hits == []
@@ -113,7 +116,9 @@ def test_truncated_file_located(tmp_path: Path) -> None:
 
 
 def test_wrong_encoding_declaration(tmp_path: Path) -> None:
-    body = f"<?xml version='1.0' encoding='utf-8'?>\n<ArticleSet>{RECORD.format('café')}</ArticleSet>"
+    body = (
+        f"<?xml version='1.0' encoding='utf-8'?>\n<ArticleSet>{RECORD.format('café')}</ArticleSet>"
+    )
     path = write(tmp_path, "latin1.xml", body.encode("latin-1"))
     with pytest.raises(InputError, match="encoding") as caught:
         titles(path)
@@ -122,13 +127,16 @@ def test_wrong_encoding_declaration(tmp_path: Path) -> None:
 
 
 def test_right_encoding_declaration_is_honoured(tmp_path: Path) -> None:
-    body = f"<?xml version='1.0' encoding='iso-8859-1'?>\n<ArticleSet>{RECORD.format('café')}</ArticleSet>"
+    declaration = "<?xml version='1.0' encoding='iso-8859-1'?>\n"
+    body = f"{declaration}<ArticleSet>{RECORD.format('café')}</ArticleSet>"
     path = write(tmp_path, "latin1.xml", body.encode("latin-1"))
     assert titles(path) == ["café"]
 
 
 def test_bom_is_accepted(tmp_path: Path) -> None:
-    body = f"<?xml version='1.0' encoding='utf-8'?>\n<ArticleSet>{RECORD.format('naïve')}</ArticleSet>"
+    body = (
+        f"<?xml version='1.0' encoding='utf-8'?>\n<ArticleSet>{RECORD.format('naïve')}</ArticleSet>"
+    )
     path = write(tmp_path, "bom.xml", b"\xef\xbb\xbf" + body.encode("utf-8"))
     assert titles(path) == ["naïve"]
 

@@ -149,7 +149,7 @@ def read_articles(
                 [format] * len(files),
                 [max_decompressed] * len(files),
             )
-            for path, (records, error) in zip(files, results):
+            for path, (records, error) in zip(files, results, strict=True):
                 count = 0
                 for item in records:
                     if isinstance(item, Deletion):

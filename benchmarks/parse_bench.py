@@ -1,0 +1,210 @@
+"""Parse speed and memory of ``review parse`` on a large generated MEDLINE file.
+
+The file is made by repeating the real PubMed records in ``tests/fixtures/pubmed/`` with
+fresh PMIDs. Each reader runs in its own process (so peak RSS is its own) on the same
+file, in the same run:
+
+* ``metareview``  — ``metareview.read_articles`` (every field of the record model);
+* ``bare lxml``   — a minimal ``lxml.etree.iterparse`` loop pulling the same core fields;
+* ``pubmed_parser`` — ``pubmed_parser.parse_medline_xml``, if it is installed.
+
+Usage::
+
+    python benchmarks/parse_bench.py                 # ~20 MB file, well under a minute
+    python benchmarks/parse_bench.py --records 400000  # ~500 MB, the scale of a baseline file
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import multiprocessing
+import re
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "pubmed"
+_RECORD = re.compile(rb"<PubmedArticle>.*?</PubmedArticle>", re.DOTALL)
+_CITATION = re.compile(rb"<MedlineCitation .*?</MedlineCitation>", re.DOTALL)
+_PMID = re.compile(rb"(<PMID[^>]*>)\d+(</PMID>)")
+
+
+def _templates() -> list[bytes]:
+    """Every real record of the fixtures; bare legacy citations wrapped as PubmedArticle."""
+    found = []
+    for path in sorted(FIXTURES.glob("*.xml*")):
+        data = path.read_bytes()
+        data = gzip.decompress(data) if path.suffix == ".gz" else data
+        records = [m.group(0) for m in _RECORD.finditer(data)]
+        if not records and b"<MedlineCitationSet" in data:
+            records = [
+                b"<PubmedArticle>" + m.group(0) + b"</PubmedArticle>"
+                for m in _CITATION.finditer(data)
+            ]
+        found.extend(records)
+    return found
+
+
+def make_file(path: Path, records: int) -> int:
+    """Write ``records`` real PubmedArticle records (cycled, fresh PMIDs), gzipped like
+    PubMed's baseline files; return the uncompressed size in bytes."""
+    templates = _templates()
+    if not templates:
+        raise SystemExit(f"no <PubmedArticle> records found in {FIXTURES}")
+    size = 0
+    with gzip.open(path, "wb", compresslevel=3) as out:
+        size += out.write(b'<?xml version="1.0" encoding="utf-8"?>\n<PubmedArticleSet>\n')
+        for i in range(records):
+            pmid = str(90_000_000 + i).encode()
+            size += out.write(
+                _PMID.sub(rb"\g<1>" + pmid + rb"\g<2>", templates[i % len(templates)], 1) + b"\n"
+            )
+        size += out.write(b"</PubmedArticleSet>\n")
+    return size
+
+
+def run_metareview(path: str) -> int:
+    from metareview import read_articles
+
+    return sum(1 for _ in read_articles([path]))
+
+
+def run_bare_lxml(path: str) -> int:
+    """A hand-written loop pulling the same fields as metareview's record model, as plain
+    strings (no whitespace normalisation, no date parsing, no record objects)."""
+    import gzip
+
+    from lxml import etree
+
+    def text(element: etree._Element | None) -> str | None:
+        return None if element is None else "".join(element.itertext())
+
+    count = 0
+    with gzip.open(path, "rb") as stream:
+        for _, record in etree.iterparse(stream, tag="PubmedArticle", resolve_entities=False):
+            citation = record.find("MedlineCitation")
+            article = citation.find("Article")
+            journal = article.find("Journal")
+            row = {
+                "pmid": citation.findtext("PMID"),
+                "title": text(article.find("ArticleTitle")),
+                "vernacular_title": text(article.find("VernacularTitle")),
+                "abstract": [
+                    (t.get("Label"), t.get("NlmCategory"), text(t))
+                    for t in article.iterfind("Abstract/AbstractText")
+                ],
+                "journal": journal.findtext("Title"),
+                "iso_abbrev": journal.findtext("ISOAbbreviation"),
+                "issn": [(i.get("IssnType"), i.text) for i in journal.iterfind("ISSN")],
+                "volume": journal.findtext("JournalIssue/Volume"),
+                "issue": journal.findtext("JournalIssue/Issue"),
+                "pub_date": [(d.tag, d.text) for d in journal.iterfind("JournalIssue/PubDate/*")],
+                "pages": article.findtext("Pagination/MedlinePgn"),
+                "elocation": [(e.get("EIdType"), e.text) for e in article.iterfind("ELocationID")],
+                "authors": [
+                    (
+                        a.findtext("LastName"),
+                        a.findtext("ForeName"),
+                        a.findtext("Initials"),
+                        a.findtext("CollectiveName"),
+                        a.findtext("Identifier"),
+                        [text(f) for f in a.iterfind("AffiliationInfo/Affiliation")],
+                    )
+                    for a in article.iterfind("AuthorList/Author")
+                ],
+                "languages": [e.text for e in article.iterfind("Language")],
+                "publication_types": [
+                    e.text for e in article.iterfind("PublicationTypeList/PublicationType")
+                ],
+                "keywords": [text(k) for k in citation.iterfind("KeywordList/Keyword")],
+                "mesh": [
+                    (h.findtext("DescriptorName"), [q.text for q in h.iterfind("QualifierName")])
+                    for h in citation.iterfind("MeshHeadingList/MeshHeading")
+                ],
+                "history": [
+                    (d.get("PubStatus"), d.findtext("Year"), d.findtext("Month"), d.findtext("Day"))
+                    for d in record.iterfind("PubmedData/History/PubMedPubDate")
+                ],
+                "status": record.findtext("PubmedData/PublicationStatus"),
+                "ids": [
+                    (i.get("IdType"), i.text)
+                    for i in record.iterfind("PubmedData/ArticleIdList/ArticleId")
+                ],
+            }
+            count += bool(row)
+            record.clear()
+            while record.getprevious() is not None:
+                del record.getparent()[0]
+    return count
+
+
+def run_pubmed_parser(path: str) -> int:
+    import pubmed_parser
+
+    return sum(1 for _ in pubmed_parser.parse_medline_xml(path))
+
+
+def _child(target: Callable[[str], int], path: str, pipe: object) -> None:
+    start = time.perf_counter()
+    count = target(path)
+    elapsed = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    pipe.send((count, elapsed, peak_mb))  # type: ignore[attr-defined]
+
+
+def measure(target: Callable[[str], int], path: Path) -> tuple[int, float, float]:
+    parent, child = multiprocessing.Pipe()
+    process = multiprocessing.get_context("spawn").Process(
+        target=_child, args=(target, str(path), child)
+    )
+    process.start()
+    result = parent.recv()
+    process.join()
+    return result  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=5_000, help="records in the file")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per reader (best is kept)")
+    args = parser.parse_args()
+    readers: dict[str, Callable[[str], int]] = {
+        "metareview": run_metareview,
+        "bare lxml": run_bare_lxml,
+    }
+    try:
+        import pubmed_parser  # noqa: F401
+
+        readers["pubmed_parser"] = run_pubmed_parser
+    except ImportError:
+        print("pubmed_parser is not installed: `pip install pubmed-parser` to compare")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "medline.xml.gz"
+        size = make_file(path, args.records)
+        print(
+            f"file: {args.records:,} records, {size / 1e6:.0f} MB; python {sys.version.split()[0]}"
+        )
+        results = {}
+        for name, target in readers.items():
+            runs = [measure(target, path) for _ in range(args.repeat)]
+            count, seconds, peak = min(runs, key=lambda r: r[1])
+            results[name] = count / seconds
+            print(
+                f"{name:14} {count:>9,} records {seconds:7.2f} s {count / seconds:>9,.0f} records/s"
+                f"  peak RSS {peak:6.0f} MB"
+            )
+    ours = results["metareview"]
+    print(f"bare lxml / metareview: {results['bare lxml'] / ours:.2f}x (time ratio; aim <= 1.5)")
+    if "pubmed_parser" in results:
+        print(
+            f"metareview / pubmed_parser: {ours / results['pubmed_parser']:.2f}x"
+            " (throughput; aim >= 3)"
+        )
+
+
+if __name__ == "__main__":
+    main()
