@@ -193,6 +193,15 @@ def test_adhoc_never_narrower_than_z() -> None:
     assert adhoc.ci_ub - adhoc.ci_lb > z.ci_ub - z.ci_lb  # t quantile > z quantile
 
 
+def test_knha_with_identical_estimates() -> None:
+    # metafor 3.8-1: rma(c(.5, .5, .5), c(.1, .2, .3), test="knha", method="DL") gives
+    # se 0, zval Inf, pval 0, CI [0.5, 0.5], s2w 0, QM NA (see engine_extra.R)
+    fit = pool([0.5, 0.5, 0.5], [0.1, 0.2, 0.3], method="DL", test="knha")
+    assert (fit.se, fit.zval, fit.pval, fit.s2w) == (0.0, math.inf, 0.0, 0.0)
+    assert (fit.ci_lb, fit.ci_ub, fit.pi_lb, fit.pi_ub) == (0.5, 0.5, 0.5, 0.5)
+    assert math.isnan(fit.qm) and math.isnan(fit.qm_p)
+
+
 def test_k1_switches_to_z_with_warning() -> None:
     with pytest.warns(ReviewWarning, match="since k = 1"):
         fit = pool([0.3], [0.04], method="REML", test="knha")

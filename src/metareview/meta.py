@@ -731,8 +731,12 @@ def pool(
         if test == "adhoc":
             s2w = max(1.0, s2w)
     se = math.sqrt(s2w / s.sw)
-    zval = s.b / se if se > 0 else math.nan
-    qm = zval**2
+    if se > 0:
+        zval = s.b / se
+        qm = zval**2
+    else:  # knha with all residuals 0: metafor reports z = +-Inf, p = 0 and no QM
+        zval = math.copysign(math.inf, s.b) if s.b else math.nan
+        qm = math.nan
     # scipy.special rather than scipy.stats: same functions, far less overhead per call
     from scipy import special
 

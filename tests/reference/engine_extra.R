@@ -62,3 +62,8 @@ out$proportion_ci <- list(
 )
 
 write_json(out, "engine_extra.json", digits = NA, auto_unbox = TRUE, pretty = TRUE, na = "null")
+
+# Knapp-Hartung when every estimate is the same (s2w = 0), printed for tests/test_meta.py:
+fit <- rma(c(0.5, 0.5, 0.5), c(0.1, 0.2, 0.3), test = "knha", method = "DL")
+print(c(b = fit$b, se = fit$se, zval = fit$zval, pval = fit$pval, ci.lb = fit$ci.lb,
+        ci.ub = fit$ci.ub, s2w = fit$s2w, QM = fit$QM))
