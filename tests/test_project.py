@@ -144,7 +144,7 @@ def test_run_makes_the_report_and_a_second_run_changes_nothing(example: Path) ->
         assert (out / name).stat().st_size > 0, name
     assert "wrote output/report.html" in first.output  # type: ignore[attr-defined]
     before = snapshot(example)
-    second = invoke("run", str(example))
+    second = invoke("run", str(example / "review.toml"))  # the file works as well as its folder
     assert second.exit_code == 0  # type: ignore[attr-defined]
     assert second.output == "everything is up to date\n"  # type: ignore[attr-defined]
     assert snapshot(example) == before
@@ -306,3 +306,11 @@ def test_a_bad_decision_is_reported_with_its_cell(example: Path) -> None:
     output = result.output  # type: ignore[attr-defined]
     assert "title-abstract.xlsx!H3: unknown decision 'yes please'" in output
     assert (example / "output" / "report.html").read_bytes() == report
+
+
+@pytest.mark.parametrize("command", ["init", "run", "report"])
+def test_help_has_examples(command: str) -> None:
+    result = invoke(command, "--help")
+    assert result.exit_code == 0  # type: ignore[attr-defined]
+    assert "Examples:" in result.output  # type: ignore[attr-defined]
+    assert f"review {command} " in result.output  # type: ignore[attr-defined]
