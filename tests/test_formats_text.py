@@ -488,7 +488,7 @@ def test_bibtex_damaged_entry_is_located() -> None:
     with pytest.raises(InputError) as caught:
         from_text(bibtex, text)
     assert caught.value.location == "mem.txt:3"
-    assert "damaged BibTeX entry" in str(caught.value)
+    assert "damaged BibTeX entry: Unexpectedly reached end of file." in str(caught.value)
 
 
 def test_bibtex_duplicate_key_keeps_both_entries() -> None:

@@ -11,6 +11,7 @@ not taken for a LaTeX comment. Fields with no place in :class:`Article` stay in
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 import warnings
@@ -60,6 +61,9 @@ def _decoder() -> LatexNodes2Text:
 
 
 _LATEX = _decoder()
+# A damaged entry is reported as an InputError with its line; keep bibtexparser's own
+# log line about it off stderr (handlers an application configures still get it).
+logging.getLogger("bibtexparser").addHandler(logging.NullHandler())
 
 
 def detect(head: bytes) -> bool:
@@ -84,8 +88,9 @@ def read(stream: BinaryIO, source: str) -> Iterator[Article]:
                 stacklevel=2,
             )
         elif isinstance(block, ParsingFailedBlock):
+            reason = getattr(block.error, "abort_reason", None) or str(block.error)
             raise InputError(
-                f"damaged BibTeX entry ({block.error})",
+                f"damaged BibTeX entry: {reason}",
                 f"{source}:{_line(block)}",
                 "check the braces and quotes of this entry, or export the file again",
             )
