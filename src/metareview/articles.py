@@ -56,7 +56,7 @@ def expand_paths(paths: Iterable[str | Path]) -> list[str]:
                     f"files ending in {', '.join(FOLDER_SUFFIXES)} are read",
                 )
             found.extend(files)
-        elif glob.has_magic(name):
+        elif any(char in name for char in "*?["):
             matches = sorted(p for p in glob.glob(name, recursive=True) if Path(p).is_file())
             if not matches:
                 raise MissingInputError("no file matches this pattern", name)
@@ -193,7 +193,8 @@ def articles_frame(
 
     Takes the same options as :func:`read_articles`.
     """
-    import pandas
+    from pandas import DataFrame
 
     rows = [article.to_row() for article in read_articles(paths, format, **options)]  # type: ignore[arg-type]
-    return pandas.DataFrame.from_records(rows)
+    frame: DataFrame = DataFrame(rows)
+    return frame
