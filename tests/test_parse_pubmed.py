@@ -305,3 +305,24 @@ def test_parallel_jobs_give_the_same_records() -> None:
     with pytest.warns(ReviewWarning):
         parallel = list(read_articles(paths, jobs=2))
     assert parallel == serial
+
+
+@pytest.mark.parametrize(
+    "abstract",
+    [
+        "&lt;p&gt;Background: one &lt;em&gt;x&lt;/em&gt;.&lt;/p&gt;&lt;p&gt;Methods: two.&lt;/p&gt;",
+        "<p>Background: one <i>x</i>.</p>\n<p>Methods: two.</p>",
+        "Background: one <i>x</i>.\n  Methods: two.",
+    ],
+    ids=["escaped-html", "p-elements", "lines"],
+)
+def test_ojs_abstract_paragraphs(tmp_path: Path, abstract: str) -> None:
+    path = tmp_path / "ojs.xml"
+    path.write_text(
+        f'<Articles JournalTitle="J"><Article><title locale="en">T</title>'
+        f'<abstract locale="en">{abstract}</abstract></Article></Articles>',
+        encoding="utf-8",
+    )
+    a = one(path)
+    assert [s.text for s in a.abstracts[0].sections] == ["Background: one x.", "Methods: two."]
+    assert a.journal.title == "J"  # from the root's JournalTitle attribute

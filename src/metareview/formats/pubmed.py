@@ -24,13 +24,14 @@ from lxml import etree
 from ..records import Abstract, Article, Author, Deletion, Journal, PubDate, Section, Text
 from ..xmlsafe import iter_records
 from . import Format
-from ._xmltext import clean, make_date, split_pages, unique
+from ._xmltext import clean, html_sections, make_date, split_pages, unique
 
 Element = etree._Element
 Fields = dict[str, Any]
 
 _ORCID = re.compile(r"(\d{4}-\d{4}-\d{4}-\d{3}[\dXx])")
 _LINE_BREAK = re.compile(r"[\r\n]+")
+_HTML_BLOCK = re.compile(r"</?(?:p|br|div|h[1-6]|ul|ol|li)\b[^>]*>", re.IGNORECASE)
 
 
 # ---------------------------------------------------------------- shared pieces
@@ -105,7 +106,7 @@ def _abstract_sections(element: Element) -> tuple[Section, ...]:
     """``<AbstractText Label= NlmCategory=>`` children, or the element's own text."""
     parts = [c for c in element if c.tag == "AbstractText" or _name(c).lower() == "abstracttext"]
     if not parts:
-        return tuple(Section(p) for p in _paragraphs(element))
+        return _plain_abstract(element)
     sections: list[Section] = []
     for part in parts:
         label = clean(part.get("Label"))
@@ -117,6 +118,18 @@ def _abstract_sections(element: Element) -> tuple[Section, ...]:
         else:
             sections.extend(Section(p) for p in _paragraphs(part))
     return tuple(sections)
+
+
+def _plain_abstract(element: Element) -> tuple[Section, ...]:
+    """An abstract given as text (OJS): one section per line, per ``<p>`` element, or
+    per paragraph of HTML stored as escaped text (``&lt;p&gt;…``)."""
+    if any(_name(child).lower() in ("p", "div") for child in element):
+        pieces = [element.text, *(t for c in element for t in (_text(c), c.tail))]
+        return tuple(Section(p) for p in (clean(piece) for piece in pieces) if p)
+    raw = element.text if not len(element) else None
+    if raw and _HTML_BLOCK.search(raw):
+        return html_sections(raw)
+    return tuple(Section(p) for p in _paragraphs(element))
 
 
 def _abstract(element: Element, lang: str | None = None, kind: str | None = None) -> Abstract:
