@@ -310,7 +310,8 @@ def test_parallel_jobs_give_the_same_records() -> None:
 @pytest.mark.parametrize(
     "abstract",
     [
-        "&lt;p&gt;Background: one &lt;em&gt;x&lt;/em&gt;.&lt;/p&gt;&lt;p&gt;Methods: two.&lt;/p&gt;",
+        "&lt;p&gt;Background: one &lt;em&gt;x&lt;/em&gt;.&lt;/p&gt;"
+        "&lt;p&gt;Methods: two.&lt;/p&gt;",
         "<p>Background: one <i>x</i>.</p>\n<p>Methods: two.</p>",
         "Background: one <i>x</i>.\n  Methods: two.",
     ],
