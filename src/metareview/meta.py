@@ -22,6 +22,7 @@ Higgins JPT, Thompson SG (2002). Quantifying heterogeneity in a meta-analysis.
     Stat Med 21:1539-1558.
 Viechtbauer W (2007). Confidence intervals for the amount of heterogeneity in meta-analysis.
     Stat Med 26:37-52.
+Brent RP (1973). Algorithms for Minimization without Derivatives. Prentice-Hall, ch. 4.
 Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package. J Stat Softw 36(3).
 """
 
@@ -494,17 +495,57 @@ def _paule_mandel(data: _Data, con: Control) -> float:
 def _brent(
     f: Callable[[float], float], lo: float, hi: float, tol: float, maxiter: int, what: str
 ) -> float:
-    """Root of f in [lo, hi] by Brent's method; tolerance 2*eps*|x| + tol/2 as R's uniroot."""
-    from scipy.optimize import brentq
+    """Root of ``f`` in [lo, hi], where f changes sign, by Brent's (1973) method.
 
-    try:
-        root = brentq(f, lo, hi, xtol=tol, rtol=4 * np.finfo(float).eps, maxiter=maxiter)
-    except RuntimeError as exc:
-        raise EstimationError(
-            f"{what} did not converge in {maxiter} iterations.",
-            hint="raise control maxiter, or use another method (REML, DL)",
-        ) from exc
-    return float(root)
+    The steps of Brent's procedure *zero* (Algorithms for Minimization without Derivatives,
+    ch. 4): inverse quadratic or linear interpolation when it stays inside the bracket and
+    shrinks fast enough, bisection otherwise; stop when half the bracket is within
+    ``2*eps*|x| + tol/2``. R's ``uniroot`` runs the same procedure, so with metafor's
+    tolerance this lands on the very value metafor reports, not just near it.
+    """
+    eps = float(np.finfo(float).eps)
+    a, b = lo, hi
+    fa, fb = f(a), f(b)
+    if fa == 0:
+        return a
+    if fb == 0:
+        return b
+    c, fc = a, fa
+    for _ in range(maxiter + 1):
+        prev_step = b - a
+        if abs(fc) < abs(fb):  # keep b the best point so far
+            a, b, c = b, c, b
+            fa, fb, fc = fb, fc, fb
+        tol_act = 2 * eps * abs(b) + tol / 2
+        step = (c - b) / 2
+        if abs(step) <= tol_act or fb == 0:
+            return b
+        if abs(prev_step) >= tol_act and abs(fa) > abs(fb):
+            cb = c - b
+            if a == c:  # two points: secant
+                t1 = fb / fa
+                p, q = cb * t1, 1 - t1
+            else:  # three points: inverse quadratic interpolation
+                q, t1, t2 = fa / fc, fb / fc, fb / fa
+                p = t2 * (cb * q * (q - t1) - (b - a) * (t1 - 1))
+                q = (q - 1) * (t1 - 1) * (t2 - 1)
+            if p > 0:
+                q = -q
+            else:
+                p = -p
+            if p < 0.75 * cb * q - abs(tol_act * q) / 2 and p < abs(prev_step * q / 2):
+                step = p / q
+        if abs(step) < tol_act:
+            step = tol_act if step > 0 else -tol_act
+        a, fa = b, fb
+        b += step
+        fb = f(b)
+        if (fb > 0 and fc > 0) or (fb < 0 and fc < 0):
+            c, fc = a, fa
+    raise EstimationError(
+        f"{what} did not converge in {maxiter} iterations.",
+        hint="raise control maxiter, or use another method (REML, DL)",
+    )
 
 
 def _fisher_scoring(
