@@ -258,6 +258,7 @@ def test_k1_switches_to_z_with_warning() -> None:
     with pytest.warns(ReviewWarning, match="since k = 1"):
         fit = pool([0.3], [0.04], method="REML", test="knha")
     assert fit.test == "z" and fit.tau2 == 0 and fit.i2 == 0 and fit.h2 == 1
+    assert 'Warnings:\n  Setting test="z" since k = 1.' in str(fit)
     assert fit.q == 0 and fit.q_p == 1
     with pytest.raises(EstimationError, match="k = 1"):
         fit.confint()

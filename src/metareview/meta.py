@@ -1047,8 +1047,9 @@ def _format(fit: PoolResult) -> str:
             f"tau^2 (between-study variance):        {_num(fit.tau2)}{se_tau2}",
             f"tau (its square root):                 {_num(fit.tau)}",
         ]
+    i2_unit = "" if math.isnan(fit.i2) else "%"
     lines += [
-        f"I^2 (heterogeneity / total variation): {_num(fit.i2, 2)}%",
+        f"I^2 (heterogeneity / total variation): {_num(fit.i2, 2)}{i2_unit}",
         f"H^2 (total / sampling variation):      {_num(fit.h2, 2)}",
         "",
         f"Test for heterogeneity: Q(df = {fit.q_df}) = {_num(fit.q)}, p-val = {_p(fit.q_p)}",
@@ -1073,6 +1074,8 @@ def _format(fit: PoolResult) -> str:
         if fit.method != "FE":
             text += f", prediction interval [{_num(p.pi_lb)}, {_num(p.pi_ub)}]"
         lines += ["", text]
+    if fit.warnings:
+        lines += ["", "Warnings:", *(f"  {w}" for w in fit.warnings)]
     return "\n".join(lines)
 
 
