@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from metareview import articles_frame, read_articles
 from metareview.errors import ReviewWarning
@@ -327,3 +329,28 @@ def test_ojs_abstract_paragraphs(tmp_path: Path, abstract: str) -> None:
     a = one(path)
     assert [s.text for s in a.abstracts[0].sections] == ["Background: one x.", "Methods: two."]
     assert a.journal.title == "J"  # from the root's JournalTitle attribute
+
+
+_XML_TEXT = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="<&>"), max_size=12
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(year=_XML_TEXT, month=_XML_TEXT, day=_XML_TEXT)
+def test_any_date_text_is_read_without_failing(year: str, month: str, day: str) -> None:
+    import io
+
+    from metareview.formats.pubmed import read_medline
+
+    xml = (
+        "<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>1</PMID><Article><Journal>"
+        f"<JournalIssue><PubDate><Year>{year}</Year><Month>{month}</Month><Day>{day}</Day>"
+        "</PubDate></JournalIssue></Journal></Article></MedlineCitation></PubmedArticle>"
+        "</PubmedArticleSet>"
+    )
+    (article,) = read_medline(io.BufferedReader(io.BytesIO(xml.encode())), "fuzz")  # type: ignore[arg-type]
+    date = article.pub_date
+    assert date.month is None or 1 <= date.month <= 12
+    if date.year is not None and month.strip() and date.month is None:
+        assert date.raw is not None  # an unreadable month is kept as text, not dropped

@@ -69,7 +69,7 @@ def _date(element: Element | None) -> PubDate:
     parts = {child.tag: child.text for child in element}
     year, month, day = parts.get("Year"), parts.get("Month"), parts.get("Day")
     if (  # the common case, made fast
-        year and month and day and year.isdigit() and month.isdigit() and day.isdigit()
+        year and month and day and year.isdecimal() and month.isdecimal() and day.isdecimal()
     ) and (0 < int(month) <= 12 and 0 < int(day) <= 31):
         return PubDate(int(year), int(month), int(day))
     if parts.get("MedlineDate"):
