@@ -213,6 +213,15 @@ PRITZ_X = [16, 10, 4, 43, 10, 25, 13, 12, 22, 4, 5, 18, 58, 6]
 PRITZ_N = [17, 12, 8, 58, 10, 42, 14, 12, 41, 5, 6, 23, 68, 10]
 
 
+@pytest.mark.parametrize("module", ["metareview.effects", "metareview.meta"])
+def test_docstring_examples_run(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0
+
+
 def test_pritz_reml_plo_worked_example() -> None:
     # metafor: rma(yi, vi, data=escalc("PLO", xi, ni, data=dat.pritz1997))
     fit = pool_proportions(PRITZ_X, PRITZ_N, measure="PLO", method="REML")
