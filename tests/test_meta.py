@@ -313,6 +313,8 @@ def test_pm_needs_room_to_search() -> None:
     es = escalc("PLO", xi=PRITZ_X, ni=PRITZ_N)
     with pytest.raises(EstimationError, match="tau2_max"):
         pool_effects(es, method="PM", control={"tau2_max": 0.01})
+    with pytest.raises(EstimationError, match="tau2_max"):
+        pool_effects(es, method="PM", control={"tau2.max": 0.01})  # metafor's spelling
 
 
 def test_control_tightens_towards_converged_value() -> None:

@@ -79,7 +79,8 @@ _ZERO_VARIANCE_HINT = (
 
 @dataclass(frozen=True)
 class Control:
-    """Convergence settings, named as metafor's ``control`` list.
+    """Convergence settings, named as metafor's ``control`` list (a mapping such as
+    ``{"tau2.max": 500}`` is accepted too).
 
     Attributes
     ----------
@@ -116,6 +117,7 @@ def _control(control: Control | Mapping[str, Any] | None) -> Control:
     if isinstance(control, Control):
         return control
     known = {f.name for f in fields(Control)}
+    control = {key.replace(".", "_"): value for key, value in control.items()}  # metafor spelling
     unknown = sorted(set(control) - known)
     if unknown:
         raise OptionError(
