@@ -633,3 +633,22 @@ def test_cli_parse_bad_text_file_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["parse", str(unknown)])
     assert result.exit_code == 65
     assert "in no format we know" in result.output and "ris (RIS" in result.output
+
+
+def test_cli_parse_stdin_nbib_to_ris_on_stdout() -> None:
+    from click.testing import CliRunner
+
+    from metareview.cli import cli
+
+    data = (FIXTURES / "nbib" / "biopython_pubmed_result1.txt").read_bytes()
+    result = CliRunner().invoke(cli, ["parse", "-", "--to", "ris", "-q"], input=data)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[:4] == [
+        "TY  - JOUR",
+        "TI  - The Bio* toolkits--a brief overview.",
+        "AU  - Mangalam, Harry",
+        "PY  - 2002",
+    ]
+    assert "AN  - 12230038" in lines and "DB  - PubMed" in lines
+    assert lines[-2:] == ["ER  - ", ""]
