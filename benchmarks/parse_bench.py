@@ -204,10 +204,13 @@ def main() -> None:
         print(
             f"file: {args.records:,} records, {size / 1e6:.0f} MB; python {sys.version.split()[0]}"
         )
+        runs: dict[str, list[tuple[int, float, float, float]]] = {name: [] for name in readers}
+        for _ in range(args.repeat):  # alternate, so drifting load hits every reader alike
+            for name, target in readers.items():
+                runs[name].append(measure(target, path))
         results = {}
-        for name, target in readers.items():
-            runs = [measure(target, path) for _ in range(args.repeat)]
-            count, wall, cpu, peak = min(runs, key=lambda r: r[2])
+        for name in readers:
+            count, wall, cpu, peak = min(runs[name], key=lambda r: r[2])
             results[name] = cpu
             print(
                 f"{name:14} {count:>9,} records  {wall:7.2f} s wall  {cpu:7.2f} s CPU"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from typing import Any, BinaryIO, cast
 
 from lxml import etree
@@ -67,14 +68,15 @@ def _date(element: Element | None) -> PubDate:
     if element is None:
         return PubDate()
     parts = {child.tag: child.text for child in element}
-    year, month, day = parts.get("Year"), parts.get("Month"), parts.get("Day")
-    if (  # the common case, made fast
-        year and month and day and year.isdecimal() and month.isdecimal() and day.isdecimal()
-    ) and (0 < int(month) <= 12 and 0 < int(day) <= 31):
-        return PubDate(int(year), int(month), int(day))
     if parts.get("MedlineDate"):
         return make_date(None, raw=parts["MedlineDate"])
-    return make_date(year, month or parts.get("Season"), day)
+    return _ymd(parts.get("Year"), parts.get("Month") or parts.get("Season"), parts.get("Day"))
+
+
+@lru_cache(maxsize=8192)
+def _ymd(year: str | None, month: str | None, day: str | None) -> PubDate:
+    # Dates repeat across a corpus and PubDate is immutable: parse each one once.
+    return make_date(year, month, day)
 
 
 def _orcid(value: str | None) -> str | None:
