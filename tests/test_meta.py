@@ -325,6 +325,18 @@ def test_control_tightens_towards_converged_value() -> None:
     assert abs(tight.tau2 - loose.tau2) < 1e-5
 
 
+def test_results_do_not_share_or_expose_writable_arrays() -> None:
+    y = np.array([0.1, 0.4, 0.3])
+    fit = pool(y, [0.01, 0.02, 0.03])
+    y[0] = 99.0  # the caller's array changes later ...
+    assert fit.yi[0] == 0.1  # ... the result does not
+    with pytest.raises(ValueError, match="read-only"):
+        fit.weights[0] = 1.0
+    es = escalc("GEN", yi=y, vi=[0.1, 0.1, 0.1])
+    with pytest.raises(ValueError, match="read-only"):
+        es.yi[0] = 0.0
+
+
 def test_to_dict_is_plain_json() -> None:
     fit = pool_proportions(PRITZ_X, PRITZ_N, method="FE")
     data = json.loads(json.dumps(fit.to_dict()))

@@ -105,6 +105,10 @@ class EffectSizes:
     corrected: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     dropped: tuple[tuple[int, str], ...] = ()
 
+    def __post_init__(self) -> None:
+        for name in ("yi", "vi", "ni", "corrected"):
+            object.__setattr__(self, name, readonly(getattr(self, name)))
+
     @property
     def k(self) -> int:
         """Number of studies (including dropped ones)."""
@@ -126,6 +130,14 @@ class EffectSizes:
             "corrected": [bool(c) for c in self.corrected],
             "dropped": [{"index": i, "reason": r} for i, r in self.dropped],
         }
+
+
+def readonly(values: NDArray[Any]) -> NDArray[Any]:
+    """A read-only copy, so a frozen result cannot change under its holder (or with the
+    caller's own array)."""
+    copy = np.array(values)
+    copy.setflags(write=False)
+    return copy
 
 
 def _plain(values: FloatArray) -> list[float | None]:

@@ -45,6 +45,7 @@ from .effects import (
     alpha_for,
     escalc,
     natural_scale,
+    readonly,
     transform_for,
 )
 from .errors import EstimationError, InputError, OptionError, ReviewWarning
@@ -278,6 +279,12 @@ class PoolResult:
     iterations: int = 0
     control: Control = field(default_factory=Control)
     warnings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("weights", "yi", "vi", "ni"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, readonly(value))
 
     @property
     def allvipos(self) -> bool:
