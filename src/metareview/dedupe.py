@@ -88,7 +88,7 @@ def normalise_pmid(pmid: str | None) -> str | None:
     if not pmid:
         return None
     text = pmid.strip().removeprefix("PMID:").strip().lstrip("0")
-    return text if text.isdigit() else None
+    return text if text.isdecimal() else None
 
 
 def normalise_text(text: str | None) -> str:
@@ -313,12 +313,12 @@ def _markers(title: str) -> frozenset[str]:
     letters ("part 1" / "part 2", "part ii" / "part iii", "hepatitis b" / "hepatitis c")."""
     return frozenset(
         t for t in title.split()
-        if t.isdigit() or (len(t) == 1 and t != "a") or _ROMAN.fullmatch(t)
+        if t.isdecimal() or (len(t) == 1 and t != "a") or _ROMAN.fullmatch(t)
     )
 
 
 def _digits(text: str | None) -> str:
-    return "".join(c for c in text or "" if c.isdigit()).lstrip("0")
+    return "".join(c for c in text or "" if c.isdecimal()).lstrip("0")
 
 
 def _title_edges(articles: Sequence[Article], threshold: float) -> Iterator[_Edge]:
@@ -671,7 +671,7 @@ def _is_number(text: str) -> bool:
 
 
 def _date(iso: str | None, raw: str | None) -> PubDate:
-    parts: list[int | None] = [int(p) for p in (iso or "").split("-")[:3] if p.isdigit()]
+    parts: list[int | None] = [int(p) for p in (iso or "").split("-")[:3] if p.isdecimal()]
     parts += [None] * (3 - len(parts))
     return PubDate(parts[0], parts[1], parts[2], raw)
 

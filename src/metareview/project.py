@@ -263,7 +263,7 @@ def _records_step(r: _Run) -> list[dict[str, Any]]:
     rows, _ = read_record_rows(records)
     for row in rows:
         year = str(row.get("year") or "")
-        if year.isdigit():
+        if year.isdecimal():
             row["year"] = int(year)
     return rows
 

@@ -145,7 +145,7 @@ def month(value: str | None) -> int | None:
     value = clean(value)
     if value is None:
         return None
-    if value.isdigit():
+    if value.isdecimal():
         number = int(value)
         return number if 1 <= number <= 12 else None
     return _MONTHS.get(value.lower().rstrip("."))
@@ -161,7 +161,7 @@ def make_date(
     if month_ is not None and number is None:  # "Spring", "Jan-Feb"
         raw = " ".join(p for p in (year, month_, day) if p)
     match = _YEAR.search(year or raw or "")
-    day_number = int(day) if day and day.isdigit() and 1 <= int(day) <= 31 else None
+    day_number = int(day) if day and day.isdecimal() and 1 <= int(day) <= 31 else None
     return PubDate(
         year=int(match.group(1)) if match else None,
         month=number,
@@ -193,7 +193,7 @@ def split_pages(pages: str | None) -> tuple[str | None, str | None]:
     parts = re.split(r"\s*[-–—]\s*", pages)
     if len(parts) == 2 and all(re.fullmatch(r"[^,;\s]+", part) for part in parts):
         first, last = parts
-        if first.isdigit() and last.isdigit() and len(last) < len(first):
+        if first.isdecimal() and last.isdecimal() and len(last) < len(first):
             last = first[: len(first) - len(last)] + last
         return first, last
     return (pages, None) if re.fullmatch(r"[^,;\s]+", pages) else (None, None)

@@ -93,7 +93,7 @@ def parse_article(article: etree._Element, source: str, index: int) -> Article:
     for tag, field in SIMPLE_FIELDS.items():
         fields[field] = find_text(meta, tag)
     pmcid = fields.get("pmcid")
-    if pmcid and pmcid.isdigit():
+    if pmcid and pmcid.isdecimal():
         fields["pmcid"] = f"PMC{pmcid}"
     dates = _dates(meta)
     keywords, extra = _keywords(meta, lang)
