@@ -203,6 +203,14 @@ def pool_glmm(
             + ("no events" if x.sum() == 0 else "only events"),
             hint="the pooled logit is infinite; report the counts or use PR/PFT with care",
         )
+    if np.all((x == 0) | (x == n)):
+        # The likelihood then rises without bound as tau grows; metafor returns an
+        # arbitrary point where lme4's optimiser stops, so we refuse instead.
+        raise EstimationError(
+            "Cannot fit ML model: every study has 0 % or 100 % events, so tau^2 is not "
+            "identified (the likelihood keeps rising as tau^2 grows)",
+            hint="report the counts as they are, or pool with --measure PR/PFT with care",
+        )
 
     nodes, weights = np.polynomial.hermite_e.hermegauss(nagq)
     log_w = np.log(weights) + nodes**2 / 2 - 0.5 * math.log(2 * math.pi)
