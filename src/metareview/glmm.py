@@ -154,7 +154,9 @@ def pool_glmm(
         Impossible counts (from :func:`metareview.effects.escalc`).
     EstimationError
         Fewer than 2 studies, no events at all or only events (the mean logit is then
-        infinite), or an optimisation that does not converge.
+        infinite), every study at 0 % or 100 % (τ² is then not identified: metafor returns
+        wherever lme4's optimiser stops; we refuse on purpose), or an optimisation that
+        does not converge.
 
     References
     ----------
