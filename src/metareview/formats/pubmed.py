@@ -358,17 +358,16 @@ def _mesh(element: Element, f: Fields) -> None:
         descriptor = None
         qualifiers = []
         for part in heading:  # <DescriptorName> then its <QualifierName>s
-            value = _text(part)
-            if not value:
-                continue
-            if part.tag == "DescriptorName":
-                descriptor = value
-            elif part.tag == "QualifierName":
+            tag = part.tag
+            if tag == "DescriptorName":
+                descriptor = _text(part)
+            elif tag == "QualifierName" and (value := _text(part)):
                 qualifiers.append(value)
-        if descriptor and qualifiers:
-            terms.extend(f"{descriptor}/{q}" for q in qualifiers)
-        elif descriptor:
-            terms.append(descriptor)
+        if descriptor:
+            if qualifiers:
+                terms.extend([f"{descriptor}/{q}" for q in qualifiers])
+            else:
+                terms.append(descriptor)
 
 
 def _history_handler(element: Element, f: Fields) -> None:
