@@ -10,6 +10,8 @@ import warnings
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from metareview.errors import InputError, ReviewWarning
 from metareview.formats import bibtex, by_name, detect, nbib, ris
@@ -652,3 +654,38 @@ def test_cli_parse_stdin_nbib_to_ris_on_stdout() -> None:
     ]
     assert "AN  - 12230038" in lines and "DB  - PubMed" in lines
     assert lines[-2:] == ["ER  - ", ""]
+
+
+_TAGS = st.sampled_from(
+    [
+        *("TY  - ", "TI  - ", "AU  - ", "PY  - ", "DA  - ", "SP  - ", "ER  - ", "DO  - "),
+        *("PMID- ", "FAU - ", "AD  - ", "DP  - ", "PG  - ", "LID - ", "IS  - ", "PHST- "),
+        *("DEP - ", "AUID- ", "      ", "", "@article{k, ", "author = {", "title = {", "}"),
+        *("pages = {", "date = {"),
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    lines=st.lists(st.tuples(_TAGS, st.text(max_size=20)).map("".join), max_size=12),
+    module=st.sampled_from([ris, nbib, bibtex]),
+)
+def test_any_text_gives_records_or_a_located_error(lines: list[str], module: object) -> None:
+    """Whatever the bytes, a reader returns records or raises an InputError: never a
+    traceback from deep inside (dates like '2020 ¹', stray braces, orphan lines)."""
+    data = "\n".join(lines).encode("utf-8", "surrogatepass")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ReviewWarning)
+        try:
+            records = from_text(module, data)
+        except InputError as exc:
+            assert exc.location is not None and exc.location.startswith("mem.txt")
+        else:
+            assert all(isinstance(r, Article) for r in records)
+
+
+def test_dates_with_odd_digits_keep_their_text() -> None:
+    (a,) = from_text(nbib, "PMID- 1\nDP  - 2020 Mar ³\nPG  - ¹²-³\n")
+    assert a.pub_date == PubDate(2020, 3, None, "2020 Mar ³")
+    assert a.pages == "¹²-³"
