@@ -354,3 +354,31 @@ def test_any_date_text_is_read_without_failing(year: str, month: str, day: str) 
     assert date.month is None or 1 <= date.month <= 12
     if date.year is not None and month.strip() and date.month is None:
         assert date.raw is not None  # an unreadable month is kept as text, not dropped
+
+
+def test_book_article(tmp_path: Path) -> None:
+    # a PubmedBookArticle as efetch gives them for NCBI Bookshelf chapters (structure of
+    # the PubMed DTD; editors are not authors)
+    path = tmp_path / "book.xml"
+    path.write_text(
+        '<PubmedArticleSet><PubmedBookArticle><BookDocument><PMID Version="1">20301295</PMID>'
+        "<Book><Publisher><PublisherName>University of Washington, Seattle</PublisherName>"
+        "</Publisher><BookTitle>GeneReviews</BookTitle><PubDate><Year>1993</Year></PubDate>"
+        '<AuthorList Type="editors"><Author><LastName>Adam</LastName></Author></AuthorList>'
+        "</Book><ArticleTitle>BRCA1- and BRCA2-Associated Hereditary Breast and Ovarian Cancer"
+        '</ArticleTitle><Language>eng</Language><AuthorList Type="authors"><Author>'
+        "<LastName>Petrucelli</LastName><ForeName>Nancie</ForeName><Initials>N</Initials>"
+        "</Author></AuthorList><PublicationType>Review</PublicationType></BookDocument>"
+        "<PubmedBookData><PublicationStatus>ppublish</PublicationStatus></PubmedBookData>"
+        "</PubmedBookArticle></PubmedArticleSet>",
+        encoding="utf-8",
+    )
+    a = one(path)
+    assert a.pmid == "20301295"
+    assert a.title == "BRCA1- and BRCA2-Associated Hereditary Breast and Ovarian Cancer"
+    assert (a.journal.title, a.journal.publisher) == (
+        "GeneReviews",
+        "University of Washington, Seattle",
+    )
+    assert [x.display for x in a.authors] == ["Petrucelli N"]
+    assert a.year == 1993 and a.publication_types == ("Review",)
