@@ -89,11 +89,13 @@ def test_keep_going_reports_each_bad_file(tmp_path: Path) -> None:
     bad2 = tmp_path / "bad2.xml"
     bad2.write_text("not xml at all", encoding="utf-8")
     out = tmp_path / "out.csv"
-    result = run(str(bad1), str(SEED), str(bad2), "-o", str(out), "--keep-going")
-    assert result.exit_code == 65
+    missing = tmp_path / "missing.xml"
+    result = run(str(bad1), str(SEED), str(missing), str(bad2), "-o", str(out), "--keep-going")
+    assert result.exit_code == 66  # the code of the first problem: inputs are listed first
     assert f"review: error: {bad1}:1:" in result.stderr
     assert f"review: error: {bad2}" in result.stderr
-    assert "2 file(s) could not be read" in result.stderr
+    assert f"review: error: {missing}: no such file" in result.stderr
+    assert "3 file(s) could not be read" in result.stderr
     assert len(pd.read_csv(out)) == 1  # the good file's record
 
 

@@ -747,7 +747,6 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
 
     cap = _byte_size(max_decompressed)
     writer_for(output, to)  # an unknown output type fails before any parsing
-    files = expand_paths(inputs)
     errors: list[ReviewError] = []
     withdrawn: list[str] = []
     done = {"files": 0}
@@ -755,6 +754,16 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
     def on_error(exc: ReviewError) -> None:
         errors.append(exc)
         click.echo(f"review: error: {exc}", err=True)
+
+    found: list[str] = []
+    for item in inputs:  # with --keep-going a missing input is one more bad file
+        try:
+            found.extend(expand_paths([item]))
+        except ReviewError as exc:
+            if not keep_going:
+                raise
+            on_error(exc)
+    files = list(dict.fromkeys(found))
 
     progress = None
     if not quiet and sys.stderr.isatty():
