@@ -75,7 +75,7 @@ def detect(stream: BinaryIO, source: str) -> Format:
         what = f"XML with root element <{tag}>"
     else:
         for fmt in formats():
-            if not fmt.xml and fmt.detect(text_head):  # type: ignore[arg-type]
+            if not fmt.xml and fmt.detect(text_head):
                 return fmt
         what = "a file"
     known = ", ".join(f"{f.name} ({f.description})" for f in formats())
