@@ -7,10 +7,12 @@ from hypothesis import strategies as st
 
 from metareview.formats._xmltext import (
     clean,
+    full_last_page,
     html_sections,
     html_text,
     iso_date,
     make_date,
+    orcid_id,
     split_pages,
 )
 
@@ -72,3 +74,15 @@ def test_page_ranges() -> None:
     assert split_pages("S1–S4") == ("S1", "S4")
     assert split_pages("1-2, 5") == (None, None)  # not one range: kept only as printed
     assert split_pages("S 12") == (None, None)
+
+
+def test_last_page_given_apart_is_written_out() -> None:
+    assert full_last_page("1547", "55") == "1555"  # PubMed <StartPage>/<EndPage>
+    assert full_last_page("12", "¹") == "¹"  # not a decimal digit: kept as printed
+    assert full_last_page(None, "55") == "55"
+
+
+def test_orcid_ids() -> None:
+    assert orcid_id("https://orcid.org/0000-0002-1825-0097") == "0000-0002-1825-0097"
+    assert orcid_id(" 0000-0001-5109-370x ") == "0000-0001-5109-370X"
+    assert orcid_id("not an id") == "not an id"

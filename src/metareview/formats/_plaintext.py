@@ -128,11 +128,9 @@ def text_date(value: str | None) -> PubDate:
 
 
 def pages(value: str | None) -> tuple[str | None, str | None]:
-    """First and last page of a printed range; MEDLINE's shortened ``616-7`` → 616, 617."""
-    first, last = split_pages(value.replace("--", "-") if value else None)
-    if first and last and first.isdecimal() and last.isdecimal() and len(last) < len(first):
-        last = first[: len(first) - len(last)] + last
-    return first, last
+    """First and last page of a printed range (BibTeX's ``--`` too); MEDLINE's shortened
+    ``616-7`` → 616, 617."""
+    return split_pages(value.replace("--", "-") if value else None)
 
 
 def given_names(author: Author) -> str | None:

@@ -1,5 +1,6 @@
 """Small helpers shared by the XML readers: namespace-free tags, text with normalised
-whitespace, partial dates, page ranges, names and HTML fragments embedded in fields."""
+whitespace, partial dates, page ranges, names and HTML fragments embedded in fields.
+The text readers use the XML-free ones (``clean``, dates, pages, ORCID iDs) too."""
 
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ _ENTITY = re.compile(r"&(?:([A-Za-z][A-Za-z0-9]*);|(?!#\d+;|#x[0-9A-Fa-f]+;))")
 _VOID = re.compile(r"<(br|hr|img|wbr)\b([^>]*?)/?>", re.IGNORECASE)
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 _LONE_LT = re.compile(r"<(?![A-Za-z/])")  # "p < .001" in an abstract is text, not a tag
-_ORCID = re.compile(r"\d{4}-\d{4}-\d{4}-\d{3}[\dX]")
+_ORCID = re.compile(r"\d{4}-\d{4}-\d{4}-\d{3}[\dXx]")
 
 
 def strip_namespaces(element: etree._Element) -> None:
@@ -193,17 +194,23 @@ def split_pages(pages: str | None) -> tuple[str | None, str | None]:
     parts = re.split(r"\s*[-–—]\s*", pages)
     if len(parts) == 2 and all(re.fullmatch(r"[^,;\s]+", part) for part in parts):
         first, last = parts
-        if first.isdecimal() and last.isdecimal() and len(last) < len(first):
-            last = first[: len(first) - len(last)] + last
-        return first, last
+        return first, full_last_page(first, last)
     return (pages, None) if re.fullmatch(r"[^,;\s]+", pages) else (None, None)
 
 
+def full_last_page(first: str | None, last: str | None) -> str | None:
+    """The last page written out: MEDLINE prints ``1547-55`` for pages 1547 to 1555."""
+    if first and last and first.isdecimal() and last.isdecimal() and len(last) < len(first):
+        return first[: len(first) - len(last)] + last
+    return last
+
+
 def orcid_id(value: str | None) -> str | None:
-    """The bare ORCID iD (``0000-0002-1825-0097``) from a URL or text; other text as given."""
+    """The bare ORCID iD (``0000-0002-1825-0097``, check digit ``X`` upper-cased) from a
+    URL or text; other text as given."""
     value = clean(value)
     found = _ORCID.search(value or "")
-    return found.group(0) if found else value
+    return found.group(0).upper() if found else value
 
 
 def comma_name(name: str | None) -> Author | None:

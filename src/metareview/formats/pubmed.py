@@ -25,12 +25,11 @@ from lxml import etree
 from ..records import Abstract, Article, Author, Deletion, Journal, PubDate, Section, Text
 from ..xmlsafe import iter_records
 from . import Format
-from ._xmltext import clean, html_sections, make_date, split_pages, unique
+from ._xmltext import clean, full_last_page, html_sections, make_date, orcid_id, split_pages, unique
 
 Element = etree._Element
 Fields = dict[str, Any]
 
-_ORCID = re.compile(r"(\d{4}-\d{4}-\d{4}-\d{3}[\dXx])")
 _LINE_BREAK = re.compile(r"[\r\n]+")
 _HTML_BLOCK = re.compile(r"</?(?:p|br|div|h[1-6]|ul|ol|li)\b[^>]*>", re.IGNORECASE)
 
@@ -79,14 +78,6 @@ def _ymd(year: str | None, month: str | None, day: str | None) -> PubDate:
     return make_date(year, month, day)
 
 
-def _orcid(value: str | None) -> str | None:
-    """The bare ``0000-0000-0000-000X`` form; anything else as given."""
-    if value is None:
-        return None
-    found = _ORCID.search(value)
-    return found.group(1).upper() if found else clean(value)
-
-
 def _doi(value: str | None) -> str | None:
     value = clean(value)
     if value is None:
@@ -95,13 +86,6 @@ def _doi(value: str | None) -> str | None:
         if value.lower().startswith(prefix):
             return value[len(prefix) :].strip()
     return value
-
-
-def _expand_last_page(first: str | None, last: str | None) -> str | None:
-    """MEDLINE prints ``1547-55`` for pages 1547 to 1555."""
-    if first and last and first.isdigit() and last.isdigit() and len(last) < len(first):
-        return first[: len(first) - len(last)] + last
-    return last
 
 
 def _abstract_sections(element: Element) -> tuple[Section, ...]:
@@ -155,7 +139,7 @@ def _author(element: Element) -> Author:
                     affiliations.append(value)
         elif part == "orcid":
             if (child.get("Source") or "").upper() == "ORCID":
-                parts["orcid"] = _orcid(child.text)
+                parts["orcid"] = orcid_id(child.text)
         else:
             parts[part] = _text(child) if len(child) else clean(child.text)
     if "middle" in parts:  # publisher format: FirstName + MiddleName
@@ -240,7 +224,7 @@ def _finish(f: Fields, source: str, index: int, fmt: str) -> Article:
     first, last = f.get("first_page"), f.get("last_page")
     if not first and f.get("pages"):
         first, last = split_pages(f["pages"])
-    f["first_page"], f["last_page"] = first, _expand_last_page(first, last)
+    f["first_page"], f["last_page"] = first, full_last_page(first, last)
     for key in (
         "titles",
         "abstracts",
