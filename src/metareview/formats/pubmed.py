@@ -25,6 +25,7 @@ from lxml import etree
 from ..records import Abstract, Article, Author, Deletion, Journal, PubDate, Section, Text
 from ..xmlsafe import iter_records
 from . import Format
+from ._plaintext import strip_doi
 from ._xmltext import clean, full_last_page, html_sections, make_date, orcid_id, split_pages, unique
 
 Element = etree._Element
@@ -76,16 +77,6 @@ def _date(element: Element | None) -> PubDate:
 def _ymd(year: str | None, month: str | None, day: str | None) -> PubDate:
     # Dates repeat across a corpus and PubDate is immutable: parse each one once.
     return make_date(year, month, day)
-
-
-def _doi(value: str | None) -> str | None:
-    value = clean(value)
-    if value is None:
-        return None
-    for prefix in ("https://doi.org/", "http://doi.org/", "http://dx.doi.org/", "doi:"):
-        if value.lower().startswith(prefix):
-            return value[len(prefix) :].strip()
-    return value
 
 
 def _abstract_sections(element: Element) -> tuple[Section, ...]:
@@ -179,7 +170,7 @@ def _article_ids(element: Element, f: Fields) -> None:
         field = _ID_FIELDS.get(kind)
         value = clean(child.text)
         if field and value:
-            f[field] = _doi(value) if field == "doi" else value
+            f[field] = strip_doi(value) if field == "doi" else value
 
 
 _ID_FIELDS = {
@@ -198,7 +189,7 @@ def _elocation(child: Element, f: Fields) -> None:
     if not value:
         return
     if kind == "doi":
-        f.setdefault("doi", _doi(value))
+        f.setdefault("doi", strip_doi(value))
     else:
         f.setdefault("elocation", value)
         if kind == "pii":
