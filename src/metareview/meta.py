@@ -1028,8 +1028,11 @@ def _qprofile(fit: PoolResult, level: float, tol: float | None, maxiter: int) ->
 # --- printing --------------------------------------------------------------------------------
 
 
-def _num(value: float, digits: int = 4) -> str:
-    return "NA" if math.isnan(value) else f"{value:.{digits}f}"
+def num(value: float | None, digits: int = 4, scale: float = 1.0) -> str:
+    """``value * scale`` with ``digits`` decimals; ``"NA"`` when missing (None or NaN)."""
+    if value is None or math.isnan(value):
+        return "NA"
+    return f"{value * scale:.{digits}f}"
 
 
 def _p(value: float) -> str:
@@ -1051,17 +1054,17 @@ def _format(fit: PoolResult) -> str:
         lines.append(f"Left out (missing yi/vi): {', '.join(fit.omitted)}")
     lines.append("")
     if fit.method != "FE":
-        se_tau2 = f" (SE = {_num(fit.se_tau2)})" if not math.isnan(fit.se_tau2) else ""
+        se_tau2 = f" (SE = {num(fit.se_tau2)})" if not math.isnan(fit.se_tau2) else ""
         lines += [
-            f"tau^2 (between-study variance):        {_num(fit.tau2)}{se_tau2}",
-            f"tau (its square root):                 {_num(fit.tau)}",
+            f"tau^2 (between-study variance):        {num(fit.tau2)}{se_tau2}",
+            f"tau (its square root):                 {num(fit.tau)}",
         ]
     i2_unit = "" if math.isnan(fit.i2) else "%"
     lines += [
-        f"I^2 (heterogeneity / total variation): {_num(fit.i2, 2)}{i2_unit}",
-        f"H^2 (total / sampling variation):      {_num(fit.h2, 2)}",
+        f"I^2 (heterogeneity / total variation): {num(fit.i2, 2)}{i2_unit}",
+        f"H^2 (total / sampling variation):      {num(fit.h2, 2)}",
         "",
-        f"Test for heterogeneity: Q(df = {fit.q_df}) = {_num(fit.q)}, p-val = {_p(fit.q_p)}",
+        f"Test for heterogeneity: Q(df = {fit.q_df}) = {num(fit.q)}, p-val = {_p(fit.q_p)}",
         "",
     ]
     stat = "zval" if fit.test == "z" else "tval"
@@ -1069,19 +1072,19 @@ def _format(fit: PoolResult) -> str:
     if fit.method != "FE":
         header += f" {'pi.lb':>8} {'pi.ub':>8}"
     row = (
-        f"{_num(fit.estimate):>9} {_num(fit.se):>8} {_num(fit.zval):>8} {_p(fit.pval):>8} "
-        f"{_num(fit.ci_lb):>8} {_num(fit.ci_ub):>8}"
+        f"{num(fit.estimate):>9} {num(fit.se):>8} {num(fit.zval):>8} {_p(fit.pval):>8} "
+        f"{num(fit.ci_lb):>8} {num(fit.ci_ub):>8}"
     )
     if fit.method != "FE":
-        row += f" {_num(fit.pi_lb):>8} {_num(fit.pi_ub):>8}"
+        row += f" {num(fit.pi_lb):>8} {num(fit.pi_ub):>8}"
     lines += ["Model results (model scale):", header, row]
     if fit.measure not in ("PR", "RD", "MD", "SMD", "GEN") and (
         fit.measure != "PFT" or fit.ni is not None
     ):
         p = fit.predict()
-        text = f"Back-transformed ({p.scale}): {_num(p.pred)} [{_num(p.ci_lb)}, {_num(p.ci_ub)}]"
+        text = f"Back-transformed ({p.scale}): {num(p.pred)} [{num(p.ci_lb)}, {num(p.ci_ub)}]"
         if fit.method != "FE":
-            text += f", prediction interval [{_num(p.pi_lb)}, {_num(p.pi_ub)}]"
+            text += f", prediction interval [{num(p.pi_lb)}, {num(p.pi_ub)}]"
         lines += ["", text]
     if fit.warnings:
         lines += ["", "Warnings:", *(f"  {w}" for w in fit.warnings)]

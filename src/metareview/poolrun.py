@@ -23,6 +23,7 @@ import numpy as np
 
 from .errors import OptionError, OutputError, ReviewWarning
 from .fileio import atomic_path
+from .meta import num
 from .sheets.extraction import StudyTable
 
 #: Effect measures per design; the first is the default.
@@ -221,16 +222,11 @@ def _clean(value: Any) -> Any:
 # --- printing ----------------------------------------------------------------------------
 
 
-def _fmt(value: float | None, digits: int, scale: float = 1.0) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "NA"
-    return f"{value * scale:.{digits}f}"
-
-
-def _p(value: float | None) -> str:
+def p_text(value: float | None) -> str:
+    """``p = 0.0123``, ``p < 0.0001`` or ``p = NA`` for the prose of a report."""
     if value is None or math.isnan(value):
-        return "NA"
-    return "< 0.0001" if value < 1e-4 else f"= {value:.4f}"
+        return "p = NA"
+    return "p < 0.0001" if value < 1e-4 else f"p = {value:.4f}"
 
 
 def describe(report: PoolReport) -> list[str]:
@@ -259,7 +255,7 @@ def format_report(report: PoolReport, digits: int = 3, percent: bool = False) ->
     rows: list[list[str]] = []
 
     def ci(lb: float | None, ub: float | None) -> str:
-        return f"[{_fmt(lb, digits, scale)}, {_fmt(ub, digits, scale)}]"
+        return f"[{num(lb, digits, scale)}, {num(ub, digits, scale)}]"
 
     groups = [g.name for g in report.subgroups] if report.by else [None]
     for group in groups:
@@ -270,7 +266,7 @@ def format_report(report: PoolReport, digits: int = 3, percent: bool = False) ->
                 continue
             weight = ("" if report.method == "GLMM" else "dropped") if s.weight is None \
                 else f"{s.weight:.1f}%"
-            rows.append([s.study, *s.data, _fmt(s.estimate, digits, scale), ci(s.ci_lb, s.ci_ub),
+            rows.append([s.study, *s.data, num(s.estimate, digits, scale), ci(s.ci_lb, s.ci_ub),
                          weight])
         if group is not None:
             sub = next(g.fit for g in report.subgroups if g.name == group)
@@ -289,14 +285,14 @@ def format_report(report: PoolReport, digits: int = 3, percent: bool = False) ->
     if report.subgroup_test is not None:
         t = report.subgroup_test
         lines.append(f"Test for subgroup differences (common tau²): Q({t.df}) = {t.q:.2f}, "
-                     f"p {_p(t.p)}; separate tau²: Q({t.df}) = {t.q_separate:.2f}, "
-                     f"p {_p(t.p_separate)}")
+                     f"{p_text(t.p)}; separate tau²: Q({t.df}) = {t.q_separate:.2f}, "
+                     f"{p_text(t.p_separate)}")
     for sens in (report.leave_one_out, report.cumulative):
         if sens is not None:
             lines += ["", _sensitivity_title(sens)]
             lines += _table(
                 ["study", report.natural, f"{lv} CI", "tau²", "I²"],
-                [[s, _fmt(e, digits, scale), ci(lb, ub), _fmt(t2, 4), _fmt(i2, 1)]
+                [[s, num(e, digits, scale), ci(lb, ub), num(t2, 4), num(i2, 1)]
                  for s, e, lb, ub, t2, i2 in zip(sens.studies, sens.estimate, sens.ci_lb,
                                                  sens.ci_ub, sens.tau2, sens.i2, strict=True)])
     if report.bias is not None:
@@ -306,21 +302,21 @@ def format_report(report: PoolReport, digits: int = 3, percent: bool = False) ->
 
 def _pooled_row(label: str, fit: Fit, report: PoolReport, digits: int, scale: float,
                 ci: Callable[[float | None, float | None], str], weight: str) -> list[str]:
-    return [label, *[""] * len(report.data_columns), _fmt(fit.summary.estimate, digits, scale),
+    return [label, *[""] * len(report.data_columns), num(fit.summary.estimate, digits, scale),
             ci(fit.summary.ci_lb, fit.summary.ci_ub), weight]
 
 
 def _heterogeneity(fit: Fit, method: str, lv: str) -> list[str]:
-    tau2 = f"tau² = {_fmt(fit.tau2, 4)}"
+    tau2 = f"tau² = {num(fit.tau2, 4)}"
     if fit.tau2_ci_lb is not None:
-        tau2 += f" ({lv} CI {_fmt(fit.tau2_ci_lb, 4)} to {_fmt(fit.tau2_ci_ub, 4)})"
-    i2 = f"I² = {_fmt(fit.i2, 1)}%"
+        tau2 += f" ({lv} CI {num(fit.tau2_ci_lb, 4)} to {num(fit.tau2_ci_ub, 4)})"
+    i2 = f"I² = {num(fit.i2, 1)}%"
     if fit.i2_ci_lb is not None:
-        i2 += f" ({lv} CI {_fmt(fit.i2_ci_lb, 1)}% to {_fmt(fit.i2_ci_ub, 1)}%)"
-    lines = [f"Heterogeneity: {tau2}; {i2}; H² = {_fmt(fit.h2, 2)}"]
+        i2 += f" ({lv} CI {num(fit.i2_ci_lb, 1)}% to {num(fit.i2_ci_ub, 1)}%)"
+    lines = [f"Heterogeneity: {tau2}; {i2}; H² = {num(fit.h2, 2)}"]
     if fit.q is not None:
         kind = "Wald test" if method == "GLMM" else "Test"
-        lines.append(f"{kind} for heterogeneity: Q({fit.q_df}) = {fit.q:.2f}, p {_p(fit.q_p)}")
+        lines.append(f"{kind} for heterogeneity: Q({fit.q_df}) = {fit.q:.2f}, {p_text(fit.q_p)}")
     lines.append(f"Model scale: estimate = {fit.estimate:.4f}, se = {fit.se:.4f}, "
                  f"CI [{fit.ci_lb:.4f}, {fit.ci_ub:.4f}]"
                  + (f", PI [{fit.pi_lb:.4f}, {fit.pi_ub:.4f}]" if fit.pi_lb is not None
@@ -338,14 +334,14 @@ def _bias_lines(bias: Bias, digits: int, scale: float,
                 ci: Callable[[float | None, float | None], str]) -> list[str]:
     lines = ["Small-study effects:"]
     if bias.egger_z is not None:
-        lines.append(f"  Egger's regression test: z = {bias.egger_z:.3f}, p {_p(bias.egger_p)}")
+        lines.append(f"  Egger's regression test: z = {bias.egger_z:.3f}, {p_text(bias.egger_p)}")
     if bias.begg_tau is not None:
         lines.append(f"  Begg's rank correlation: Kendall's tau = {bias.begg_tau:.3f}, "
-                     f"p {_p(bias.begg_p)}")
+                     f"{p_text(bias.begg_p)}")
     if bias.trimfill is not None:
         lines.append(f"  Trim-and-fill (L0): {bias.trimfill_k0} studies filled on the "
                      f"{bias.trimfill_side} side; adjusted estimate "
-                     f"{_fmt(bias.trimfill.estimate, digits, scale)} "
+                     f"{num(bias.trimfill.estimate, digits, scale)} "
                      f"{ci(bias.trimfill.ci_lb, bias.trimfill.ci_ub)}")
     lines += [f"  {note}" for note in bias.notes]
     return lines

@@ -24,7 +24,8 @@ from typing import Any
 from . import __version__
 from .config import ReviewConfig
 from .errors import OptionError
-from .poolrun import PoolReport, markdown, tables
+from .meta import num
+from .poolrun import PoolReport, markdown, p_text, tables
 from .prisma import PrismaCounts
 from .sheets.extraction import DESIGNS, StudyTable
 
@@ -176,36 +177,24 @@ def methods(content: ReportContent) -> list[str]:
     return [search, analysis, software]
 
 
-def _num(value: Any, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "NA"
-    return f"{value:.{digits}f}"
-
-
-def _p(value: float | None) -> str:
-    if value is None or math.isnan(value):
-        return "p = NA"
-    return "p < 0.0001" if value < 1e-4 else f"p = {value:.4f}"
-
-
 def pooled_sentence(pool: PoolReport) -> str:
     """The pooled estimate, its intervals and the heterogeneity statistics in one sentence."""
     fit, s, level = pool.fit, pool.fit.summary, f"{pool.level:g}%"
-    text = (f"Pooled {pool.natural} {_num(s.estimate)} ({level} CI {_num(s.ci_lb)} to "
-            f"{_num(s.ci_ub)}")
+    text = (f"Pooled {pool.natural} {num(s.estimate, 3)} ({level} CI {num(s.ci_lb, 3)} to "
+            f"{num(s.ci_ub, 3)}")
     if s.pi_lb is not None:
-        text += f"; {level} prediction interval {_num(s.pi_lb)} to {_num(s.pi_ub)}"
+        text += f"; {level} prediction interval {num(s.pi_lb, 3)} to {num(s.pi_ub, 3)}"
     text += f") from k = {fit.k} studies"
     if pool.method not in ("FE", "GLMM") or fit.tau2:
-        text += f"; τ² = {_num(fit.tau2, 4)}"
+        text += f"; τ² = {num(fit.tau2, 4)}"
         if fit.tau2_ci_lb is not None:
-            text += f" ({_num(fit.tau2_ci_lb, 4)} to {_num(fit.tau2_ci_ub, 4)})"
+            text += f" ({num(fit.tau2_ci_lb, 4)} to {num(fit.tau2_ci_ub, 4)})"
     if fit.i2 is not None:
-        text += f", I² = {_num(fit.i2, 1)}%"
+        text += f", I² = {num(fit.i2, 1)}%"
         if fit.i2_ci_lb is not None:
-            text += f" ({_num(fit.i2_ci_lb, 1)}% to {_num(fit.i2_ci_ub, 1)}%)"
+            text += f" ({num(fit.i2_ci_lb, 1)}% to {num(fit.i2_ci_ub, 1)}%)"
     if fit.q is not None:
-        text += f"; Q = {_num(fit.q, 2)} (df = {fit.q_df}, {_p(fit.q_p)})"
+        text += f"; Q = {num(fit.q, 2)} (df = {fit.q_df}, {p_text(fit.q_p)})"
     return text + "."
 
 
@@ -216,15 +205,15 @@ def bias_sentences(pool: PoolReport) -> list[str]:
         return []
     out = []
     if b.egger_z is not None:
-        out.append(f"Egger's regression test: z = {_num(b.egger_z)}, {_p(b.egger_p)}.")
+        out.append(f"Egger's regression test: z = {num(b.egger_z, 3)}, {p_text(b.egger_p)}.")
     if b.begg_tau is not None:
-        out.append(f"Begg's rank correlation: Kendall's τ = {_num(b.begg_tau)}, "
-                   f"{_p(b.begg_p)}.")
+        out.append(f"Begg's rank correlation: Kendall's τ = {num(b.begg_tau, 3)}, "
+                   f"{p_text(b.begg_p)}.")
     if b.trimfill is not None:
         out.append(f"Trim-and-fill: {b.trimfill_k0} stud{'y' if b.trimfill_k0 == 1 else 'ies'} "
                    f"filled on the {b.trimfill_side} side; adjusted estimate "
-                   f"{_num(b.trimfill.estimate)} ({_num(b.trimfill.ci_lb)} to "
-                   f"{_num(b.trimfill.ci_ub)}).")
+                   f"{num(b.trimfill.estimate, 3)} ({num(b.trimfill.ci_lb, 3)} to "
+                   f"{num(b.trimfill.ci_ub, 3)}).")
     return out + [f"{note}." if not note.endswith(".") else note for note in b.notes]
 
 
