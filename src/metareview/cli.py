@@ -6,6 +6,7 @@ need them so ``review --help`` stays fast.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from typing import Any
 
@@ -119,7 +120,7 @@ def prisma_command(
             hint="review prisma counts.csv --check, or review prisma counts.csv -o flow.svg",
         )
     if counts == "-":
-        data = prisma.read_csv("<stdin>", click.get_text_stream("stdin").read())
+        data = prisma.read_csv("<stdin>", sys.stdin.read())
     else:
         data = prisma.read_csv(counts)
     data.check(location=counts if counts != "-" else "<stdin>")
