@@ -96,6 +96,36 @@ def test_run_cli_reports_every_problem_and_writes_nothing(tmp_path: Path) -> Non
     assert not (tmp_path / "out").exists()
 
 
+def test_analysis_settings_are_checked_against_the_design_at_their_line(tmp_path: Path) -> None:
+    analysis = ('\n[extraction]\ndesign = "proportion"\n\n[analysis]\nmeasure = "OR"\n'
+                'method = "REM"\ntest = "knha"\nlevel = 0\n')
+    path = write_toml(tmp_path, GOOD + analysis)
+    result = invoke("run", str(tmp_path))
+    assert result.exit_code == 65  # type: ignore[attr-defined]
+    output = result.output  # type: ignore[attr-defined]
+    assert (f"{path}:12: measure 'OR' does not fit design 'proportion' — choose one of "
+            "PLO, PR, PLN, PAS, PFT") in output
+    assert f"{path}:13: unknown method 'REM' — choose one of: REML," in output
+    assert f"{path}:15: level 0 is not between 0 and 100" in output
+    assert "3 problems found" in output  # knha is a known test
+    assert not (tmp_path / "output").exists()  # stopped before the first step
+
+
+def test_analysis_choices_are_spelled_as_pool_spells_them(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, GOOD + '\n[analysis]\nmeasure = "pft"\nmethod = "reml"\n')
+    analysis = load_config(path).analysis
+    assert (analysis.measure, analysis.method, analysis.test) == ("PFT", "REML", "z")
+
+
+def test_glmm_with_a_subgroup_column_is_refused_at_the_method_line(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, GOOD + '\n[analysis]\nmethod = "GLMM"\nby = "country"\n')
+    with pytest.raises(ValidationError) as caught:
+        load_config(path)
+    [problem] = caught.value.problems
+    assert problem.location == f"{path}:9"
+    assert problem.message == "by not available with method GLMM"
+
+
 def test_no_review_toml_is_a_missing_input(tmp_path: Path) -> None:
     result = invoke("run", str(tmp_path))
     assert result.exit_code == 66  # type: ignore[attr-defined]

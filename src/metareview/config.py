@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, MissingInputError, ReviewError, ValidationError
+from .errors import InputError, MissingInputError, OptionError, ReviewError, ValidationError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -54,7 +54,9 @@ design = "proportion"  # proportion | binary | continuous | generic
 fields = []            # extra columns to code, e.g. ["country", "setting"]
 
 [analysis]
-measure = "PLO"        # PR PLN PLO PAS PFT | OR RR RD | MD SMD | GEN
+# measure must fit the design: proportion PLO PR PLN PAS PFT | binary OR RR RD |
+# continuous SMD MD | generic GEN (or any of these)
+measure = "PLO"
 method = "REML"        # REML DL ML PM HE SJ EB HS FE GLMM
 test = "z"             # z | knha | adhoc
 level = 95
@@ -259,6 +261,7 @@ def load_config(path: str | Path) -> ReviewConfig:
                 f"choose one of: {', '.join(_DESIGNS)}",
             )
         )
+    choices = _check_analysis(analysis, design, lines, problems)
     threshold = float(dedupe.get("threshold", 90))
     if not 0 <= threshold <= 100:
         problems.append(
@@ -285,15 +288,60 @@ def load_config(path: str | Path) -> ReviewConfig:
         extraction=under_root(extraction.get("workbook"), "extraction/extraction.xlsx"),
         design=design,
         fields=tuple(str(f) for f in extraction.get("fields", ())),
-        analysis=Analysis(
-            measure=analysis.get("measure"),
-            method=str(analysis.get("method", "REML")),
-            test=str(analysis.get("test", "z")),
-            level=float(analysis.get("level", 95)),
-            by=analysis.get("by"),
-        ),
+        analysis=Analysis(level=float(analysis.get("level", 95)), by=analysis.get("by"),
+                          **choices),
         output_dir=under_root(outputs.get("dir"), "output"),
     )
+
+
+def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,
+                    problems: list[ReviewError]) -> dict[str, Any]:
+    """Check ``[analysis]`` against the choices ``review pool`` accepts (poolrun's own
+    tables), so a bad setting stops the run here, at its line, not after the screening.
+    Returns ``measure``, ``method`` and ``test`` spelled as poolrun spells them."""
+    from .meta import check_choice
+    from .poolrun import MEASURES, METHODS, TESTS, PoolOptions, _check_glmm
+
+    def at(key: str) -> str:
+        return lines.at("analysis", key)
+
+    def choice(key: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = analysis.get(key, default)
+        if not isinstance(value, str):  # its type is reported already
+            return default
+        try:
+            return check_choice(value, allowed, key)
+        except OptionError as exc:
+            problems.append(InputError(exc.message, at(key), exc.hint))
+            return default
+
+    method = choice("method", "REML", METHODS)
+    test = choice("test", "z", TESTS)
+    measure = analysis.get("measure")
+    if design not in MEASURES:  # reported already
+        return {"measure": None, "method": method, "test": test}
+    fitting = MEASURES[design]
+    if isinstance(measure, str):
+        try:
+            measure = check_choice(measure, fitting, "measure")
+        except OptionError:
+            known = {m for ms in MEASURES.values() for m in ms}
+            what = (f"measure {measure!r} does not fit design {design!r}"
+                    if measure.upper() in known else f"unknown measure {measure!r}")
+            problems.append(InputError(what, at("measure"), f"choose one of {', '.join(fitting)}"))
+    level = analysis.get("level", 95)
+    if isinstance(level, (int, float)) and not 0 < level < 100:
+        problems.append(InputError(f"level {level:g} is not between 0 and 100", at("level"),
+                                   "give the confidence level in percent, e.g. 95"))
+    if method == "GLMM":
+        try:
+            _check_glmm(design, measure if isinstance(measure, str) else fitting[0], test,
+                        PoolOptions(by=analysis.get("by")))
+        except OptionError as exc:  # pool's words name options; here they are keys
+            problems.append(InputError(exc.message.replace("--", ""), at("method"),
+                                       (exc.hint or "").replace("--", "")))
+    return {"measure": measure if isinstance(measure, str) else None, "method": method,
+            "test": test}
 
 
 def init_project(directory: str | Path, title: str = "") -> Path:
