@@ -8,15 +8,19 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import OutputError
+from .errors import MissingInputError, OutputError
 
 
 def check_output(path: str | Path, inputs: Iterable[str | Path] = (), force: bool = False) -> Path:
-    """Refuse an output that is one of the inputs, or that exists when ``force`` is off."""
+    """Refuse an output that is one of the inputs, or that exists when ``force`` is off.
+
+    ``inputs`` may name folders and glob patterns: the files they stand for
+    (:func:`metareview.articles.expand_paths`) are inputs too.
+    """
     target = Path(path)
     resolved = target.resolve()
-    for source in inputs:
-        if str(source) != "-" and Path(source).resolve() == resolved:
+    for source in _input_files(inputs):
+        if Path(source).resolve() == resolved:
             raise OutputError(
                 "the output is also an input", str(target), "choose another output file name"
             )
@@ -27,6 +31,18 @@ def check_output(path: str | Path, inputs: Iterable[str | Path] = (), force: boo
             "the folder does not exist", str(target), f"create {target.parent} first"
         )
     return target
+
+
+def _input_files(inputs: Iterable[str | Path]) -> Iterator[str]:
+    from .articles import STDIN, expand_paths  # articles imports the format readers
+
+    for source in inputs:
+        if str(source) == STDIN:
+            continue
+        try:
+            yield from expand_paths([source])
+        except MissingInputError:  # not there (yet): still never to be written over
+            yield str(source)
 
 
 @contextmanager
