@@ -163,7 +163,11 @@ class Interval:
 class HeterogeneityCI:
     """Q-profile confidence intervals for tau2, tau, I2 (%) and H2 (metafor ``confint``).
 
-    ``note`` explains bounds that sit at the edge of the search range.
+    A bound outside the search range ``[0, tau2_max]`` is censored: the number kept is the
+    range end and ``lb_sign`` / ``ub_sign`` say which way the true bound lies (metafor's
+    ``lb.sign`` / ``ub.sign``): ``">"`` above ``tau2_max``, ``"<"`` below 0 (both bounds
+    below 0: the interval is the empty set), ``""`` an exact bound. The signs hold for all four
+    rows, which are monotone in tau2. ``note`` explains them in words.
     """
 
     tau2: Interval
@@ -172,6 +176,8 @@ class HeterogeneityCI:
     h2: Interval
     level: float
     note: str = ""
+    lb_sign: str = ""
+    ub_sign: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values (NaN becomes None)."""
@@ -181,13 +187,16 @@ class HeterogeneityCI:
         }
         out["level"] = self.level
         out["note"] = self.note
+        out["lb_sign"] = self.lb_sign
+        out["ub_sign"] = self.ub_sign
         return out
 
     def __str__(self) -> str:
         rows = [f"{'':>6}  {'estimate':>9}  {'ci.lb':>9}  {'ci.ub':>9}"]
         for name, label in (("tau2", "tau^2"), ("tau", "tau"), ("i2", "I^2(%)"), ("h2", "H^2")):
             iv = getattr(self, name)
-            rows.append(f"{label:>6}  {iv.estimate:9.4f}  {iv.ci_lb:9.4f}  {iv.ci_ub:9.4f}")
+            lb, ub = f"{self.lb_sign}{iv.ci_lb:.4f}", f"{self.ub_sign}{iv.ci_ub:.4f}"
+            rows.append(f"{label:>6}  {iv.estimate:9.4f}  {lb:>9}  {ub:>9}")
         text = f"Q-profile {self.level:g}% confidence intervals for the heterogeneity\n"
         text += "\n".join(rows)
         return text + (f"\n{self.note}" if self.note else "")
@@ -992,17 +1001,21 @@ def _qprofile(fit: PoolResult, level: float, tol: float | None, maxiter: int) ->
 
     q_lo, q_hi = q(lo), q(hi)
     notes = []
+    lb_sign = ub_sign = ""
     if q_lo < crit_l:
         tau2_lb = tau2_ub = lo
-        notes.append("Q(0) is below the lower quantile: both bounds are 0 (null set)")
+        lb_sign = ub_sign = "<"
+        notes.append("both bounds for tau2 fall below 0: the interval is the empty set")
     elif q_hi > crit_l:
         tau2_ub = hi
-        notes.append(f"upper bound for tau2 is above the search limit {hi:g}")
+        ub_sign = ">"
+        notes.append(f"upper bound for tau2 is above the search limit {hi:g} ('>')")
     else:
         tau2_ub = root(crit_l)
     if q_hi > crit_u:
         tau2_lb = tau2_ub = hi
-        notes.append(f"both bounds for tau2 are above the search limit {hi:g}")
+        lb_sign = ub_sign = ">"
+        notes[-1:] = [f"both bounds for tau2 are above the search limit {hi:g} ('>')"]
     elif q_lo < crit_u:
         tau2_lb = lo
     else:
@@ -1022,6 +1035,8 @@ def _qprofile(fit: PoolResult, level: float, tol: float | None, maxiter: int) ->
         h2=Interval(fit.h2, h2(tau2_lb), h2(tau2_ub)),
         level=level,
         note="; ".join(notes),
+        lb_sign=lb_sign,
+        ub_sign=ub_sign,
     )
 
 

@@ -70,7 +70,13 @@ class Summary:
 
 @dataclass(frozen=True)
 class Fit:
-    """One pooled model on the model scale, with its natural-scale :class:`Summary`."""
+    """One pooled model on the model scale, with its natural-scale :class:`Summary`.
+
+    ``tau2_ci_lb_sign`` / ``tau2_ci_ub_sign`` mark a censored Q-profile bound of τ² and I²
+    (metafor's ``lb.sign`` / ``ub.sign``): ``">"`` means the true bound lies above the number
+    given, which is the search limit ``tau2_max``; ``"<"`` means below it (0; both bounds
+    below 0 make the interval empty); ``""`` means the bound is exact.
+    """
 
     k: int
     estimate: float
@@ -90,6 +96,26 @@ class Fit:
     q_df: int
     q_p: float | None
     summary: Summary
+    tau2_ci_lb_sign: str = ""
+    tau2_ci_ub_sign: str = ""
+
+    def tau2_ci_text(self) -> str:
+        """The τ² CI as ``"0.0031 to >100.0000"`` (signs as metafor prints them); ``""`` if none."""
+        return self._ci_text(self.tau2_ci_lb, self.tau2_ci_ub, 4, "")
+
+    def i2_ci_text(self) -> str:
+        """The I² CI as ``"9.7% to >100.0%"``; ``""`` if none."""
+        return self._ci_text(self.i2_ci_lb, self.i2_ci_ub, 1, "%")
+
+    def _ci_text(self, lb: float | None, ub: float | None, digits: int, unit: str) -> str:
+        def bound(value: float | None, sign: str) -> str:
+            if value is not None and sign == ">":  # round down so that ">" stays true
+                value = math.floor(value * 10 ** digits) / 10 ** digits
+            return f"{sign}{num(value, digits)}{unit}"
+
+        if lb is None:
+            return ""
+        return f"{bound(lb, self.tau2_ci_lb_sign)} to {bound(ub, self.tau2_ci_ub_sign)}"
 
 
 @dataclass(frozen=True)
@@ -274,6 +300,7 @@ def format_report(report: PoolReport, digits: int = 3, percent: bool = False) ->
             rows.append(_pooled_row(f"  pooled ({group}), k = {sub.k}", sub, report, digits,
                                     scale, ci, f"{share:.1f}%"))
             rows.append([f"  {_heterogeneity(sub, report.method, lv)[0]}"])
+            rows += [[f"  {line}"] for line in _censored_note(sub)]
     label = "Pooled (common effect)" if report.method == "FE" else "Pooled (random effects)"
     rows.append(_pooled_row(label, report.fit, report, digits, scale, ci,
                             "" if report.method == "GLMM" else "100.0%"))
@@ -309,11 +336,11 @@ def _pooled_row(label: str, fit: Fit, report: PoolReport, digits: int, scale: fl
 def _heterogeneity(fit: Fit, method: str, lv: str) -> list[str]:
     tau2 = f"tau² = {num(fit.tau2, 4)}"
     if fit.tau2_ci_lb is not None:
-        tau2 += f" ({lv} CI {num(fit.tau2_ci_lb, 4)} to {num(fit.tau2_ci_ub, 4)})"
+        tau2 += f" ({lv} CI {fit.tau2_ci_text()})"
     i2 = f"I² = {num(fit.i2, 1)}%"
     if fit.i2_ci_lb is not None:
-        i2 += f" ({lv} CI {num(fit.i2_ci_lb, 1)}% to {num(fit.i2_ci_ub, 1)}%)"
-    lines = [f"Heterogeneity: {tau2}; {i2}; H² = {num(fit.h2, 2)}"]
+        i2 += f" ({lv} CI {fit.i2_ci_text()})"
+    lines = [f"Heterogeneity: {tau2}; {i2}; H² = {num(fit.h2, 2)}", *_censored_note(fit)]
     if fit.q is not None:
         kind = "Wald test" if method == "GLMM" else "Test"
         lines.append(f"{kind} for heterogeneity: Q({fit.q_df}) = {fit.q:.2f}, {p_text(fit.q_p)}")
@@ -322,6 +349,16 @@ def _heterogeneity(fit: Fit, method: str, lv: str) -> list[str]:
                  + (f", PI [{fit.pi_lb:.4f}, {fit.pi_ub:.4f}]" if fit.pi_lb is not None
                     and fit.pi_ub is not None else ""))
     return lines
+
+
+def _censored_note(fit: Fit) -> list[str]:
+    """What a ``>``/``<`` before a τ² CI bound means (metafor prints the same signs)."""
+    if ">" in (fit.tau2_ci_lb_sign, fit.tau2_ci_ub_sign):
+        return [f"  '>': the CI bound lies above the search limit tau² = "
+                f"{num(fit.tau2_ci_ub, 4)}; the data do not bound it more closely"]
+    if fit.tau2_ci_lb_sign == "<":
+        return ["  '<': both CI bounds for tau² fall below 0, so the CI is the empty set"]
+    return []
 
 
 def _sensitivity_title(sens: Sensitivity) -> str:
@@ -645,11 +682,13 @@ def _fit(result: Any) -> Fit:
     pred = result.predict()
     tau2_ci: tuple[float | None, float | None] = (None, None)
     i2_ci: tuple[float | None, float | None] = (None, None)
+    signs = ("", "")
     if result.method != "FE" and result.k > 1:
         try:
             hci = result.heterogeneity_ci()
             tau2_ci = (_opt(hci.tau2.ci_lb), _opt(hci.tau2.ci_ub))
             i2_ci = (_opt(hci.i2.ci_lb), _opt(hci.i2.ci_ub))
+            signs = (hci.lb_sign, hci.ub_sign)
         except EstimationError:
             pass
     return Fit(
@@ -659,6 +698,7 @@ def _fit(result: Any) -> Fit:
         i2_ci_lb=i2_ci[0], i2_ci_ub=i2_ci[1], h2=_opt(result.h2), q=_opt(result.q),
         q_df=result.q_df, q_p=_opt(result.q_p),
         summary=Summary(pred.pred, pred.ci_lb, pred.ci_ub, _opt(pred.pi_lb), _opt(pred.pi_ub)),
+        tau2_ci_lb_sign=signs[0], tau2_ci_ub_sign=signs[1],
     )
 
 

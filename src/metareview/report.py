@@ -188,11 +188,11 @@ def pooled_sentence(pool: PoolReport) -> str:
     if pool.method not in ("FE", "GLMM") or fit.tau2:
         text += f"; τ² = {num(fit.tau2, 4)}"
         if fit.tau2_ci_lb is not None:
-            text += f" ({num(fit.tau2_ci_lb, 4)} to {num(fit.tau2_ci_ub, 4)})"
+            text += f" ({fit.tau2_ci_text()})"
     if fit.i2 is not None:
         text += f", I² = {num(fit.i2, 1)}%"
         if fit.i2_ci_lb is not None:
-            text += f" ({num(fit.i2_ci_lb, 1)}% to {num(fit.i2_ci_ub, 1)}%)"
+            text += f" ({fit.i2_ci_text()})"
     if fit.q is not None:
         text += f"; Q = {num(fit.q, 2)} (df = {fit.q_df}, {p_text(fit.q_p)})"
     return text + "."

@@ -1,0 +1,60 @@
+"""Regressions from the QA pass of `review pool` and the readers (one block per finding)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from metareview.cli import cli
+from metareview.meta import pool
+
+REFERENCE = Path(__file__).parent / "reference"
+SIGNS = {c["name"]: c for c in json.loads(
+    (REFERENCE / "qprofile_signs.json").read_text(encoding="utf-8"))["cases"]}
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(cli, list(args))
+
+
+# --- 1. Q-profile bounds beyond the search range are marked as metafor marks them ----------
+
+
+@pytest.mark.parametrize("name", sorted(SIGNS))
+def test_qprofile_signs_match_metafor(name: str) -> None:
+    gold = SIGNS[name]
+    ci = pool(gold["yi"], gold["vi"], method="REML").heterogeneity_ci()
+    assert (ci.lb_sign, ci.ub_sign) == (gold["lb_sign"], gold["ub_sign"])
+    assert [ci.tau2.ci_lb, ci.tau2.ci_ub] == pytest.approx(gold["tau2_ci"], rel=1e-3, abs=1e-4)
+    assert [ci.i2.ci_lb, ci.i2.ci_ub] == pytest.approx(gold["i2_ci"], rel=1e-3, abs=1e-4)
+    assert ci.to_dict()["ub_sign"] == gold["ub_sign"]
+    # the printed table carries the same signs as metafor's print(confint(...))
+    tau2_row = next(line for line in gold["printed"] if line.startswith("tau^2"))
+    ours = next(line for line in str(ci).splitlines() if line.strip().startswith("tau^2"))
+    assert ours.split()[1:] == tau2_row.split()[1:]
+    assert ("empty set" in ci.note) == gold["ci_null"]
+
+
+def test_pool_text_and_json_mark_censored_tau2_bound(tmp_path: Path) -> None:
+    sheet = tmp_path / "zeros.csv"
+    sheet.write_text("study,events,total\nA,0,10\nB,0,20\n", encoding="utf-8")
+    result = run("pool", str(sheet))
+    assert result.exit_code == 0, result.output
+    assert "(95% CI 0.0000 to >100.0000)" in result.stdout
+    assert "(95% CI 0.0% to >97.9%)" in result.stdout  # metafor: >97.9701
+    assert "search limit" in result.stdout
+    out = json.loads(run("pool", str(sheet), "--format", "json").stdout)
+    assert out["tau2_ci_ub"] == pytest.approx(100.0)
+    assert (out["tau2_ci_lb_sign"], out["tau2_ci_ub_sign"]) == ("", ">")
+
+
+def test_pool_exact_bounds_have_no_sign(tmp_path: Path) -> None:
+    sheet = tmp_path / "plain.csv"
+    sheet.write_text("study,yi,vi\nA,0.1,0.01\nB,0.9,0.02\nC,-0.5,0.015\n", encoding="utf-8")
+    out = json.loads(run("pool", str(sheet), "--format", "json").stdout)
+    assert (out["tau2_ci_lb_sign"], out["tau2_ci_ub_sign"]) == ("", "")
+    assert ">" not in run("pool", str(sheet)).stdout
