@@ -507,10 +507,10 @@ def _paule_mandel(data: _Data, con: Control) -> float:
             f"Paule-Mandel: Q(tau2) is still above k - 1 at tau2_max = {tau2_max:g}.",
             hint="raise control tau2_max, or use another method (REML, DL)",
         )
-    return _brent(f, 0.0, tau2_max, con.tol, con.maxiter, "Paule-Mandel search for tau2")
+    return uniroot(f, 0.0, tau2_max, con.tol, con.maxiter, "Paule-Mandel search for tau2")
 
 
-def _brent(
+def uniroot(
     f: Callable[[float], float], lo: float, hi: float, tol: float, maxiter: int, what: str
 ) -> float:
     """Root of ``f`` in [lo, hi], where f changes sign, by Brent's (1973) method.
@@ -714,8 +714,8 @@ def pool(
     >>> print(f"{p.pred:.4f} [{p.ci_lb:.4f}, {p.ci_ub:.4f}] PI [{p.pi_lb:.4f}, {p.pi_ub:.4f}]")
     0.7575 [0.6605, 0.8337] PI [0.4661, 0.9179]
     """
-    method, test = _choice(method, METHODS, "method"), _choice(test, TESTS, "test")
-    measure = _choice(measure, MEASURES, "measure")
+    method, test = check_choice(method, METHODS, "method"), check_choice(test, TESTS, "test")
+    measure = check_choice(measure, MEASURES, "measure")
     alpha = alpha_for(level)
     level = 100 * (1 - alpha)
     con = _control(control)
@@ -911,16 +911,18 @@ def pool_proportions(
     >>> fit.method, fit.k
     ('DL', 4)
     """
-    measure = _choice(measure, ("PR", "PLN", "PLO", "PAS", "PFT"), "measure for proportions")
+    measure = check_choice(measure, ("PR", "PLN", "PLO", "PAS", "PFT"), "measure for proportions")
     es = escalc(measure, xi=events, ni=totals, add=add, to=to)
     return pool_effects(es, method=method, test=test, level=level, labels=labels, control=control)
 
 
-def _choice(value: str, allowed: Sequence[str], what: str) -> str:
+def check_choice(value: str, allowed: Sequence[str], what: str) -> str:
+    """The entry of ``allowed`` that ``value`` names, ignoring case ("reml" → "REML"),
+    else an :class:`OptionError` that lists the choices."""
     for option in allowed:
         if value.lower() == option.lower():
             return option
-    raise OptionError(f"unknown {what} {value!r}", hint=f"use one of {', '.join(allowed)}")
+    raise OptionError(f"unknown {what} {value!r}", hint=f"choose one of: {', '.join(allowed)}")
 
 
 def _labels(labels: Sequence[str] | None, k: int, keep: NDArray[np.bool_] | None) -> Sequence[str]:
@@ -997,7 +999,7 @@ def _qprofile(fit: PoolResult, level: float, tol: float | None, maxiter: int) ->
         return _Sums(y, v, tau2).q
 
     def root(target: float) -> float:
-        return _brent(lambda t: q(t) - target, lo, hi, tol, maxiter, "Q-profile bound for tau2")
+        return uniroot(lambda t: q(t) - target, lo, hi, tol, maxiter, "Q-profile bound for tau2")
 
     q_lo, q_hi = q(lo), q(hi)
     notes = []

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, stats
+from scipy import stats
 
 from .errors import EstimationError, OptionError, ReviewWarning
-from .meta import METHODS, TESTS, _choice
+from .meta import METHODS, TESTS, check_choice, uniroot
 
 __all__ = ["MetaRegResult", "metareg"]
 
@@ -229,8 +229,8 @@ def fit_design(
     level: float,
 ) -> MetaRegResult:
     """Fit the model for a design matrix ``X`` whose first column is the intercept."""
-    method = _choice(method, METHODS, "method")
-    test = _choice(test, TESTS, "test")
+    method = check_choice(method, METHODS, "method")
+    test = check_choice(test, TESTS, "test")
     if not 0 < level < 100:
         raise OptionError(f"level must be between 0 and 100 (got {level})", hint="e.g. 95")
     keep = np.isfinite(y) & np.isfinite(v) & np.all(np.isfinite(X), axis=1)
@@ -488,4 +488,4 @@ def _paule_mandel(y: Float, yc: Float, v: Float, X: Float) -> float:
         raise EstimationError(
             "Value of 'tau2.max' too low.", hint="switch to another method (REML or DL)"
         )
-    return float(optimize.brentq(excess, 0.0, upper, xtol=_TOL, maxiter=_MAXITER))
+    return uniroot(excess, 0.0, upper, _TOL, _MAXITER, "Paule-Mandel search for tau2")

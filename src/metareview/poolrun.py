@@ -23,7 +23,7 @@ import numpy as np
 
 from .errors import OptionError, OutputError, ReviewWarning
 from .fileio import atomic_path
-from .meta import num
+from .meta import check_choice, num
 from .sheets.extraction import StudyTable
 
 #: Effect measures per design; the first is the default.
@@ -841,14 +841,6 @@ def _subgroups(table: StudyTable, es: Any, by: str,
     test = SubgroupTest(q=result.qm, df=result.qm_df[0], p=result.qm_p,
                         q_separate=result.q_between, p_separate=result.q_between_p)
     return subs, test
-
-
-def check_choice(value: str, allowed: Sequence[str], what: str) -> str:
-    """``value`` upper-cased if it is one of ``allowed``, else an :class:`OptionError`."""
-    for choice in allowed:
-        if value.lower() == choice.lower():
-            return choice
-    raise OptionError(f"unknown {what} {value!r}", hint=f"choose one of: {', '.join(allowed)}")
 
 
 def _warn_text(caught: Sequence[warnings.WarningMessage]) -> tuple[str, ...]:
