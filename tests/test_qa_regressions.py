@@ -58,3 +58,22 @@ def test_pool_exact_bounds_have_no_sign(tmp_path: Path) -> None:
     out = json.loads(run("pool", str(sheet), "--format", "json").stdout)
     assert (out["tau2_ci_lb_sign"], out["tau2_ci_ub_sign"]) == ("", "")
     assert ">" not in run("pool", str(sheet)).stdout
+
+
+# --- 2. the double-zero warning tells a CLI user what to do -------------------------------
+
+
+def test_double_zero_warning_names_the_sheet_remedy(tmp_path: Path) -> None:
+    sheet = tmp_path / "dz.csv"
+    sheet.write_text("study,ai,bi,ci,di\nA,0,10,0,12\nB,3,10,5,12\nC,2,10,4,9\n",
+                     encoding="utf-8")
+    result = run("pool", str(sheet))
+    assert result.exit_code == 0, result.output
+    assert "both groups" in result.stderr
+    assert "set include to no" in result.stderr
+    sheet.write_text("study,ai,bi,ci,di,include\nA,0,10,0,12,no\nB,3,10,5,12,yes\n"
+                     "C,2,10,4,9,yes\n", encoding="utf-8")
+    result = run("pool", str(sheet), "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert "both groups" not in result.stderr
+    assert json.loads(result.stdout)["k"] == 2
