@@ -4,6 +4,7 @@ idempotence, append-only workbooks, vanished records, duplicates-log overrides."
 from __future__ import annotations
 
 import csv
+import json
 import re
 import shutil
 from pathlib import Path
@@ -178,6 +179,25 @@ def test_run_makes_the_report_and_a_second_run_changes_nothing(example: Path) ->
     assert second.exit_code == 0  # type: ignore[attr-defined]
     assert second.output == "everything is up to date\n"  # type: ignore[attr-defined]
     assert snapshot(example) == before
+
+
+def test_glmm_runs_without_the_analyses_it_does_not_support(example: Path) -> None:
+    toml = example / "review.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('method = "DL"', 'method = "GLMM"'),
+                    encoding="utf-8")
+    result = invoke("run", str(example))
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    output = result.output  # type: ignore[attr-defined]
+    assert ("note: leave-one-out and the small-study tests (Egger, Begg, trim-and-fill) are not "
+            "run with method GLMM") in output
+    assert "pooled 14 studies (PLO, GLMM)" in output
+    results = json.loads((example / "output" / "results.json").read_text(encoding="utf-8"))
+    assert results["method"] == "GLMM"
+    assert "leave_one_out" not in results and "bias" not in results
+    report = (example / "output" / "report.md").read_text(encoding="utf-8")
+    assert "binomial-normal generalised linear mixed model" in report
+    assert "Leave-one-out and small-study tests were not run" in report
+    assert "leaving out one study" not in report and "Egger" not in report
 
 
 def test_reviewer_workbooks_are_never_rewritten(example: Path) -> None:

@@ -58,6 +58,7 @@ fields = []            # extra columns to code, e.g. ["country", "setting"]
 # continuous SMD MD | generic GEN (or any of these)
 measure = "PLO"
 method = "REML"        # REML DL ML PM HE SJ EB HS FE GLMM
+# GLMM: proportions with PLO, test z, no `by`; runs without leave-one-out and small-study tests
 test = "z"             # z | knha | adhoc
 level = 95
 # by = "subgroup"      # a column of the extraction sheet for subgroup analysis

@@ -459,24 +459,31 @@ def _read_studies(r: _Run) -> StudyTable | None:
 
 def pool_options(config: ReviewConfig) -> PoolOptions:
     """The :class:`~metareview.poolrun.PoolOptions` of the review's ``[analysis]``, with
-    leave-one-out and the small-study tests the report shows."""
+    leave-one-out and the small-study tests the report shows — except with the GLMM, which
+    has no inverse-variance weights for them (``run`` says so in a note)."""
     from .poolrun import PoolOptions
 
     a = config.analysis
+    extras = a.method != "GLMM"
     return PoolOptions(measure=a.measure, method=a.method, test=a.test, level=a.level,
-                       by=a.by, leave_one_out=True, bias=True)
+                       by=a.by, leave_one_out=extras, bias=extras)
 
 
 def _pool_step(r: _Run, studies: StudyTable) -> PoolReport:
     from .plots import forest_plot, funnel_plot, save_figure
     from .poolrun import markdown, run_pool
 
-    pool = run_pool(studies, pool_options(r.config))
+    options = pool_options(r.config)
+    pool = run_pool(studies, options)
     roles = ("results_json", "results_md", "forest_svg", "forest_png", "funnel_svg",
              "funnel_png")
     paths = [output_path(r.config, role) for role in roles]
     fingerprint = _fingerprint("pool", pool.to_dict())
     if not r.state.fresh("pool", fingerprint, paths):
+        if not (options.leave_one_out or options.bias):
+            r.note("leave-one-out and the small-study tests (Egger, Begg, trim-and-fill) "
+                   f"are not run with method {options.method}: they need an inverse-variance "
+                   "method such as REML")
         e = pool.fit.summary
         r.did(f"pooled {pool.fit.k} studies ({pool.measure}, {pool.method}): "
               f"{e.estimate:.3f} [{e.ci_lb:.3f}, {e.ci_ub:.3f}]")

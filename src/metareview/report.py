@@ -164,10 +164,17 @@ def methods(content: ReportContent) -> list[str]:
         f"confidence interval of the pooled estimate used the {pool.pooled_ci}; study "
         f"confidence intervals used the {pool.study_ci} method. Results are shown as "
         f"{pool.natural}. Heterogeneity was tested with Cochran's Q and quantified by I² and "
-        f"τ² with Q-profile confidence intervals, and a {level} prediction interval was "
-        "computed. Sensitivity was examined by leaving out one study at a time; small-study "
-        "effects by Egger's regression test, Begg's rank correlation test and trim-and-fill."
+        "τ²" + (" with Q-profile confidence intervals" if pool.fit.tau2_ci_lb is not None
+                else "") + f", and a {level} prediction interval was computed."
     )
+    if pool.leave_one_out is not None:
+        analysis += " Sensitivity was examined by leaving out one study at a time."
+    if pool.bias is not None:
+        analysis += (" Small-study effects were examined by Egger's regression test, Begg's "
+                     "rank correlation test and trim-and-fill.")
+    if pool.method == "GLMM":
+        analysis += (" Leave-one-out and small-study tests were not run: they need "
+                     "inverse-variance weights, which the GLMM does not use.")
     if pool.by:
         analysis += (f" Subgroups were defined by {pool.by} and compared with a test of "
                      "subgroup differences.")
