@@ -223,7 +223,7 @@ def screen_group() -> None:
 
 
 @screen_group.command("write")
-@click.argument("records", type=click.Path(dir_okay=False, allow_dash=False))
+@click.argument("records", nargs=-1, required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
               help="The workbook to write (.xlsx).")
 @click.option("--stage", type=click.Choice(["title-abstract", "full-text"]),
@@ -238,16 +238,18 @@ def screen_group() -> None:
               help="Add new records to the existing OUTPUT workbook as new rows, keeping "
               "every decision, added column and sort order; report records that disappeared.")
 @click.option("-f", "--force", is_flag=True, help="Replace an output file that exists.")
-def screen_write_command(records: str, output: str, stage: str, screened: str | None,
+def screen_write_command(records: tuple[str, ...], output: str, stage: str,
+                         screened: str | None,
                          reasons: str | None, update: bool, force: bool) -> None:
     """Write a screening workbook with one row per record.
 
     RECORDS is a records table (CSV, JSONL or XLSX) from `review dedupe` or `review parse`,
-    or article files. The title/abstract workbook has a decision column (include, exclude,
-    maybe) with a drop-down, a reason and a reviewer column. The full-text workbook has
-    retrieved (yes/no), decision (include, exclude) and an exclusion_reason with a
-    drop-down of --reasons (another reason may be typed). Record columns are grey: sort,
-    filter and add columns freely, but keep record_id.
+    or article files (folders and glob patterns too; `-` for stdin). The title/abstract
+    workbook has a decision column (include, exclude, maybe) with a drop-down, a reason
+    and a reviewer column. The full-text workbook has retrieved (yes/no), decision
+    (include, exclude) and an exclusion_reason with a drop-down of --reasons (another
+    reason may be typed). Record columns are grey: sort, filter and add columns freely,
+    but keep record_id.
 
     \b
     Examples:
@@ -255,21 +257,22 @@ def screen_write_command(records: str, output: str, stage: str, screened: str | 
       review screen unique.csv --stage full-text --screened title-abstract.xlsx \\
           -o full-text.xlsx --reasons "wrong population; wrong outcome; no control group"
       review screen unique-2.csv -o title-abstract.xlsx --update   after a new search
+      review dedupe sources/ | review screen - -o title-abstract.xlsx
     """
     from pathlib import Path
 
     from .errors import OptionError
     from .fileio import atomic_path, check_output
     from .sheets import screening
-    from .sheets.extraction import record_id
+    from .sheets.extraction import read_records, record_id
 
-    inputs = [records, *([screened] if screened else [])]
+    inputs = [*records, *([screened] if screened else [])]
     update = update and Path(output).exists()
     check_output(output, inputs, force or update)
     if screened and stage != "full-text":
         raise OptionError("--screened is for the full-text stage",
                           hint="add --stage full-text")
-    rows, sources = _record_rows(records)
+    rows, sources = read_records(records)
     if screened:
         keep = set(screening.read_screening(screened).included())
         rows = [row for row in rows if record_id(row) in keep]
@@ -285,20 +288,6 @@ def screen_write_command(records: str, output: str, stage: str, screened: str | 
     with atomic_path(output, inputs, force) as tmp:
         screening.write_screening(rows, tmp, stage=stage, reasons=listed, sources=sources)
     click.echo(f"wrote {output}: {len(rows):,} records for {stage} screening")
-
-
-def _record_rows(path: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """Rows of a records table as written (its record_id kept), or of article files."""
-    from pathlib import Path
-
-    from .articles import read_articles
-    from .dedupe import is_records_table
-    from .sheets.extraction import read_record_rows
-
-    if is_records_table(Path(path)):
-        return read_record_rows(path)
-    articles = list(read_articles(path))
-    return [a.to_row() for a in articles], sorted({a.source_file for a in articles})
 
 
 @screen_group.command("status")
@@ -377,7 +366,7 @@ def screen_compare_command(first: str, second: str, as_json: bool) -> None:
 
 
 @cli.command("sheet")
-@click.argument("records", nargs=-1, type=click.Path(dir_okay=True))
+@click.argument("records", nargs=-1)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
               help="The extraction workbook to write (.xlsx).")
 @click.option("--design", type=click.Choice(["proportion", "binary", "continuous", "generic"]),
@@ -390,8 +379,9 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
                   force: bool) -> None:
     """Write an Excel extraction workbook, one row per study, ready to fill in.
 
-    RECORDS are tables written by `review parse` (CSV, JSONL, XLSX) or article XML
-    files; their id, first author, year, title, DOI and PMID are prefilled (grey).
+    RECORDS are tables written by `review parse` (CSV, JSONL, XLSX) or article files
+    (folders and glob patterns too; `-` for stdin); their id, first author, year, title,
+    DOI and PMID are prefilled (grey).
     With no RECORDS the sheet is empty: type one study per row.
 
     \b
@@ -408,30 +398,19 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
       review sheet records.csv -o extraction.xlsx
       review sheet pubmed.xml --design binary --field country --field "risk of bias" -o rct.xlsx
       review sheet --design proportion -o blank.xlsx
+      review sheet 'sources/*/*.xml' -o extraction.xlsx
     """
     from pathlib import Path
 
     from .errors import OptionError
     from .fileio import atomic_path
-    from .sheets.extraction import SheetPlan, extraction_columns, write_extraction
+    from .sheets.extraction import SheetPlan, extraction_columns, read_records, write_extraction
 
     if Path(output).suffix.lower() != ".xlsx":
         raise OptionError("the extraction workbook must be an .xlsx file", output,
                           "name the output something.xlsx")
     extraction_columns(design, fields)  # refuse clashing --field names before reading
-    rows: list[dict[str, Any]] = []
-    sources: list[str] = []
-    for path in records:
-        if Path(path).is_dir():  # a folder of article files
-            from .articles import read_articles
-
-            articles = list(read_articles(path))
-            more = [a.to_row() for a in articles]
-            names = sorted({a.source_file for a in articles})
-        else:
-            more, names = _record_rows(path)
-        rows += more
-        sources += [s for s in names if s not in sources] or [path]
+    rows, sources = read_records(records)
     plan = SheetPlan(design, tuple(rows), tuple(fields), tuple(sources))
     with atomic_path(output, inputs=records, force=force) as tmp:
         write_extraction(plan, tmp)

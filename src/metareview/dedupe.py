@@ -585,11 +585,13 @@ def read_inputs(paths: Sequence[str], format: str | None = None) -> list[Article
     return articles
 
 
-def is_records_table(path: Path) -> bool:
-    """Whether ``path`` is a records table, told from content: a zip (xlsx), JSON lines,
-    or a CSV header naming a title column."""
-    with path.open("rb") as handle:
-        head = handle.read(4096).removeprefix(b"\xef\xbb\xbf")
+def is_records_table(source: Path | bytes) -> bool:
+    """Whether a file (or content already read) is a records table, told from content: a
+    zip (xlsx), JSON lines, or a CSV header naming a title column."""
+    if isinstance(source, Path):
+        with source.open("rb") as handle:
+            source = handle.read(4096)
+    head = source[:4096].removeprefix(b"\xef\xbb\xbf")
     if head.startswith((b"PK\x03\x04", b"{")):
         return True
     first = head.split(b"\n", 1)[0].decode("utf-8", "replace").lower()

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .. import __version__
 from ..errors import InputError, OptionError, ReviewError, ReviewWarning, ValidationError
@@ -223,10 +223,51 @@ def _describe(name: str, design: str, fields: Sequence[str]) -> str:
     return "reviewer-defined field (--field); free text, usable with --by or --cumulative"
 
 
-def read_record_rows(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
+def read_records(paths: Sequence[str | Path], stdin: BinaryIO | None = None,
+                 ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows of records tables (their ``record_id`` kept) and of article files, with the
+    source files they name.
+
+    ``paths`` are files, folders, glob patterns (:func:`metareview.articles.expand_paths`)
+    or ``-`` for ``stdin`` (default: the process's standard input). A path that matches
+    nothing is a :class:`~metareview.errors.MissingInputError`.
+    """
+    import io
+    import sys
+
+    from ..articles import STDIN, STDIN_NAME, expand_paths, read_articles
+    from ..dedupe import is_records_table
+    from ..formats import detect
+    from ..records import Article
+
+    rows: list[dict[str, Any]] = []
+    sources: list[str] = []
+    for path in expand_paths(paths):
+        data = (stdin or sys.stdin.buffer).read() if path == STDIN else None
+        label = STDIN_NAME if path == STDIN else path
+        if is_records_table(Path(path) if data is None else data):
+            more, names = read_record_rows(label, data=data)
+        else:
+            if data is None:
+                articles = list(read_articles(path))
+            else:  # stdin is read already: detect its format from the bytes
+                stream = io.BufferedReader(io.BytesIO(data))
+                articles = [a for a in detect(stream, label).read(stream, label)
+                            if isinstance(a, Article)]
+            more = [a.to_row() for a in articles]
+            names = sorted({a.source_file for a in articles})
+        rows += more
+        sources += [s for s in names or [label] if s not in sources]
+    return rows, sources
+
+
+def read_record_rows(path: str | Path, data: bytes | None = None,
+                     ) -> tuple[list[dict[str, Any]], list[str]]:
     """Rows of a records table written by ``review parse`` (CSV, JSONL or XLSX), with the
-    source files they name. Article XML is read by :mod:`metareview.articles` instead."""
-    data = Path(path).read_bytes()
+    source files they name; ``data`` is its content when already read (``path`` then only
+    names it). Article XML is read by :mod:`metareview.articles` instead."""
+    if data is None:
+        data = Path(path).read_bytes()
     name = Path(path).name
     if data.lstrip()[:1] == b"{":
         rows = []
