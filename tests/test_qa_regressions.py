@@ -77,3 +77,40 @@ def test_double_zero_warning_names_the_sheet_remedy(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "both groups" not in result.stderr
     assert json.loads(result.stdout)["k"] == 2
+
+
+# --- 3. small-study tests with too few studies say so in plain words ----------------------
+
+
+@pytest.mark.parametrize("rows,expected", [
+    ("A,0.5,0.1\n", ["Egger's test not run: too few studies (k = 1)",
+                     "Begg's test not run: too few studies (k = 1)",
+                     "trim-and-fill not run: too few studies (k = 1)"]),
+    ("A,0.5,0.1\nB,0.7,0.2\n", ["Egger's test not run: too few studies (k = 2)",
+                                "trim-and-fill not run: too few studies (k = 2)"]),
+])
+def test_small_k_bias_messages(tmp_path: Path, rows: str, expected: list[str]) -> None:
+    sheet = tmp_path / "few.csv"
+    sheet.write_text("study,yi,vi\n" + rows, encoding="utf-8")
+    result = run("pool", str(sheet), "--bias")
+    assert result.exit_code == 0, result.output
+    for text in expected:
+        assert text in result.stdout
+    # metafor's own reason stays visible (metafor 3.8-1 regtest/ranktest/trimfill on these data)
+    assert "(metafor: " in result.stdout
+    if rows.count("\n") == 2:
+        assert "Begg's rank correlation: Kendall's tau = 1.000, p = 1.0000" in result.stdout
+
+
+def test_small_k_library_errors_keep_metafor_reason() -> None:
+    from metareview.bias import ranktest, regtest, trimfill
+    from metareview.errors import EstimationError
+
+    with pytest.raises(EstimationError, match=r"k = 2\).*Number of parameters") as info:
+        regtest([0.5, 0.7], [0.1, 0.2])
+    assert "cannot say anything" in str(info.value)
+    assert regtest([0.5, 0.7], [0.1, 0.2], method="FE").pval == pytest.approx(0.7150007, 1e-5)
+    with pytest.raises(EstimationError, match="not enough finite observations"):
+        ranktest([0.5], [0.1])
+    with pytest.raises(EstimationError, match=r"Stopped because k = 1\."):
+        trimfill([0.5], [0.1])

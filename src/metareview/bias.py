@@ -176,10 +176,13 @@ def regtest(
     z = 2.4496, p = 0.0143
     """
     y, v = _arrays(yi, vi)
+    need = 2 if method.upper() == "FE" else 3
+    if y.size < need:
+        raise _too_few("Egger's test", y.size, need, _FULL_RANK if y.size < 2 else _TOO_MANY)
     X = np.column_stack([np.ones(y.size), np.sqrt(v)])
     if np.linalg.matrix_rank(X) < 2:
         raise EstimationError(
-            "Model matrix no longer of full rank after addition of predictor. Cannot fit model.",
+            _FULL_RANK,
             hint="the standard errors do not vary (k = 1 or equal variances); Egger's test "
             "needs studies of different precision",
         )
@@ -230,8 +233,7 @@ def ranktest(yi: ArrayLike, vi: ArrayLike) -> RanktestResult:
     """
     y, v = _arrays(yi, vi)
     if y.size < 2:
-        raise EstimationError("not enough finite observations",
-                              hint="the rank correlation test needs at least 2 studies")
+        raise _too_few("Begg's test", y.size, 2, "not enough finite observations")
     w = 1 / v
     theta = np.sum(w * y) / np.sum(w)
     y_star = (y - theta) / np.sqrt(v - 1 / np.sum(w))
@@ -331,7 +333,7 @@ def trimfill(
         if clash in pool_kwargs:
             raise OptionError(f"{clash} cannot be passed twice")
     if k == 1:
-        raise EstimationError("Stopped because k = 1.", hint="trim-and-fill needs several studies")
+        raise _too_few("trim-and-fill", k, 2, "Stopped because k = 1.")
     names = [f"Study {i + 1}" for i in range(k)] if labels is None else [str(s) for s in labels]
     if len(names) != k:
         raise InputError(f"{len(names)} labels for {k} studies", hint="one per study")
@@ -346,6 +348,8 @@ def trimfill(
             return pool(yy, vv, method=method, control=pool_kwargs.get("control")).estimate
 
     if side is None:
+        if k < 3 and method.upper() != "FE":
+            raise _too_few("trim-and-fill (to choose the side)", k, 3, _TOO_MANY)
         X = np.column_stack([np.ones(k), np.sqrt(v)])
         if np.linalg.matrix_rank(X) < 2:
             raise EstimationError(
@@ -411,6 +415,20 @@ def trimfill(
                labels=[*names, *(f"Filled {j + 1}" for j in range(k0))], ni=all_n, **options)
     return TrimFillResult(k0, se_k0, p_k0, side, estimator, fit,
                           tuple(float(x) for x in filled), tuple(float(x) for x in filled_v))
+
+
+_FULL_RANK = 'Model matrix no longer of full rank after addition of predictor. Cannot fit model.'
+_TOO_MANY = 'Number of parameters to be estimated is larger than the number of observations.'
+
+
+def _too_few(what: str, k: int, need: int, reason: str) -> EstimationError:
+    """The small-k refusal: plain words first, metafor's own message after."""
+    return EstimationError(
+        f"too few studies (k = {k}) for {what}, which needs at least {need} "
+        f"(metafor: {reason})",
+        hint="with so few studies a test for small-study effects cannot say anything; "
+        "report it as not done",
+    )
 
 
 def _arrays(yi: ArrayLike, vi: ArrayLike) -> tuple[Float, Float]:
