@@ -346,16 +346,65 @@ def test_a_malformed_export_stops_the_run_with_its_location(example: Path) -> No
 
 def test_a_bad_decision_is_reported_with_its_cell(example: Path) -> None:
     invoke("run", str(example))
-    report = (example / "output" / "report.html").read_bytes()
+    report = (example / "output" / "report.md").read_bytes()
     ta = example / "screening" / "title-abstract.xlsx"
     book = load_workbook(ta)
+    decided = book.worksheets[0]["H3"].value
     book.worksheets[0]["H3"] = "yes please"
     book.save(ta)
     result = invoke("run", str(example))
     assert result.exit_code == 65  # type: ignore[attr-defined]
     output = result.output  # type: ignore[attr-defined]
     assert "title-abstract.xlsx!H3: unknown decision 'yes please'" in output
-    assert (example / "output" / "report.html").read_bytes() == report
+    # the old report no longer matches the workbook: it must not pass for current
+    assert "note: out of date, removed: output/prisma.csv," in output
+    assert not (example / "output" / "report.html").exists()
+    book.worksheets[0]["H3"] = decided
+    book.save(ta)
+    assert invoke("run", str(example)).exit_code == 0  # type: ignore[attr-defined]
+    assert (example / "output" / "report.md").read_bytes() == report  # the same numbers
+
+
+def test_a_polite_stop_leaves_no_outputs_of_earlier_inputs(example: Path) -> None:
+    out = example / "output"
+    run(load_config(example))
+    assert "11 records identified" in (out / "report.md").read_text(encoding="utf-8")
+    shutil.copy(FIXTURES / "pubmed" / "metapub_37167981.xml", example / "sources" / "pubmed")
+    summary = run(load_config(example))  # stops at the new record: 12 identified now
+    assert summary.stopped is not None
+    [note] = [n for n in summary.notes if n.startswith("out of date, removed:")]
+    assert "output/prisma.csv" in note and "output/report.html" in note
+    for name in ("prisma.csv", "results.json", "forest.png", "report.html", "report.md"):
+        assert not (out / name).exists(), name
+    assert (out / "records.csv").exists() and (out / "duplicates.csv").exists()
+
+
+def test_a_failed_run_leaves_no_outputs_of_earlier_inputs(example: Path) -> None:
+    out = example / "output"
+    run(load_config(example))
+    report = (out / "report.md").read_bytes()
+    extraction = example / "extraction" / "extraction.xlsx"
+    book = load_workbook(extraction)
+    ws = book.worksheets[0]
+    assert ws["H4"].value == "yes" and ws["I4"].value == 16  # an included study's events
+    ws["I4"] = "ten"
+    book.save(extraction)
+    result = invoke("run", str(example))
+    assert result.exit_code == 65  # type: ignore[attr-defined]
+    output = result.output  # type: ignore[attr-defined]
+    assert "extraction.xlsx!I4: events is 'ten', not a number" in output
+    assert ("note: out of date, removed: output/results.json, output/results.md, "
+            "output/forest.svg") in output
+    for name in ("results.json", "results.md", "forest.svg", "forest.png", "funnel.svg",
+                 "funnel.png", "report.html", "report.md"):
+        assert not (out / name).exists(), name
+    assert (out / "prisma.csv").exists()  # its inputs did not change: it is current
+    state = json.loads((out / STATE_NAME).read_text(encoding="utf-8"))
+    assert set(state["steps"]) == {"records", "prisma"}
+    ws["I4"] = 16
+    book.save(extraction)
+    assert invoke("run", str(example)).exit_code == 0  # type: ignore[attr-defined]
+    assert (out / "report.md").read_bytes() == report  # the same numbers again
 
 
 @pytest.mark.parametrize("command", ["init", "run", "report"])

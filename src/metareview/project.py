@@ -17,6 +17,11 @@ The steps, each run only when its inputs changed since the last run:
 Whether a step must run is decided by a fingerprint (SHA-256) of its inputs, kept in
 ``<outputs>/.review-state.json``; files are only rewritten when their bytes change, so a
 second run changes no file.
+
+A run that stops (politely or with an error) before a step of steps 3-4 removes that
+step's outputs and those of the later steps, with a note, so that no file in the outputs
+folder describes earlier inputs. ``records.csv`` and ``duplicates.csv`` (which holds the
+reviewer's overrides) are kept.
 """
 
 from __future__ import annotations
@@ -57,6 +62,14 @@ OUTPUTS = {
     "funnel_png": "funnel.png",
     "report_html": "report.html",
     "report_md": "report.md",
+}
+#: The steps after the workbooks and the outputs of each, in run order. Outputs of a step a
+#: run does not get through describe earlier inputs, so the run removes them.
+DERIVED = {
+    "prisma": ("prisma_csv", "prisma_svg", "prisma_png"),
+    "pool": ("results_json", "results_md", "forest_svg", "forest_png", "funnel_svg",
+             "funnel_png"),
+    "report": ("report_html", "report_md"),
 }
 _SHOWN = 10  # undecided rows listed before "and N more"
 
@@ -146,6 +159,7 @@ class _Run:
         self.actions: list[str] = []
         self.notes: list[str] = []
         self.state = _State(config.output_dir / STATE_NAME)
+        self.reached: set[str] = set()  # steps of DERIVED that are current after this run
 
     def rel(self, path: Path | str) -> str:
         return os.path.relpath(path, self.config.root)
@@ -163,7 +177,25 @@ class _Run:
         if _write_if_changed(path, data):
             self.did(f"wrote {self.rel(path)}")
 
+    def drop_stale(self) -> None:
+        """Remove the outputs (and state entries) of the steps this run did not get
+        through: they were made from earlier inputs and must not pass for current ones."""
+        removed = []
+        for step, roles in DERIVED.items():
+            if step in self.reached:
+                continue
+            self.state.data["steps"].pop(step, None)
+            for role in roles:
+                path = output_path(self.config, role)
+                if path.exists():
+                    path.unlink()
+                    removed.append(self.rel(path))
+        if removed:
+            self.note(f"out of date, removed: {', '.join(removed)} — made from earlier "
+                      "inputs; the run writes them again once it gets that far")
+
     def summary(self, stopped: str | None = None, report: Path | None = None) -> RunSummary:
+        self.drop_stale()
         if stopped:
             self.echo(stopped)
         elif not self.actions:
@@ -185,6 +217,9 @@ def run(config: ReviewConfig, *, echo: Callable[[str], None] = lambda _: None) -
     r = _Run(config, echo)
     try:
         return _steps(r)
+    except Exception:
+        r.drop_stale()
+        raise
     finally:  # steps done before an error need not run again
         r.state.save()
 
@@ -362,6 +397,7 @@ def _append(path: Path, render: Callable[[Path], None], helpers: Sequence[str]) 
     from openpyxl import load_workbook
     from openpyxl.worksheet.cell_range import CellRange, MultiCellRange
 
+    from .sheets.common import keep_text
     from .sheets.extraction import key
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -381,7 +417,7 @@ def _append(path: Path, render: Callable[[Path], None], helpers: Sequence[str]) 
             target_col = columns.get(cell.column)
             if target_col is None:  # a column the reviewer deleted
                 continue
-            target = ws.cell(last + offset, target_col, cell.value)
+            target = keep_text(ws.cell(last + offset, target_col, cell.value))
             target.font, target.fill = copy(cell.font), copy(cell.fill)
             target.alignment, target.number_format = copy(cell.alignment), cell.number_format
     end = last + source.max_row - 1
@@ -427,14 +463,14 @@ def _prisma_step(r: _Run, decisions: Sequence[str | None],
     counts = PrismaCounts.from_pipeline(identified=facts.get("identified", {}),
                                         duplicates=int(facts.get("duplicates", 0)),
                                         screening=decisions, full_text=full_text)
-    roles = ("prisma_csv", "prisma_svg", "prisma_png")
-    paths = [output_path(r.config, role) for role in roles]
+    paths = [output_path(r.config, role) for role in DERIVED["prisma"]]
     fingerprint = _fingerprint("prisma", counts.to_dict())
     if not r.state.fresh("prisma", fingerprint, paths):
         prisma_diagram.save(counts, paths, force=True)
         r.did(f"PRISMA counts: {counts.summary()}")
         r.did(f"wrote {', '.join(r.rel(p) for p in paths)}")
         r.state.done("prisma", fingerprint)
+    r.reached.add("prisma")
     return counts
 
 
@@ -475,9 +511,7 @@ def _pool_step(r: _Run, studies: StudyTable) -> PoolReport:
 
     options = pool_options(r.config)
     pool = run_pool(studies, options)
-    roles = ("results_json", "results_md", "forest_svg", "forest_png", "funnel_svg",
-             "funnel_png")
-    paths = [output_path(r.config, role) for role in roles]
+    paths = [output_path(r.config, role) for role in DERIVED["pool"]]
     fingerprint = _fingerprint("pool", pool.to_dict())
     if not r.state.fresh("pool", fingerprint, paths):
         if not (options.leave_one_out or options.bias):
@@ -496,6 +530,7 @@ def _pool_step(r: _Run, studies: StudyTable) -> PoolReport:
                 save_figure(draw(pool), path, force=True)
                 r.did(f"wrote {r.rel(path)}")
         r.state.done("pool", fingerprint)
+    r.reached.add("pool")
     return pool
 
 
@@ -510,12 +545,13 @@ def _report_step(r: _Run, counts: PrismaCounts, studies: StudyTable,
         characteristics=report.characteristics(studies, config.fields),
         dedupe=r.state.facts.get("records") or {},
         images={name: path.read_bytes() for name, path in images.items()})
-    paths = [output_path(config, "report_html"), output_path(config, "report_md")]
+    paths = [output_path(config, role) for role in DERIVED["report"]]
     fingerprint = _fingerprint("report", content.fingerprint())
     if not r.state.fresh("report", fingerprint, paths):
         r.write("report_html", report.to_html(content).encode("utf-8"))
         r.write("report_md", report.to_markdown(
             content, {name: f"{name}.png" for name in images}).encode("utf-8"))
         r.state.done("report", fingerprint)
+    r.reached.add("report")
     return paths[0]
 
