@@ -312,6 +312,16 @@ def test_update_adds_new_records_and_keeps_the_reviewers_work(tmp_path: Path) ->
     assert [d.pending_cell for d in sheet.pending][-1] == "updated.xlsx!I6"
 
 
+def test_update_keeps_formula_like_text_of_new_records_as_text(tmp_path: Path) -> None:
+    path = _write(tmp_path)
+    title = "=1+1"
+    newer = [*RECORDS, {"record_id": "pmid:105", "title": title, "year": 2024}]
+    target = tmp_path / "updated.xlsx"
+    assert update_screening(path, newer, target).added == ("pmid:105",)
+    ws = load_workbook(target).worksheets[0]
+    assert ws["D6"].value == title and ws["D6"].data_type == "s" and ws["D6"].quotePrefix
+
+
 def test_cli_screen_update(tmp_path: Path) -> None:
     records = tmp_path / "r.csv"
     records.write_text("record_id,title\npmid:1,one\npmid:2,two\n", encoding="utf-8")

@@ -86,6 +86,20 @@ def test_written_workbook_has_columns_validation_and_helper_sheets(tmp_path: Pat
     assert any(k == "tool" and str(v).startswith("metareview") for k, v in about)
 
 
+def test_formula_like_record_text_is_stored_as_text(tmp_path: Path) -> None:
+    title = '=HYPERLINK("http://example.invalid","click")'
+    rows = ({"pmid": "1", "first_author": "@Smith", "year": 2001, "title": title},
+            {"pmid": "2", "first_author": "Jones", "year": 2002, "title": "-5 mg: a trial"})
+    path = tmp_path / "x.xlsx"
+    write_extraction(SheetPlan("binary", rows), path)
+    ws = openpyxl.load_workbook(path)["extraction"]
+    for ref, value in (("D2", title), ("B2", "@Smith"), ("D3", "-5 mg: a trial")):
+        assert ws[ref].value == value and ws[ref].data_type == "s", ref
+        assert ws[ref].quotePrefix, ref  # stays text even after the cell is edited
+    assert ws["C2"].value == 2001 and not ws["C2"].quotePrefix
+    assert ws["D2"].font.color.rgb.endswith("595959")  # still grey, prefilled
+
+
 @pytest.mark.parametrize("design,data", [
     ("proportion", ["events", "total"]),
     ("continuous", ["mean_1", "sd_1", "n_1", "mean_2", "sd_2", "n_2"]),

@@ -34,6 +34,8 @@ HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 LOCKED_FILL = PatternFill("solid", fgColor="E7E6E6")
 LOCKED_FONT = Font(color="595959")
 WRAP = Alignment(wrap_text=True, vertical="top")
+# Text starting with these is read as a formula by spreadsheet programs.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -199,14 +201,37 @@ def new_workbook() -> tuple[Workbook, Worksheet]:
     return book, book.active
 
 
+def formula_like(value: Any) -> bool:
+    """Whether a spreadsheet would take ``value`` for a formula (text starting with
+    ``= + - @``, a tab or a CR)."""
+    return isinstance(value, str) and value.startswith(FORMULA_STARTS)
+
+
+def keep_text(cell: Any) -> Any:
+    """Store formula-like text in ``cell`` (a worksheet or write-only cell) as text with
+    Excel's own "quote prefix": shown and kept exactly, never run as a formula, even after
+    editing the cell. Other values are left alone. Returns the cell."""
+    if formula_like(cell.value):
+        cell.data_type = "s"
+        cell.quotePrefix = True
+    return cell
+
+
+def _append(ws: Worksheet, values: Sequence[Any]) -> None:
+    ws.append(list(values))
+    for col, value in enumerate(values, 1):
+        if formula_like(value):
+            keep_text(ws.cell(ws.max_row, col))
+
+
 def write_table(ws: Worksheet, header: Sequence[str], rows: Iterable[Sequence[Any]], *,
                 locked: Iterable[int] = (), widths: Sequence[float] | None = None) -> int:
     """Write a header and rows in the house style; return the last row number.
 
     ``locked`` are 1-based columns shown grey (prefilled, not for editing). The header
-    row is frozen and gets filters.
+    row is frozen and gets filters. Formula-like text is kept as text (:func:`keep_text`).
     """
-    ws.append(list(header))
+    _append(ws, header)
     for cell in ws[1]:
         cell.font = HEADER_FONT
         cell.fill = HEADER_FILL
@@ -214,7 +239,7 @@ def write_table(ws: Worksheet, header: Sequence[str], rows: Iterable[Sequence[An
     last = 1
     grey = set(locked)
     for row in rows:
-        ws.append(list(row))
+        _append(ws, row)
         last += 1
         for col in grey:
             cell = ws.cell(last, col)

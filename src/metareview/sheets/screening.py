@@ -92,7 +92,7 @@ def write_screening(
     ws.title = "screening" if stage == "title-abstract" else "full-text"
     last = common.write_table(ws, header, body, locked=range(1, len(_RECORD_COLUMNS[stage]) + 1),
                               widths=[_WIDTHS[name] for name in header])
-    _as_text(ws, 2)
+    _wrap(ws, 2)
     if stage == "full-text":
         common.add_key_value_sheet(book, "reasons", ("exclusion reason",),
                                    [(r,) for r in reasons], (60,))
@@ -150,14 +150,14 @@ def update_screening(
         for name, value in zip(screening_columns(sheet.stage), values, strict=True):
             col = position[name]
             if col is not None and value is not None:
-                cell = ws.cell(row, col, value)
+                cell = common.keep_text(ws.cell(row, col, value))
                 cell.alignment = common.WRAP
                 if name in _RECORD_COLUMNS[sheet.stage]:
                     cell.fill, cell.font = common.LOCKED_FILL, common.LOCKED_FONT
         added.append(rid)
     if added:
         last = start + len(added) - 1
-        _as_text(ws, start)
+        _wrap(ws, start)
         reasons = book["reasons"].max_row - 1 if "reasons" in book.sheetnames else 0
         _validate(ws, sheet.stage, {k: v for k, v in position.items() if v}, start, last, reasons)
         if ws.auto_filter.ref:
@@ -187,13 +187,10 @@ def _body(
     return ids, body
 
 
-def _as_text(ws: Any, first_row: int) -> None:
-    """Wrap text, and keep a title starting with "=" as text, never a formula."""
+def _wrap(ws: Any, first_row: int) -> None:
     for row_cells in ws.iter_rows(min_row=first_row):
         for cell in row_cells:
             cell.alignment = common.WRAP
-            if cell.data_type == "f":
-                cell.data_type = "s"
 
 
 def _validate(ws: Any, stage: str, column: Mapping[str, int], first: int, last: int,
