@@ -36,22 +36,28 @@ def test_check_output_expands_folders_and_globs(tmp_path: Path) -> None:
     assert check_output(fine, [folder, "-", tmp_path / "nope"]) == fine
 
 
-@pytest.mark.parametrize("command", [
-    ["dedupe", "{folder}", "--log", "{inside}", "-o", "{out}"],
-    ["dedupe", "{glob}", "-o", "{inside}"],
-    ["parse", "{folder}", "-o", "{inside}", "--to", "csv"],
+@pytest.mark.parametrize(("command", "inside"), [
+    (["dedupe", "{folder}", "-o", "{inside}"], "crossref.ris"),
+    (["dedupe", "{glob}", "--log", "{inside}", "-o", "{out}"], "records.csv"),
+    (["parse", "{folder}", "-o", "{inside}"], "crossref.ris"),
+    # the QA report's command: an .xml log is refused by its type before anything is read
+    (["dedupe", "{folder}", "--log", "{inside}", "-o", "{out}"], "crossref.xml"),
 ])
-def test_commands_never_overwrite_a_file_in_an_input_folder(tmp_path: Path,
-                                                            command: list[str]) -> None:
+def test_commands_never_overwrite_a_file_in_an_input_folder(tmp_path: Path, command: list[str],
+                                                            inside: str) -> None:
     folder = _folder(tmp_path)
-    inside = folder / "crossref.xml"
-    before = inside.read_bytes()
-    names = {"folder": folder, "glob": folder / "*.xml", "inside": inside,
-             "out": tmp_path / "ok.csv"}
+    shutil.copy(FIXTURES / "dedupe" / "bolognese_crossref.ris", folder / "crossref.ris")
+    (folder / "records.csv").write_text("title,doi\nA title,10.1/x\n", encoding="utf-8")
+    target = folder / inside
+    before = target.read_bytes()
+    names = {"folder": folder, "glob": folder / "*", "inside": target, "out": tmp_path / "ok.csv"}
     result = CliRunner().invoke(cli, [*(a.format(**names) for a in command), "--force"])
-    assert result.exit_code == 73, result.output
-    assert "the output is also an input" in result.output
-    assert inside.read_bytes() == before
+    if inside.endswith(".xml"):
+        assert result.exit_code == 73 and "unknown output type" in result.output
+    else:
+        assert result.exit_code == 73, result.output
+        assert "the output is also an input" in result.output
+    assert target.read_bytes() == before
     assert not (tmp_path / "ok.csv").exists()
 
 
@@ -109,3 +115,61 @@ def test_sheet_never_overwrites_a_records_table_matched_by_its_glob(tmp_path: Pa
                                       "--force"])
     assert result.exit_code == 73 and "the output is also an input" in result.output
     assert table.read_bytes() == before
+
+
+# --- 3. dedupe writes the type its file names say, and - is stdout ---------------------------
+
+
+def test_dedupe_writes_xlsx_jsonl_ris_and_stdout(tmp_path: Path) -> None:
+    import json
+
+    from openpyxl import load_workbook
+
+    records = _records_csv(tmp_path)
+    runner = CliRunner()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)
+        both = [str(records), str(CROSSREF)]  # the Crossref article twice: one duplicate
+        result = runner.invoke(cli, ["dedupe", *both, "-o", "u.xlsx", "--log", "dl.xlsx"])
+        assert result.exit_code == 0, result.output
+        for name in ("u.xlsx", "dl.xlsx"):
+            assert Path(name).read_bytes().startswith(b"PK\x03\x04")
+        unique = list(load_workbook("u.xlsx").active.values)
+        assert unique[0][0] == "record_id" and len(unique) == 3
+        log = list(load_workbook("dl.xlsx").active.values)
+        assert log[0][:3] == ("cluster", "kept", "removed") and log[1][4] == "doi"
+
+        result = runner.invoke(cli, ["dedupe", *both, "-o", "-", "--log", "dl.jsonl"])
+        assert result.exit_code == 0, result.output
+        assert not Path("-").exists()
+        assert result.stdout.startswith("record_id,")
+        assert [json.loads(line)["rule"] for line in Path("dl.jsonl").read_text().splitlines()
+                ] == ["doi"]
+
+        result = runner.invoke(cli, ["dedupe", *both, "-o", "u.csv", "--log", "-"])
+        assert result.exit_code == 0, result.output
+        assert result.stdout.startswith("cluster,kept,removed")
+
+        result = runner.invoke(cli, ["dedupe", *both, "-o", "u.ris"])
+        assert result.exit_code == 0, result.output
+        assert Path("u.ris").read_text(encoding="utf-8").count("ER  -") == 2
+
+        refused = runner.invoke(cli, ["dedupe", *both, "--log", "dl.ris"])
+        assert refused.exit_code == 64 and "not a table" in refused.output
+        both_out = runner.invoke(cli, ["dedupe", *both, "--log", "-"])
+        assert both_out.exit_code == 64 and "both go to stdout" in both_out.output
+
+
+def test_write_rows_parquet_keeps_numbers(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from metareview.outputs import write_rows
+
+    out = tmp_path / "log.parquet"
+    rows = [{"cluster": 1, "score": 93.5, "kept": "a#0"}, {"cluster": None, "score": 100,
+                                                           "kept": "b#1"}]
+    assert write_rows(rows, out) == 2
+    table = pq.read_table(out)
+    assert table.to_pylist() == [{"cluster": 1, "score": 93.5, "kept": "a#0"},
+                                 {"cluster": None, "score": 100.0, "kept": "b#1"}]
+    assert str(table.schema.field("cluster").type) == "int64"

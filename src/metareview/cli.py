@@ -133,10 +133,12 @@ def prisma_command(
 
 @cli.command("dedupe")
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Unique records as CSV (default: stdout).")
-@click.option("--log", "log_path", type=click.Path(dir_okay=False), default=None,
-              help="Write the duplicates log (CSV) here: one row per removed record.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="Unique records: .csv, .jsonl, .xlsx or .parquet; .ris, .bib or .nbib "
+                   "for reference managers (default: CSV to stdout).")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False, allow_dash=True),
+              default=None, help="Write the duplicates log here (.csv, .jsonl, .xlsx or "
+                                 ".parquet; - for stdout): one row per removed record.")
 @click.option("--threshold", type=click.FloatRange(0, 100), default=90.0, show_default=True,
               help="Smallest fuzzy title score (0-100) for two records to count as one.")
 @click.option("--overrides", type=click.Path(dir_okay=False), default=None,
@@ -168,31 +170,41 @@ def dedupe_command(inputs: tuple[str, ...], output: str | None, log_path: str | 
       review dedupe pubmed.xml embase.ris -o unique.csv --log duplicates.csv
       review dedupe sources/ -o unique.csv --log duplicates.csv --threshold 95
       review dedupe sources/ -o unique.csv --overrides duplicates.csv --log duplicates-2.csv
+      review dedupe pubmed.xml embase.ris -o unique.xlsx --log duplicates.xlsx
+      review dedupe sources/ -o unique.ris      for Zotero or EndNote
     """
     from . import dedupe
-    from .fileio import atomic_path, check_output
+    from .errors import OptionError
+    from .fileio import check_output
+    from .outputs import write_articles, write_rows, writer_for
 
     sources = [*inputs, *([overrides] if overrides else [])]
+    unique_writer = writer_for(output)  # unknown types fail before any reading
+    if log_path is not None:
+        writer_for(log_path)
+    to_stdout = output in (None, "-") or log_path == "-"
+    if output in (None, "-") and log_path == "-":
+        raise OptionError("the unique records and the log cannot both go to stdout",
+                          hint="give -o FILE or --log FILE")
     for path in (output, log_path):
-        if path:
+        if path and path != "-":
             check_output(path, sources, force)
     decisions = dedupe.read_overrides(overrides) if overrides else ()
     result = dedupe.dedupe(dedupe.read_inputs(list(inputs), format_), threshold, decisions)
     rules = ", ".join(f"{rule} {n:,}" for rule, n in sorted(result.rule_counts().items()))
     summary = (f"{result.n_input:,} records read, {len(result.records):,} unique, "
                f"{result.n_removed:,} duplicates removed" + (f" ({rules})" if rules else ""))
-    if output is None:
-        click.echo(dedupe.unique_csv(result), nl=False)
+    if unique_writer.table:
+        write_rows(result.records, output, inputs=sources, force=force)
     else:
-        with atomic_path(output, sources, force) as tmp:
-            tmp.write_text(dedupe.unique_csv(result), encoding="utf-8")
+        write_articles((r.article for r in result.records), output, inputs=sources, force=force)
     if log_path:
-        with atomic_path(log_path, sources, force) as tmp:
-            tmp.write_text(dedupe.log_csv(result), encoding="utf-8")
-    click.echo(summary, err=output is None)
+        quote = writer_for(log_path).name == "csv"  # the CSV log is opened in spreadsheets
+        write_rows(dedupe.log_rows(result, quote), log_path, inputs=sources, force=force)
+    click.echo(summary, err=to_stdout)
     for path in (output, log_path):
-        if path:
-            click.echo(f"wrote {path}", err=output is None)
+        if path and path != "-":
+            click.echo(f"wrote {path}", err=to_stdout)
 
 
 class _ScreenGroup(click.Group):

@@ -754,17 +754,24 @@ def unique_csv(result: DedupeResult) -> str:
     return rows_csv([r.to_row() for r in result.records])
 
 
-def log_csv(result: DedupeResult) -> str:
-    """The duplicates log as CSV, with an empty ``override`` column for the reviewer.
+def log_rows(result: DedupeResult, quote_formulas: bool = False) -> list[dict[str, Any]]:
+    """The duplicates log's rows (:data:`LOG_COLUMNS`), with an empty ``override`` column
+    for the reviewer.
 
-    The log is made to be opened in a spreadsheet, so a title that a spreadsheet would run
-    as a formula (starting with ``= + - @``, tab or CR) gets a leading apostrophe.
+    With ``quote_formulas`` (for CSV, made to be opened in a spreadsheet) a title that a
+    spreadsheet would run as a formula (starting with ``= + - @``, tab or CR) gets a
+    leading apostrophe.
     """
     rows = []
     for link in result.log:
         row = link.to_row()
         for name in ("kept_title", "removed_title"):
-            if row[name] and row[name][0] in "=+-@\t\r":
+            if quote_formulas and row[name] and row[name][0] in "=+-@\t\r":
                 row[name] = "'" + row[name]
         rows.append(row)
-    return rows_csv(rows, LOG_COLUMNS)
+    return rows
+
+
+def log_csv(result: DedupeResult) -> str:
+    """The duplicates log as CSV (:func:`log_rows`, formula-like titles quoted)."""
+    return rows_csv(log_rows(result, quote_formulas=True), LOG_COLUMNS)

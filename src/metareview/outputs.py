@@ -17,7 +17,7 @@ import json
 import pickle
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,24 +30,33 @@ from .records import Article
 #: Excel's hard limit on the characters in one cell.
 EXCEL_CELL_LIMIT = 32_767
 Row = dict[str, Any]
+# Text starting with these is read as a formula by spreadsheet programs.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
 class Writer:
     """An output format: ``write(records, stream, name)`` writes every record to the
     binary ``stream`` and returns how many it wrote; ``name`` is the output's name for
-    error messages. ``binary`` formats are refused on a terminal."""
+    error messages. ``binary`` formats are refused on a terminal. ``table`` formats write
+    flat rows (mappings, or anything with a ``to_row()``); the others need
+    :class:`Article` s."""
 
     name: str
     suffixes: tuple[str, ...]
     description: str
-    write: Callable[[Iterable[Article], BinaryIO, str], int]
+    write: Callable[[Iterable[Any], BinaryIO, str], int]
     binary: bool = False
+    table: bool = False
+
+
+def _row(item: Any) -> Row:
+    return dict(item) if isinstance(item, Mapping) else item.to_row()
 
 
 @contextmanager
 def _spooled(
-    articles: Iterable[Article],
+    articles: Iterable[Any],
 ) -> Iterator[tuple[list[str], int, Callable[[], Iterator[Row]]]]:
     """``(columns, count, rows)``: rows pickled to a temporary file while their columns
     are collected in first-seen order; ``rows()`` reads them back (as often as needed)."""
@@ -55,7 +64,7 @@ def _spooled(
         columns: dict[str, None] = {}
         count = 0
         for article in articles:
-            row = article.to_row()
+            row = _row(article)
             columns.update(dict.fromkeys(row))
             pickle.dump(row, spool, pickle.HIGHEST_PROTOCOL)
             count += 1
@@ -68,7 +77,7 @@ def _spooled(
         yield list(columns), count, rows
 
 
-def _write_csv(articles: Iterable[Article], stream: BinaryIO, name: str) -> int:
+def _write_csv(articles: Iterable[Any], stream: BinaryIO, name: str) -> int:
     with _spooled(articles) as (columns, count, rows):
         text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
         writer = csv.DictWriter(text, fieldnames=columns)
@@ -79,20 +88,23 @@ def _write_csv(articles: Iterable[Article], stream: BinaryIO, name: str) -> int:
         return count
 
 
-def _write_jsonl(articles: Iterable[Article], stream: BinaryIO, name: str) -> int:
+def _write_jsonl(articles: Iterable[Any], stream: BinaryIO, name: str) -> int:
     count = 0
     for article in articles:
-        stream.write(json.dumps(article.to_row(), ensure_ascii=False).encode("utf-8") + b"\n")
+        stream.write(json.dumps(_row(article), ensure_ascii=False).encode("utf-8") + b"\n")
         count += 1
     return count
 
 
-def _write_xlsx(articles: Iterable[Article], stream: BinaryIO, name: str) -> int:
+def excel_safe(value: str) -> bool:
+    """Whether a spreadsheet would take ``value`` for a formula (``= + - @``, tab, CR)."""
+    return not value.startswith(_FORMULA_STARTS)
+
+
+def _write_xlsx(articles: Iterable[Any], stream: BinaryIO, name: str) -> int:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.utils import get_column_letter
-
-    from .sheets.common import formula_like, keep_text
 
     with _spooled(articles) as (columns, count, rows):
         too_long = [
@@ -116,15 +128,20 @@ def _write_xlsx(articles: Iterable[Article], stream: BinaryIO, name: str) -> int
             cells: list[Any] = []
             for key in columns:
                 value = row.get(key)
-                if formula_like(value):
-                    value = keep_text(WriteOnlyCell(sheet, value=value))
+                if isinstance(value, str) and not excel_safe(value):
+                    # Stored as text with Excel's own "quote prefix": shown and kept
+                    # exactly, never run as a formula, even after editing the cell.
+                    cell = WriteOnlyCell(sheet, value=value)
+                    cell.data_type = "s"
+                    cell.quotePrefix = True
+                    value = cell
                 cells.append(value)
             sheet.append(cells)
         book.save(stream)
         return count
 
 
-def _write_parquet(articles: Iterable[Article], stream: BinaryIO, name: str) -> int:
+def _write_parquet(articles: Iterable[Any], stream: BinaryIO, name: str) -> int:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -133,8 +150,21 @@ def _write_parquet(articles: Iterable[Article], stream: BinaryIO, name: str) -> 
             "Parquet output needs pyarrow", name, "pip install 'metareview[parquet]'"
         ) from None
     with _spooled(articles) as (columns, count, rows):
-        integers = {"record_index", "year"}
-        schema = pa.schema([(c, pa.int64() if c in integers else pa.string()) for c in columns])
+        kinds: dict[str, set[type]] = {c: set() for c in columns}
+        for row in rows():
+            for key, value in row.items():
+                if value is not None:
+                    kinds[key].add(type(value))
+
+        def arrow_type(column: str) -> Any:
+            # year is a number even in a file where no record has one
+            if column in ("record_index", "year") or kinds[column] == {int}:
+                return pa.int64()
+            if kinds[column] and kinds[column] <= {int, float}:
+                return pa.float64()
+            return pa.string()
+
+        schema = pa.schema([(c, arrow_type(c)) for c in columns])
         with pq.ParquetWriter(stream, schema) as out:
             batch: list[Row] = []
             for row in rows():
@@ -169,10 +199,13 @@ def _text(module: str) -> Callable[[Iterable[Article], BinaryIO, str], int]:
 WRITERS: dict[str, Writer] = {
     w.name: w
     for w in [
-        Writer("csv", (".csv",), "comma-separated table, UTF-8", _write_csv),
-        Writer("jsonl", (".jsonl", ".ndjson"), "one JSON object per line", _write_jsonl),
-        Writer("xlsx", (".xlsx",), "Excel workbook, formula-like text escaped", _write_xlsx, True),
-        Writer("parquet", (".parquet",), "Apache Parquet (needs pyarrow)", _write_parquet, True),
+        Writer("csv", (".csv",), "comma-separated table, UTF-8", _write_csv, table=True),
+        Writer("jsonl", (".jsonl", ".ndjson"), "one JSON object per line", _write_jsonl,
+               table=True),
+        Writer("xlsx", (".xlsx",), "Excel workbook, formula-like text escaped", _write_xlsx,
+               binary=True, table=True),
+        Writer("parquet", (".parquet",), "Apache Parquet (needs pyarrow)", _write_parquet,
+               binary=True, table=True),
         Writer("ris", (".ris",), "RIS for Zotero, EndNote, Mendeley", _text("ris")),
         Writer("bibtex", (".bib", ".bibtex"), "BibTeX for JabRef, Zotero, LaTeX", _text("bibtex")),
         Writer("nbib", (".nbib",), "MEDLINE text, PubMed format", _text("nbib")),
@@ -198,6 +231,28 @@ def writer_for(output: str | Path | None, to: str | None = None) -> Writer:
     raise OutputError(
         "unknown output type", str(output), f"use one of {known}, or say which with --to"
     )
+
+
+def write_rows(
+    items: Iterable[Any],
+    output: str | Path | None = None,
+    *,
+    to: str | None = None,
+    inputs: Iterable[str | Path] = (),
+    force: bool = False,
+    stdout: IO[bytes] | None = None,
+) -> int:
+    """Write ``items`` (mappings, or objects with a ``to_row()``) as a table, like
+    :func:`write_articles`: the format from ``to`` or the extension (CSV, JSONL, XLSX,
+    Parquet), ``None`` or ``"-"`` for CSV on stdout; return the count."""
+    writer = writer_for(output, to)
+    if not writer.table:
+        raise OptionError(
+            f"{writer.name} output holds articles, not a table",
+            str(output),
+            "write .csv, .jsonl, .xlsx or .parquet",
+        )
+    return write_articles(items, output, to=to, inputs=inputs, force=force, stdout=stdout)
 
 
 def write_articles(
