@@ -114,3 +114,35 @@ def test_small_k_library_errors_keep_metafor_reason() -> None:
         ranktest([0.5], [0.1])
     with pytest.raises(EstimationError, match=r"Stopped because k = 1\."):
         trimfill([0.5], [0.1])
+
+
+# --- 4. ";"-separated CSVs with decimal commas -------------------------------------------
+
+
+def test_semicolon_csv_takes_decimal_commas(tmp_path: Path) -> None:
+    eu = tmp_path / "eu.csv"
+    eu.write_text("study;yi;vi;notes\nA;0,5;0,1;arms 1,2\nB;-1,25;0,2;\nC;0.7;0.15;\n",
+                  encoding="utf-8")
+    point = tmp_path / "point.csv"
+    point.write_text("study,yi,vi\nA,0.5,0.1\nB,-1.25,0.2\nC,0.7,0.15\n", encoding="utf-8")
+    ours = json.loads(run("pool", str(eu), "--format", "json").stdout)
+    assert [s["yi"] for s in ours["studies"]] == [0.5, -1.25, 0.7]
+    assert ours["estimate"] == json.loads(run("pool", str(point), "--format", "json")
+                                          .stdout)["estimate"]
+    from metareview.sheets.extraction import read_extraction
+
+    table = read_extraction(eu)
+    assert table.column("notes")[0] == "arms 1,2"  # text cells are never rewritten
+    assert table.column("yi") == (0.5, -1.25, 0.7)
+
+
+@pytest.mark.parametrize("text", [
+    'study,yi,vi\nA,"1,234",0.1\nB,0.7,0.2\n',  # comma-separated: never guess
+    "study;yi;vi\nA;1.234,5;0,1\nB;0,7;0,2\n",   # thousands mark: not a plain decimal
+])
+def test_ambiguous_comma_numbers_are_refused(tmp_path: Path, text: str) -> None:
+    sheet = tmp_path / "s.csv"
+    sheet.write_text(text, encoding="utf-8")
+    result = run("pool", str(sheet))
+    assert result.exit_code != 0
+    assert "s.csv!B2: yi is" in result.output and "not a number" in result.output

@@ -15,7 +15,7 @@ import io
 import warnings
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,8 @@ class RawTable:
     hidden_rows: tuple[int, ...] = ()
     merged: tuple[str, ...] = ()  # merged ranges touching the table, e.g. "C7:D7"
     stray: tuple[Cell, ...] = ()  # values in columns without a header
+    # a ";"-separated CSV, as spreadsheets write it where the decimal mark is a comma
+    decimal_comma: bool = False
 
     def where(self, ref: str) -> str:
         """The location of a cell for messages: ``book.xlsx!C7``."""
@@ -168,7 +170,7 @@ def _read_csv(data: bytes, label: str) -> RawTable:
             for c, value in enumerate(record, 1)
         ])
     table = _table_from_grid(grid, label, None)
-    return table
+    return replace(table, decimal_comma=delimiter == ";")
 
 
 def _table_from_grid(grid: list[list[Cell]], label: str, sheet: str | None) -> RawTable:

@@ -557,6 +557,8 @@ class _Checker:
                 if not optional:
                     self.error(cell, f"{name} is {value!r} (missing)", _EMPTY_HINT)
                 return None
+            if self.table.decimal_comma and re.fullmatch(r"[+-]?\d+,\d+", text):
+                text = text.replace(",", ".")  # 0,5 in a ";"-separated CSV
             try:
                 value = float(text)
             except ValueError:
