@@ -311,8 +311,8 @@ def test_a_report_newly_included_is_appended_to_the_extraction_sheet(example: Pa
             ws.cell(row[0].row, head["exclusion_reason"], None)
     book.save(ft)
     result = invoke("run", str(example))
-    # the new row must be filled in (or set to include = no) before pooling
-    assert result.exit_code == 65  # type: ignore[attr-defined]
+    # the new row waits for its data (or include = no): a polite stop, as in screening
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
     output = result.output  # type: ignore[attr-defined]
     assert "added 1 new record(s) to extraction/extraction.xlsx" in output
     rows = [[c.value for c in row] for row in load_workbook(extraction).worksheets[0].rows]
@@ -320,7 +320,29 @@ def test_a_report_newly_included_is_appended_to_the_extraction_sheet(example: Pa
     assert rows[len(before)][0] == "pmid:31687927" and rows[len(before)][7] == "yes"
     assert rows[len(before)][6] == "Sinha A 2019 (2)"  # labels stay unique
     new_row = len(before) + 1
-    assert f"extraction.xlsx!I{new_row}: events is empty" in output
+    included = sum(1 for row in before[1:] if row[7] != "no") + 1
+    assert (f"extraction: 1 of {included} included studies still to extract in "
+            "extraction/extraction.xlsx:\n"
+            f"  extraction.xlsx!I{new_row}  pmid:31687927  Sinha A 2019 (2)\n"
+            "Fill in the data columns (events, total) of these rows, or set include to no "
+            "for a study without usable data, save the workbook") in output
+    assert not (example / "output" / "report.html").exists()  # it lacks the new study
+    # `review pool` on the sheet itself stays strict: every empty cell is an error
+    pooled = invoke("pool", str(extraction))
+    assert pooled.exit_code == 65  # type: ignore[attr-defined]
+    assert f"extraction.xlsx!I{new_row}: events is empty" in pooled.output  # type: ignore[attr-defined]
+    # a row filled in part is a mistake, not work still to do
+    book = load_workbook(extraction)
+    book.worksheets[0][f"I{new_row}"] = 3
+    book.save(extraction)
+    result = invoke("run", str(example))
+    assert result.exit_code == 65  # type: ignore[attr-defined]
+    assert f"extraction.xlsx!J{new_row}: total is empty" in result.output  # type: ignore[attr-defined]
+    book.worksheets[0][f"J{new_row}"] = 7
+    book.save(extraction)
+    result = invoke("run", str(example))
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert f"pooled {included} studies" in result.output  # type: ignore[attr-defined]
 
 
 def test_search_date_may_be_a_toml_date(tmp_path: Path) -> None:

@@ -10,9 +10,10 @@ The steps, each run only when its inputs changed since the last run:
    appended as new rows, records that disappeared are reported and left alone. The run
    stops politely (no error) while a workbook still has undecided rows;
 3. the PRISMA 2020 counts (``prisma.csv``) and diagram (``prisma.svg``, ``prisma.png``);
-4. once the extraction sheet holds data: the pooled results (``results.json``,
-   ``results.md``), forest and funnel plots, and the report (``report.html``,
-   ``report.md``).
+4. once every included row of the extraction sheet holds data (until then the run stops
+   politely, listing the rows still to extract; rows filled in part are errors): the
+   pooled results (``results.json``, ``results.md``), forest and funnel plots, and the
+   report (``report.html``, ``report.md``).
 
 Whether a step must run is decided by a fingerprint (SHA-256) of its inputs, kept in
 ``<outputs>/.review-state.json``; files are only rewritten when their bytes change, so a
@@ -207,9 +208,9 @@ def run(config: ReviewConfig, *, echo: Callable[[str], None] = lambda _: None) -
     """Bring the review up to date: every step whose inputs changed (see the module text).
 
     ``echo`` receives one line per thing done. Stops early, without an error, while a
-    screening workbook has undecided rows or the extraction sheet holds no data yet; the
-    summary's ``stopped`` then says what to do next. Raises the library's errors for
-    bad inputs (a malformed export, an invalid cell in the extraction sheet, ...).
+    screening workbook has undecided rows or an included row of the extraction sheet has
+    no data yet; the summary's ``stopped`` then says what to do next. Raises the library's
+    errors for bad inputs (a malformed export, an invalid cell in the extraction sheet, ...).
     """
     config.output_dir.mkdir(parents=True, exist_ok=True)
     for workbook in (config.title_abstract, config.full_text, config.extraction):
@@ -231,8 +232,9 @@ def _steps(r: _Run) -> RunSummary:
 
     ta = _sync_screening(r, config.title_abstract, "title-abstract", rows)
     ta_current = [d for d in ta.decisions if d.record_id in set(ids)]
-    stop = _pending(r, ta_current, config.title_abstract, "title/abstract screening",
-                    "decision column (include, exclude or maybe)")
+    stop = _pending(r, _undecided(ta_current), len(ta_current), config.title_abstract,
+                    "title/abstract screening: {} of {} record(s) still to decide",
+                    "Fill in the decision column (include, exclude or maybe) of these rows")
     if stop:
         return r.summary(stop)
 
@@ -244,8 +246,10 @@ def _steps(r: _Run) -> RunSummary:
         r.note(f"{len(gone)} record(s) in {r.rel(config.full_text)} are no longer included at "
                f"title/abstract and are not counted: {', '.join(gone)}")
     ft_current = [d for d in ft.decisions if d.record_id in sought]
-    stop = _pending(r, ft_current, config.full_text, "full-text screening",
-                    "retrieved (yes/no), decision and exclusion_reason columns")
+    stop = _pending(r, _undecided(ft_current), len(ft_current), config.full_text,
+                    "full-text screening: {} of {} record(s) still to decide",
+                    "Fill in the retrieved (yes/no), decision and exclusion_reason columns of "
+                    "these rows")
     if stop:
         return r.summary(stop)
 
@@ -254,11 +258,8 @@ def _steps(r: _Run) -> RunSummary:
     counts = _prisma_step(r, [d.decision for d in ta_current], ft_current)
 
     studies = _read_studies(r)
-    if studies is None:
-        return r.summary(
-            f"the extraction workbook {r.rel(config.extraction)} has no study data yet: fill "
-            "in the data columns (one row per study; set include to no for a study without "
-            "usable data), then run `review run` again")
+    if isinstance(studies, str):
+        return r.summary(studies)
     pool = _pool_step(r, studies)
     report = _report_step(r, counts, studies, pool)
     return r.summary(report=report)
@@ -435,20 +436,23 @@ def _append(path: Path, render: Callable[[Path], None], helpers: Sequence[str]) 
         book.save(tmp)
 
 
-def _pending(r: _Run, decisions: Sequence[Any], path: Path, stage: str,
-             columns: str) -> str | None:
-    """The stop message when rows are undecided, listing their cells."""
-    pending = [d for d in decisions if d.pending]
+def _undecided(decisions: Sequence[Any]) -> list[tuple[str, str]]:
+    return [(d.pending_cell, d.record_id) for d in decisions if d.pending]
+
+
+def _pending(r: _Run, pending: Sequence[tuple[str, str]], total: int, path: Path,
+             what: str, todo: str) -> str | None:
+    """The stop message when rows still wait for the reviewer: ``what`` (with ``{}`` for
+    the counts), their cells and labels, and ``todo``; ``None`` when no row waits."""
     if not pending:
         return None
-    cells = [f"  {d.pending_cell}  {d.record_id}" for d in pending[:_SHOWN]]
+    cells = [f"  {cell}  {label}" for cell, label in pending[:_SHOWN]]
     if len(pending) > _SHOWN:
         cells.append(f"  … and {len(pending) - _SHOWN:,} more")
     return "\n".join([
-        f"{stage}: {len(pending):,} of {len(decisions):,} record(s) still to decide in "
-        f"{r.rel(path)}:", *cells,
-        f"Fill in the {columns} of these rows, save the workbook, then run `review run` "
-        "again; the run continues from there."])
+        f"{what.format(f'{len(pending):,}', f'{total:,}')} in {r.rel(path)}:", *cells,
+        f"{todo}, save the workbook, then run `review run` again; the run continues from "
+        "there."])
 
 
 # --- step 3: PRISMA -----------------------------------------------------------------------
@@ -477,17 +481,29 @@ def _prisma_step(r: _Run, decisions: Sequence[str | None],
 # --- step 4: pool, plots, report ---------------------------------------------------------
 
 
-def _read_studies(r: _Run) -> StudyTable | None:
-    """The validated study table, or ``None`` while no data cell is filled in."""
+def _read_studies(r: _Run) -> StudyTable | str:
+    """The validated study table, or the stop message while included rows (include not
+    set to no) have every data cell empty: appended rows wait for the reviewer, as
+    undecided screening rows do. A row filled in part is left to the validation."""
     from .sheets import common
-    from .sheets.extraction import DESIGNS, HELPER_SHEETS, key, read_extraction
+    from .sheets.extraction import DESIGNS, HELPER_SHEETS, NO, key, read_extraction
 
     config = r.config
     table = common.read_table(config.extraction, skip=HELPER_SHEETS)
-    data = {key(name) for name, _, _ in DESIGNS[config.design]}
-    columns = [i for i, c in enumerate(table.header) if key(str(c.value)) in data]
-    if not any(row[i].value is not None for row in table.rows for i in columns):
-        return None
+    names = [key(str(c.value)) for c in table.header]
+    data = [names.index(key(n)) for n, _, _ in DESIGNS[config.design] if key(n) in names]
+    included = [row for row in table.rows if "include" not in names
+                or str(row[names.index("include")].value).strip().lower() not in NO]
+    label = [names.index(n) for n in ("recordid", "study") if n in names]
+    waiting = [(table.where(row[data[0]].ref), "  ".join(str(row[i].value or "") for i in label))
+               for row in included if data and all(row[i].value is None for i in data)]
+    columns = ", ".join(str(table.header[i].value) for i in data)
+    stop = _pending(r, waiting, len(included), config.extraction,
+                    "extraction: {} of {} included studies still to extract",
+                    f"Fill in the data columns ({columns}) of these rows, or set include to no "
+                    "for a study without usable data")
+    if stop:
+        return stop
     by = config.analysis.by
     return read_extraction(config.extraction, design=config.design,
                            required=[by] if by else [])
