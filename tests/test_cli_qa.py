@@ -9,8 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from metareview.cli import cli
+from metareview.dedupe import DedupeResult, Override, dedupe
 from metareview.errors import OutputError
 from metareview.fileio import check_output
+from metareview.records import Article
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CROSSREF = FIXTURES / "dedupe" / "bolognese_crossref_unixsd.xml"
@@ -173,3 +175,89 @@ def test_write_rows_parquet_keeps_numbers(tmp_path: Path) -> None:
     assert table.to_pylist() == [{"cluster": 1, "score": 93.5, "kept": "a#0"},
                                  {"cluster": None, "score": 100.0, "kept": "b#1"}]
     assert str(table.schema.field("cluster").type) == "int64"
+
+
+# --- 4. overrides: counts by rule add up, the log agrees with what was kept ----------------
+
+
+def _zeb1_twice() -> list[Article]:
+    from dataclasses import replace
+
+    from metareview.records import Author, PubDate, Text
+
+    first = Article(source_format="crossref", source_file="crossref.xml", record_index=0,
+                    doi="10.7554/eLife.12717", titles=(Text("Zeb1 controls neuron exit"),),
+                    pub_date=PubDate(2017), authors=(Author(last="Singh"),))
+    # the fuller copy is the one kept, whatever the reviewer wrote as "kept"
+    second = replace(first, source_file="other.xml", issue="3", first_page="1",
+                     last_page="9", volume="6")
+    third = replace(first, source_file="third.ris", doi=None,
+                    titles=(Text("An unrelated title about mice"),))
+    return [first, second, third]
+
+
+def _consistent(result: DedupeResult) -> None:
+    assert sum(result.rule_counts().values()) == result.n_removed
+    kept = {r.members[0] for r in result.records}
+    removed = {m for r in result.records for m in r.members[1:]}
+    for link in result.log:
+        assert link.removed not in kept or link.cluster is None, link
+        if link.cluster is not None:
+            assert link.kept in kept and link.removed in removed, link
+
+
+@pytest.mark.parametrize("pair", [("crossref.xml#0", "other.xml#0"),
+                                  ("other.xml#0", "crossref.xml#0")])
+def test_a_merge_override_of_a_pair_the_rules_found_counts_once(pair: tuple[str, str]) -> None:
+    result = dedupe(_zeb1_twice()[:2], overrides=[Override(*pair, True, "duplicate")])
+    assert (result.n_removed, result.rule_counts()) == (1, {"doi": 1})
+    assert [(link.kept, link.removed, link.override) for link in result.log] == [
+        ("other.xml#0", "crossref.xml#0", "duplicate")]
+    _consistent(result)
+
+
+def test_overrides_between_removed_records_and_kept_apart_pairs() -> None:
+    from dataclasses import replace
+
+    records = _zeb1_twice()
+    records.append(replace(records[0], record_index=1))  # a third copy: two removed
+    merge = Override("crossref.xml#0", "crossref.xml#1", True, "duplicate")
+    result = dedupe(records, overrides=[merge])
+    assert result.n_removed == 2
+    assert [link.override for link in result.log].count("duplicate") == 1
+    _consistent(result)
+    apart = Override("other.xml#0", "third.ris#0", False, "not duplicate")
+    joined = Override("other.xml#0", "third.ris#0", True, "duplicate")
+    for override, removed in ((apart, 2), (joined, 3)):
+        result = dedupe(records, overrides=[override])
+        assert result.n_removed == removed
+        _consistent(result)
+
+
+def test_cli_override_summary_adds_up(tmp_path: Path) -> None:
+    import csv
+
+    runner = CliRunner()
+    inputs = [str(tmp_path / "exp4")]
+    _folder(tmp_path)
+    shutil.copy(FIXTURES / "dedupe" / "bolognese_crossref.ris", tmp_path / "exp4" / "other.ris")
+    first = runner.invoke(cli, ["dedupe", *inputs, "-o", str(tmp_path / "u.csv"),
+                                "--log", str(tmp_path / "log.csv")])
+    assert first.exit_code == 0, first.output
+    with open(tmp_path / "log.csv", newline="", encoding="utf-8") as handle:
+        (row,) = list(csv.DictReader(handle))
+    # the reviewer confirms the pair, naming it the other way round
+    row["kept"], row["removed"], row["override"] = row["removed"], row["kept"], "duplicate"
+    with open(tmp_path / "log.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(row))
+        writer.writeheader()
+        writer.writerow(row)
+    again = runner.invoke(cli, ["dedupe", *inputs, "-o", str(tmp_path / "u2.csv"),
+                                "--overrides", str(tmp_path / "log.csv"),
+                                "--log", str(tmp_path / "log2.csv")])
+    assert again.exit_code == 0, again.output
+    assert "2 records read, 1 unique, 1 duplicates removed (doi 1)" in again.output
+    with open(tmp_path / "log2.csv", newline="", encoding="utf-8") as handle:
+        (carried,) = list(csv.DictReader(handle))
+    assert (carried["kept"], carried["removed"]) == (row["removed"], row["kept"])
+    assert carried["override"] == "duplicate"

@@ -151,7 +151,8 @@ class Override:
 @dataclass(frozen=True)
 class DuplicateLink:
     """One row of the duplicates log: ``removed`` was merged into ``kept`` (or, with
-    ``cluster`` ``None``, kept apart from it by a reviewer's override).
+    ``cluster`` ``None``, a reviewer's override carried to the next run that removed
+    nothing here: a pair kept apart).
 
     ``matched`` is the record the rule actually linked ``removed`` to; ``score`` is the
     fuzzy title score (0-100) for the ``title`` rule, ``None`` for exact rules.
@@ -462,7 +463,7 @@ def dedupe(
     records: list[UniqueRecord] = []
     log: list[DuplicateLink] = []
     used_ids: set[str] = set()
-    cluster_of: dict[int, int] = {}
+    row_of: dict[str, int] = {}  # the log row of each removed record
     override_text = {(o.kept, o.removed): o.text for o in known}
     for number, root in enumerate(roots, start=1):
         members = sorted(clusters.members[root])
@@ -477,8 +478,10 @@ def dedupe(
             UniqueRecord(rid, article, number, tuple(keys[i] for i in [kept, *others]), sources)
         )
         for i, matched, edge in _walk(tree, kept):
-            cluster_of[i] = number
+            # the reviewer may have named the pair the other way round
             text = override_text.pop((keys[kept], keys[i]), None)
+            text = text or override_text.pop((keys[i], keys[kept]), None)
+            row_of[keys[i]] = len(log)
             log.append(
                 DuplicateLink(
                     number,
@@ -492,15 +495,21 @@ def dedupe(
                     text,
                 )
             )
-        cluster_of[kept] = number
-    # Overrides not attached to a merged row stay in the log so the next run sees them.
+    # Overrides not attached to a merged row stay in the log so the next run sees them:
+    # a merge of two records that were both removed goes on the row of one of them.
     for o in known:
-        if (o.kept, o.removed) in override_text:
+        text = override_text.pop((o.kept, o.removed), None)
+        if text is None:
+            continue
+        free = [row_of[k] for k in (o.removed, o.kept)
+                if k in row_of and log[row_of[k]].override is None]
+        if o.merge and free and clusters.find(index[o.kept]) == clusters.find(index[o.removed]):
+            log[free[0]] = replace(log[free[0]], override=text)
+        else:
             a, b = index[o.kept], index[o.removed]
-            together = clusters.find(a) == clusters.find(b)
             log.append(
                 DuplicateLink(
-                    cluster_of[a] if together else None,
+                    None,
                     o.kept,
                     o.removed,
                     o.kept,
