@@ -401,6 +401,20 @@ def test_a_polite_stop_leaves_no_outputs_of_earlier_inputs(example: Path) -> Non
     assert (out / "records.csv").exists() and (out / "duplicates.csv").exists()
 
 
+def test_review_report_says_which_outputs_it_removed(example: Path) -> None:
+    invoke("run", str(example))
+    extraction = example / "extraction" / "extraction.xlsx"
+    book = load_workbook(extraction)
+    book.worksheets[0]["I4"] = "ten"
+    book.save(extraction)
+    result = invoke("report", str(example))
+    assert result.exit_code == 65  # type: ignore[attr-defined]
+    output = result.output  # type: ignore[attr-defined]
+    assert "note: out of date, removed: output/results.json" in output
+    assert "extraction.xlsx!I4: events is 'ten', not a number" in output
+    assert not (example / "output" / "report.html").exists()
+
+
 def test_a_failed_run_leaves_no_outputs_of_earlier_inputs(example: Path) -> None:
     out = example / "output"
     run(load_config(example))

@@ -648,12 +648,14 @@ def report_command(review: str, output: str | None, force: bool) -> None:
             raise OptionError("the report is .html or .md", output,
                               "name the output report.html or report.md")
         check_output(output, force=force)
-    summary = run(config)
+    def notes_only(line: str) -> None:  # quiet, but vanished rows and removed outputs are said
+        if line.startswith("note: "):
+            click.echo(line, err=True)
+
+    summary = run(config, echo=notes_only)
     if summary.stopped or summary.report is None:
         raise InputError(f"no report yet: {summary.stopped or 'nothing to report'}",
                          str(config.path), "do what it says, then run `review report` again")
-    for line in summary.notes:
-        click.echo(f"note: {line}", err=True)
     click.echo(str(summary.report))
     if output:
         import os
