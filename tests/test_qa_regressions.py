@@ -146,3 +146,54 @@ def test_ambiguous_comma_numbers_are_refused(tmp_path: Path, text: str) -> None:
     result = run("pool", str(sheet))
     assert result.exit_code != 0
     assert "s.csv!B2: yi is" in result.output and "not a number" in result.output
+
+
+# --- 5. UTF-16 / UTF-32 text with a byte-order mark --------------------------------------
+
+RIS = "TY  - JOUR\r\nTI  - Übersicht der Studien\r\nAU  - Müller, Anna\r\nPY  - 2020\r\nER  - \r\n"
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-32"])
+def test_wide_ris_is_read(tmp_path: Path, codec: str) -> None:
+    from metareview.articles import read_articles
+
+    data = RIS.encode(codec)
+    if codec == "utf-16-be":
+        data = b"\xfe\xff" + data  # the explicit-endian codec writes no BOM
+    path = tmp_path / "export.ris"
+    path.write_bytes(data)
+    (article,) = read_articles(path)
+    assert article.title == "Übersicht der Studien"
+    assert article.year == 2020
+    result = run("parse", str(path))
+    assert result.exit_code == 0, result.output
+    assert "Übersicht der Studien" in result.stdout
+
+
+def test_wide_bibtex_and_xml_are_read(tmp_path: Path) -> None:
+    bib = tmp_path / "refs.bib"
+    bib.write_bytes("@article{k1, title={Über alles}, year={2001}}\n".encode("utf-16"))
+    xml = tmp_path / "pubmed.xml"
+    xml.write_bytes(('<?xml version="1.0" encoding="UTF-16"?>\n<PubmedArticleSet><PubmedArticle>'
+                     "<MedlineCitation><PMID>1</PMID><Article><ArticleTitle>Tëst</ArticleTitle>"
+                     "</Article></MedlineCitation></PubmedArticle></PubmedArticleSet>")
+                    .encode("utf-16"))
+    result = run("parse", str(bib), str(xml))
+    assert result.exit_code == 0, result.output
+    assert "Über alles" in result.stdout and "Tëst" in result.stdout
+
+
+def test_wide_csv_sheet_is_read(tmp_path: Path) -> None:
+    sheet = tmp_path / "eu16.csv"
+    sheet.write_bytes("study;yi;vi\r\nA;0,5;0,1\r\nB;0,7;0,2\r\n".encode("utf-16"))
+    out = json.loads(run("pool", str(sheet), "--format", "json").stdout)
+    assert [s["study"] for s in out["studies"]] == ["A", "B"]
+    assert [s["yi"] for s in out["studies"]] == [0.5, 0.7]
+
+
+def test_broken_utf16_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "bad.ris"
+    path.write_bytes("TY  - JOUR\nTI  - A\nER  - \n".encode("utf-16") + b"A")
+    result = run("parse", str(path))
+    assert result.exit_code != 0
+    assert "bad.ris:4: broken UTF-16 text" in result.output

@@ -12,6 +12,7 @@ from typing import BinaryIO
 
 from ..errors import InputError, OptionError
 from ..records import Article, Deletion
+from ..textcodec import text_codec
 from ..xmlsafe import root_tag
 
 Reader = Callable[[BinaryIO, str], Iterator[Article | Deletion]]
@@ -66,6 +67,9 @@ def by_name(name: str) -> Format:
 def detect(stream: BinaryIO, source: str) -> Format:
     """The format of a peekable stream, judged from its content."""
     head = stream.peek(65536)[:65536]  # type: ignore[attr-defined]
+    codec = text_codec(head)
+    if codec != "utf-8-sig":  # UTF-16/32 text: judge it by its UTF-8 form
+        head = head.decode(codec, errors="ignore").encode("utf-8")
     text_head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
     if text_head.startswith(b"<"):
         tag = root_tag(stream, source)

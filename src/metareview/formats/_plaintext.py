@@ -4,6 +4,7 @@ dates as the tagged formats print them, DOIs without resolver prefixes."""
 
 from __future__ import annotations
 
+import io
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -11,6 +12,7 @@ from typing import BinaryIO
 
 from ..errors import InputError
 from ..records import Author, PubDate
+from ..textcodec import text_codec
 from ._xmltext import clean, iso_date, make_date, split_pages
 
 _BOM = b"\xef\xbb\xbf"
@@ -22,12 +24,25 @@ _DASH_DATE = re.compile(r"^\d{4}-\d")
 def decode_lines(stream: BinaryIO, source: str) -> Iterator[tuple[int, str]]:
     """``(line number, text)`` for each line of a UTF-8 stream (BOM dropped, line ends
     stripped, Unicode in composed NFC form so ``u`` + combining diaeresis equals ``ü``).
-    Bytes that are not UTF-8 raise an :class:`InputError` at ``file:line:col``."""
+    A peekable stream that starts with a UTF-16 or UTF-32 byte-order mark is read in that
+    encoding. Bytes that are not UTF-8 raise an :class:`InputError` at ``file:line:col``."""
+    head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""
+    codec = text_codec(head)
+    lines = _utf8_lines(stream, source) if codec == "utf-8-sig" else _wide_lines(
+        stream, source, codec)
+    for number, line in lines:
+        # A lone CR ends a line too (old Mac exports); keep line numbers physical.
+        line = unicodedata.normalize("NFC", line)
+        for part in line.rstrip("\r\n").split("\r"):
+            yield number, part
+
+
+def _utf8_lines(stream: BinaryIO, source: str) -> Iterator[tuple[int, str]]:
     for number, raw in enumerate(stream, start=1):
         if number == 1:
             raw = raw.removeprefix(_BOM)
         try:
-            line = raw.decode("utf-8")
+            yield number, raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InputError(
                 f"byte 0x{raw[exc.start]:02x} is not UTF-8 text",
@@ -35,10 +50,22 @@ def decode_lines(stream: BinaryIO, source: str) -> Iterator[tuple[int, str]]:
                 "export the file again as UTF-8, or convert it "
                 "(e.g. iconv -f windows-1252 -t utf-8 in.ris > out.ris)",
             ) from None
-        # A lone CR ends a line too (old Mac exports); keep line numbers physical.
-        line = unicodedata.normalize("NFC", line)
-        for part in line.rstrip("\r\n").split("\r"):
-            yield number, part
+
+
+def _wide_lines(stream: BinaryIO, source: str, codec: str) -> Iterator[tuple[int, str]]:
+    text = io.TextIOWrapper(stream, encoding=codec, newline="\n")
+    number = 0
+    try:
+        for number, line in enumerate(text, start=1):
+            yield number, line
+    except UnicodeDecodeError:
+        raise InputError(
+            f"broken {codec.upper()} text",
+            f"{source}:{number + 1}",
+            "export the file again as UTF-8",
+        ) from None
+    finally:
+        text.detach()  # the caller owns the binary stream
 
 
 class Fields:

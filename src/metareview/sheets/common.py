@@ -26,6 +26,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from ..errors import InputError, MissingInputError
+from ..textcodec import text_codec
 
 XLSX_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (OLE2 compound file)
@@ -157,7 +158,7 @@ def _pick_sheet(book: Any, label: str, sheet: str | None, skip: set[str]) -> Wor
 
 def _read_csv(data: bytes, label: str) -> RawTable:
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode(text_codec(data))
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text (byte {exc.start})", label,
                          "save the file as CSV UTF-8, or as an .xlsx workbook") from None
