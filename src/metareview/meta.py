@@ -439,9 +439,11 @@ def _he(y: FloatArray, v: FloatArray) -> float:
     return (float(np.sum((y - y.mean()) ** 2)) - float(v.sum()) * (1 - 1 / k)) / (k - 1)
 
 
-def _mad(y: FloatArray) -> float:
-    # R's mad(): 1.4826 * median absolute deviation
-    return 1.4826 * float(np.median(np.abs(y - np.median(y))))
+def tau2_search_max(y: FloatArray) -> float:
+    """metafor's default upper end of the Paule-Mandel search for tau2 (``tau2.max``):
+    max(100, 10 mad(y)^2), with R's ``mad()`` = 1.4826 * median absolute deviation."""
+    mad = 1.4826 * float(np.median(np.abs(y - np.median(y))))
+    return max(100.0, 10 * mad**2)
 
 
 def _refuse_zero(method: str) -> EstimationError:
@@ -495,7 +497,7 @@ def _he_se(v: FloatArray, tau2: float) -> float:
 
 def _paule_mandel(data: _Data, con: Control) -> float:
     k = data.k
-    tau2_max = con.tau2_max if con.tau2_max is not None else max(100.0, 10 * _mad(data.y) ** 2)
+    tau2_max = con.tau2_max if con.tau2_max is not None else tau2_search_max(data.y)
 
     def f(tau2: float) -> float:
         return data.at(tau2).q - (k - 1)

@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from .errors import EstimationError, OptionError, ReviewWarning
-from .meta import METHODS, TESTS, check_choice, uniroot
+from .meta import METHODS, TESTS, check_choice, tau2_search_max, uniroot
 
 __all__ = ["MetaRegResult", "metareg"]
 
@@ -480,8 +480,7 @@ def _paule_mandel(y: Float, yc: Float, v: Float, X: Float) -> float:
         P = _p_matrix(1.0 / (v + t), X)
         return float(yc @ P @ yc - (k - p))
 
-    mad = 1.4826 * float(np.median(np.abs(y - np.median(y))))
-    upper = max(100.0, 10 * mad**2)
+    upper = tau2_search_max(y)
     if excess(0.0) < 0:
         return 0.0
     if excess(upper) > 0:
