@@ -197,3 +197,32 @@ def test_broken_utf16_is_located(tmp_path: Path) -> None:
     result = run("parse", str(path))
     assert result.exit_code != 0
     assert "bad.ris:4: broken UTF-16 text" in result.output
+
+
+# --- 6. subgroup labels that differ only in case or spaces --------------------------------
+
+
+def test_near_identical_subgroup_labels_warn_and_stay_apart(tmp_path: Path) -> None:
+    sheet = tmp_path / "sg.csv"
+    sheet.write_text("study,yi,vi,alloc\nA,0.1,0.02,Random\nB,0.3,0.03,random\n"
+                     "C,0.5,0.02,random\nD,0.2,0.04,systematic\n", encoding="utf-8")
+    result = run("pool", str(sheet), "--by", "alloc", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert "differ only in case or spaces" in result.stderr
+    assert "'Random' vs 'random'" in result.stderr
+    groups = json.loads(result.stdout)["subgroups"]["groups"]
+    assert [g["name"] for g in groups] == ["Random", "random", "systematic"]
+
+
+def test_subgroup_labels_with_spaces_warn_in_the_library() -> None:
+    import warnings
+
+    from metareview.errors import ReviewWarning
+    from metareview.subgroups import subgroup_analysis
+
+    yi, vi = [0.1, 0.3, 0.5, 0.2], [0.02, 0.03, 0.02, 0.04]
+    with pytest.warns(ReviewWarning, match=r"'random' vs 'random '"):
+        subgroup_analysis(yi, vi, ["random", "random ", "random", "other"], method="DL")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # distinct labels: no warning
+        subgroup_analysis(yi, vi, ["random", "random", "other", "other"], method="DL")

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .errors import EstimationError, InputError
+from .errors import EstimationError, InputError, ReviewWarning
 from .meta import PoolResult, pool
 from .metareg import MetaRegResult, metareg
 
@@ -168,6 +168,7 @@ def subgroup_analysis(
         )
     names = [str(g) for g in groups]
     levels = tuple(sorted(set(names)))
+    _warn_near_duplicates(levels)
     if len(levels) < 2:
         raise EstimationError(
             f"only one subgroup ({levels[0]!r})", hint="a subgroup analysis needs at least two"
@@ -208,6 +209,23 @@ def subgroup_analysis(
         level=level,
         measure=measure,
     )
+
+
+def _warn_near_duplicates(levels: Sequence[str]) -> None:
+    """Warn about labels that differ only in case or spacing ("Random", "random "): they
+    stay separate subgroups, as the data say, but are most likely typing slips."""
+    alike: dict[str, list[str]] = {}
+    for name in levels:
+        alike.setdefault(" ".join(name.split()).casefold(), []).append(name)
+    clashes = [names for names in alike.values() if len(names) > 1]
+    if clashes:
+        listed = "; ".join(" vs ".join(repr(n) for n in names) for names in clashes)
+        warnings.warn(
+            f"subgroup labels that differ only in case or spaces form separate subgroups: "
+            f"{listed}; if they mean the same group, spell them the same way in the sheet",
+            ReviewWarning,
+            stacklevel=3,
+        )
 
 
 def _isnan(value: Any) -> bool:
