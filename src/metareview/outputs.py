@@ -30,8 +30,6 @@ from .records import Article
 #: Excel's hard limit on the characters in one cell.
 EXCEL_CELL_LIMIT = 32_767
 Row = dict[str, Any]
-# Text starting with these is read as a formula by spreadsheet programs.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -96,15 +94,12 @@ def _write_jsonl(articles: Iterable[Any], stream: BinaryIO, name: str) -> int:
     return count
 
 
-def excel_safe(value: str) -> bool:
-    """Whether a spreadsheet would take ``value`` for a formula (``= + - @``, tab, CR)."""
-    return not value.startswith(_FORMULA_STARTS)
-
-
 def _write_xlsx(articles: Iterable[Any], stream: BinaryIO, name: str) -> int:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.utils import get_column_letter
+
+    from .sheets.common import formula_like, keep_text
 
     with _spooled(articles) as (columns, count, rows):
         too_long = [
@@ -128,13 +123,8 @@ def _write_xlsx(articles: Iterable[Any], stream: BinaryIO, name: str) -> int:
             cells: list[Any] = []
             for key in columns:
                 value = row.get(key)
-                if isinstance(value, str) and not excel_safe(value):
-                    # Stored as text with Excel's own "quote prefix": shown and kept
-                    # exactly, never run as a formula, even after editing the cell.
-                    cell = WriteOnlyCell(sheet, value=value)
-                    cell.data_type = "s"
-                    cell.quotePrefix = True
-                    value = cell
+                if formula_like(value):
+                    value = keep_text(WriteOnlyCell(sheet, value=value))
                 cells.append(value)
             sheet.append(cells)
         book.save(stream)
