@@ -261,3 +261,29 @@ def test_cli_override_summary_adds_up(tmp_path: Path) -> None:
         (carried,) = list(csv.DictReader(handle))
     assert (carried["kept"], carried["removed"]) == (row["removed"], row["kept"])
     assert carried["override"] == "duplicate"
+
+
+# --- 5. the sheet check names the cell of every value the engine would refuse --------------
+
+
+@pytest.mark.parametrize(("table", "cell", "what"), [
+    ("study,mean_1,sd_1,n_1,mean_2,sd_2,n_2\nA,1,0,10,2,1,10\nB,1,1,10,2,1.5,12\n",
+     "C2", "sd_1 is 0"),
+    ("study,mean_1,sd_1,n_1,mean_2,sd_2,n_2\nA,1,1,10,2,1,10\nB,1,1,10,2,0.0,12\n",
+     "F3", "sd_2 is 0"),
+    ("study,ai,bi,ci,di\nA,0,0,1,5\nB,2,3,1,5\n", "C2", "events_1 and nonevents_1 are both 0"),
+])
+def test_pool_names_the_cell_of_impossible_study_data(tmp_path: Path, table: str, cell: str,
+                                                      what: str) -> None:
+    from metareview.errors import ValidationError
+    from metareview.sheets.extraction import read_extraction
+
+    path = tmp_path / "sd0.csv"
+    path.write_text(table, encoding="utf-8")
+    with pytest.raises(ValidationError) as caught:
+        read_extraction(path)
+    assert [p.location for p in caught.value.problems] == [f"sd0.csv!{cell}"]
+    result = CliRunner().invoke(cli, ["pool", str(path)])
+    assert result.exit_code == 65
+    assert f"sd0.csv!{cell}: {what}" in result.output
+    assert "in study" not in result.output

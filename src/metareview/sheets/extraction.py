@@ -598,6 +598,17 @@ class _Checker:
             if i is not None and value is not None and value < 2:
                 self.error(row[i], f"{name} is {value:g}", "a group needs at least 2 participants "
                            "for a standard deviation")
+        for name in ("sd_1", "sd_2"):  # negative ones are reported as negative already
+            i = cols.get(name)
+            if i is not None and numbers.get(name) == 0:
+                self.error(row[i], f"{name} is 0", "a standard deviation must be above 0; "
+                           "give more decimals if it was rounded to 0")
+        for arm in ("1", "2"):  # the events/non-events form: the group must not be empty
+            i, j = cols.get(f"events_{arm}"), cols.get(f"nonevents_{arm}")
+            a, b = numbers.get(f"events_{arm}"), numbers.get(f"nonevents_{arm}")
+            if i is not None and j is not None and a == 0 and b == 0:
+                self.error(row[j], f"events_{arm} and nonevents_{arm} are both 0",
+                           "a group needs at least one participant")
         if self.design == "generic":
             vi, sei = numbers.get("vi"), numbers.get("sei")
             if vi is None and sei is None and all(
