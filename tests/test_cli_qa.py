@@ -287,3 +287,26 @@ def test_pool_names_the_cell_of_impossible_study_data(tmp_path: Path, table: str
     assert result.exit_code == 65
     assert f"sd0.csv!{cell}: {what}" in result.output
     assert "in study" not in result.output
+
+
+# --- 6. rows typed in below the prefilled studies are validated too ------------------------
+
+
+@pytest.mark.parametrize("rows", [0, 2])
+def test_extraction_validation_reaches_typed_rows(tmp_path: Path, rows: int) -> None:
+    from openpyxl import load_workbook
+
+    args = [str(_records_csv(tmp_path))] if rows else []
+    out = tmp_path / "x.xlsx"
+    result = CliRunner().invoke(cli, ["sheet", *args, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    ws = load_workbook(out)["extraction"]
+    header = [c.value for c in ws[1]]
+    covered: dict[str, int] = {}
+    for validation in ws.data_validations.dataValidation:
+        for cells in validation.sqref.ranges:
+            covered[header[cells.min_col - 1]] = cells.max_row
+    assert set(covered) == {"include", "events", "total"}
+    # a study typed in 100 rows below the last prefilled one gets its drop-down and checks
+    assert all(last >= 1 + rows + 100 for last in covered.values()), covered
+    assert all(last >= 200 for last in covered.values())

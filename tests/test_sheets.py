@@ -77,8 +77,8 @@ def test_written_workbook_has_columns_validation_and_helper_sheets(tmp_path: Pat
     assert [ws.cell(r, 7).value for r in (2, 3)] == ["Smith J 2001", "Smith J 2001 (2)"]
     assert ws.cell(2, 1).fill.fgColor.rgb.endswith("E7E6E6")  # grey, prefilled
     kinds = {(dv.type, str(dv.sqref)) for dv in ws.data_validations.dataValidation}
-    assert ("list", "H2:H3") in kinds
-    assert ("whole", "I2:I3") in kinds
+    assert ("list", "H2:H503") in kinds
+    assert ("whole", "I2:I503") in kinds
     codebook = {r[0]: r[1] for r in book["codebook"].iter_rows(min_row=2, values_only=True)}
     assert set(codebook) == set(header)
     about = [r for r in book["about"].iter_rows(min_row=2, values_only=True)]

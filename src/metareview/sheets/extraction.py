@@ -53,6 +53,9 @@ DESIGNS: dict[str, tuple[tuple[str, str, str], ...]] = {
     ),
 }
 
+#: Rows below the last prefilled study that still get the sheet's data validation.
+TYPED_ROWS = 500
+
 #: (smaller, larger) count pairs checked per design.
 _PAIRS = {
     "proportion": (("events", "total"),),
@@ -171,7 +174,8 @@ def write_extraction(plan: SheetPlan, path: Path) -> None:
     widths[header.index("notes")] = 40
     last = common.write_table(ws, header, body, locked=range(1, len(RECORD_COLUMNS) + 1),
                               widths=widths)
-    last = max(last, 200) if not body else last  # an empty sheet still validates typed rows
+    # studies typed in below the prefilled ones get the same drop-downs and checks
+    last = max(last + TYPED_ROWS, 200)
     kinds = {name: kind for name, kind, _ in DESIGNS[plan.design]}
     for col, name in enumerate(header, 1):
         if name == "include":
