@@ -8,11 +8,13 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import openpyxl
 import pytest
 from click.testing import CliRunner
 
 from metareview.cli import cli
 from metareview.dedupe import (
+    LOG_COLUMNS,
     dedupe,
     normalise_doi,
     normalise_pmid,
@@ -337,6 +339,24 @@ def test_same_article_in_three_formats_is_one_record(tmp_path: Path) -> None:
     assert rules == {"bolognese_crossref.ris#0": "doi", "bolognese_crossref.bib#0": "doi",
                      "planted.ris#0": "title"}
     assert elife_12717.n_duplicates == 0
+
+
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+def test_cli_log_without_duplicates_still_has_its_header(tmp_path: Path, suffix: str) -> None:
+    source = tmp_path / "two.ris"
+    source.write_text("TY  - JOUR\nTI  - One title\nER  - \n\n"
+                      "TY  - JOUR\nTI  - Quite another title\nER  - \n", encoding="utf-8")
+    log = tmp_path / f"log.{suffix}"
+    result = CliRunner().invoke(cli, ["dedupe", str(source), "-o", str(tmp_path / "u.csv"),
+                                      "--log", str(log)])
+    assert result.exit_code == 0, result.output
+    assert "0 duplicates removed" in result.output
+    if suffix == "csv":
+        with open(log, newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle))
+    else:
+        header = [c.value for c in openpyxl.load_workbook(log).active[1]]
+    assert tuple(header) == LOG_COLUMNS
 
 
 def test_cli_dedupe_writes_unique_records_and_log(tmp_path: Path) -> None:

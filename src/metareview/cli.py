@@ -200,7 +200,8 @@ def dedupe_command(inputs: tuple[str, ...], output: str | None, log_path: str | 
         write_articles((r.article for r in result.records), output, inputs=sources, force=force)
     if log_path:
         quote = writer_for(log_path).name == "csv"  # the CSV log is opened in spreadsheets
-        write_rows(dedupe.log_rows(result, quote), log_path, inputs=sources, force=force)
+        write_rows(dedupe.log_rows(result, quote), log_path, columns=dedupe.LOG_COLUMNS,
+                   inputs=sources, force=force)
     click.echo(summary, err=to_stdout)
     for path in (output, log_path):
         if path and path != "-":

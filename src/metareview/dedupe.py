@@ -40,6 +40,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from .errors import InputError, MissingInputError, OptionError, ReviewWarning
+from .outputs import WRITERS, Table
 from .records import Abstract, Article, Author, Journal, PubDate, Section, Text
 
 DEFAULT_THRESHOLD = 90.0
@@ -749,13 +750,11 @@ def read_overrides(path: str | Path) -> tuple[Override, ...]:
 
 
 def rows_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] = ()) -> str:
-    """CSV text of ``rows``: ``columns`` first, then every other key in order of first use."""
-    names = list(dict.fromkeys([*columns, *(k for row in rows for k in row)]))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=names, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
+    """CSV text of ``rows`` by the outputs' CSV writer: ``columns`` first, then every
+    other key in order of first use."""
+    buffer = io.BytesIO()
+    WRITERS["csv"].write(Table(rows, columns), buffer, "csv")
+    return buffer.getvalue().decode("utf-8")
 
 
 def unique_csv(result: DedupeResult) -> str:

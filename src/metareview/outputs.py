@@ -17,7 +17,7 @@ import json
 import pickle
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +48,18 @@ class Writer:
     table: bool = False
 
 
+@dataclass(frozen=True)
+class Table:
+    """Rows for a table writer with the ``columns`` that come first, so the header is
+    complete even when no row has them (an empty duplicates log still gets its header)."""
+
+    rows: Iterable[Any]
+    columns: Sequence[str] = ()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.rows)
+
+
 def _row(item: Any) -> Row:
     return dict(item) if isinstance(item, Mapping) else item.to_row()
 
@@ -59,7 +71,7 @@ def _spooled(
     """``(columns, count, rows)``: rows pickled to a temporary file while their columns
     are collected in first-seen order; ``rows()`` reads them back (as often as needed)."""
     with tempfile.TemporaryFile() as spool:
-        columns: dict[str, None] = {}
+        columns = dict.fromkeys(articles.columns if isinstance(articles, Table) else ())
         count = 0
         for article in articles:
             row = _row(article)
@@ -228,13 +240,15 @@ def write_rows(
     output: str | Path | None = None,
     *,
     to: str | None = None,
+    columns: Sequence[str] = (),
     inputs: Iterable[str | Path] = (),
     force: bool = False,
     stdout: IO[bytes] | None = None,
 ) -> int:
     """Write ``items`` (mappings, or objects with a ``to_row()``) as a table, like
     :func:`write_articles`: the format from ``to`` or the extension (CSV, JSONL, XLSX,
-    Parquet), ``None`` or ``"-"`` for CSV on stdout; return the count."""
+    Parquet), ``None`` or ``"-"`` for CSV on stdout; return the count. ``columns`` come
+    first (see :class:`Table`), then every other key in order of first use."""
     writer = writer_for(output, to)
     if not writer.table:
         raise OptionError(
@@ -242,7 +256,8 @@ def write_rows(
             str(output),
             "write .csv, .jsonl, .xlsx or .parquet",
         )
-    return write_articles(items, output, to=to, inputs=inputs, force=force, stdout=stdout)
+    table = Table(items, columns) if columns else items
+    return write_articles(table, output, to=to, inputs=inputs, force=force, stdout=stdout)
 
 
 def write_articles(
