@@ -310,3 +310,39 @@ def test_extraction_validation_reaches_typed_rows(tmp_path: Path, rows: int) -> 
     # a study typed in 100 rows below the last prefilled one gets its drop-down and checks
     assert all(last >= 1 + rows + 100 for last in covered.values()), covered
     assert all(last >= 200 for last in covered.values())
+
+
+# --- 7. PRISMA: the hinted command works; semicolon-separated counts are read ---------------
+
+
+def test_prisma_hint_is_a_command_that_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             ) -> None:
+    import shlex
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n", encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["prisma", str(bad), "--check"])
+    assert result.exit_code == 65
+    hinted = result.output.rsplit("review prisma", 1)[1].strip()
+    monkeypatch.chdir(tmp_path)
+    again = runner.invoke(cli, ["prisma", *shlex.split(hinted)])
+    assert again.exit_code == 0, again.output
+    assert Path("counts.csv").read_text(encoding="utf-8").startswith("data,node,box")
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_prisma_reads_semicolon_and_tab_separated_counts(tmp_path: Path, delimiter: str) -> None:
+    import csv
+
+    with open(FIXTURES / "prisma" / "filled.csv", newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle))
+    path = tmp_path / "counts.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, delimiter=delimiter).writerows(rows)
+    comma = CliRunner().invoke(cli, ["prisma", str(FIXTURES / "prisma" / "filled.csv"),
+                                     "--check"])
+    other = CliRunner().invoke(cli, ["prisma", str(path), "--check"])
+    assert other.exit_code == 0, other.output
+    assert other.output == comma.output
+    assert "823 screened" in other.output  # the n of records_screened in filled.csv

@@ -596,8 +596,12 @@ def _parse_list(text: str, where: str, key: str) -> tuple[NamedCount, ...]:
     return tuple(items)
 
 
+_TEMPLATE_HINT = "start from the PRISMA2020 template: review prisma --template -o counts.csv"
+
+
 def read_csv(source: str | Path, text: str | None = None) -> PrismaCounts:
-    """Read counts from a PRISMA2020 CSV (the package's template, filled in).
+    """Read counts from a PRISMA2020 CSV (the package's template, filled in; separated by
+    commas, semicolons or tabs).
 
     ``text`` is the CSV content when it does not come from the file ``source``
     (stdin); ``source`` then only names it in errors. Missing optional rows count 0,
@@ -613,14 +617,19 @@ def read_csv(source: str | Path, text: str | None = None) -> PrismaCounts:
             raise MissingInputError(
                 f"cannot read the file ({exc.strerror})", name, "check the path"
             ) from exc
-    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+    text = text.removeprefix("\ufeff")
+    try:  # spreadsheets in many locales save CSV with semicolons
+        dialect: Any = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    rows = list(csv.reader(io.StringIO(text), delimiter=dialect.delimiter))
     header = [cell.strip() for cell in rows[0]] if rows else []
     missing = [c for c in ("data", "box", "boxtext", "n") if c not in header]
     if missing:
         raise InputError(
             f"no column(s) {', '.join(missing)} in the header",
             f"{name}:1",
-            "use the PRISMA2020 template: review prisma --template counts.csv",
+            _TEMPLATE_HINT,
         )
     col = {c: header.index(c) for c in header}
     template = {(r[0] if r[0] != "NA" else r[2]): r for r in TEMPLATE}
@@ -663,7 +672,7 @@ def read_csv(source: str | Path, text: str | None = None) -> PrismaCounts:
         raise InputError(
             f"no row for {', '.join(absent)}",
             name,
-            "use the PRISMA2020 template: review prisma --template counts.csv",
+            _TEMPLATE_HINT,
         )
     for key in _UPDATE_KEYS:
         if values.pop(key, 0):
