@@ -55,7 +55,7 @@ def test_commands_never_overwrite_a_file_in_an_input_folder(tmp_path: Path, comm
     names = {"folder": folder, "glob": folder / "*", "inside": target, "out": tmp_path / "ok.csv"}
     result = CliRunner().invoke(cli, [*(a.format(**names) for a in command), "--force"])
     if inside.endswith(".xml"):
-        assert result.exit_code == 73 and "unknown output type" in result.output
+        assert result.exit_code == 64 and "unknown output type" in result.output
     else:
         assert result.exit_code == 73, result.output
         assert "the output is also an input" in result.output
@@ -371,3 +371,49 @@ def test_readme_pool_example_runs_as_shown(tmp_path: Path, monkeypatch: pytest.M
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert result.output == block.group(2)
+
+
+# --- 9. exit codes: an unknown output type is a usage error everywhere; a closed pipe -------
+
+
+@pytest.mark.parametrize("command", [
+    ["parse", str(CROSSREF), "-o", "{out}.doc"],
+    ["dedupe", str(CROSSREF), "-o", "{out}.doc"],
+    ["pool", str(Path(__file__).parent.parent / "data" / "extraction.xlsx"), "-o", "{out}.doc"],
+    ["pool", str(Path(__file__).parent.parent / "data" / "extraction.xlsx"), "--plot",
+     "{out}.gif"],
+    ["prisma", str(FIXTURES / "prisma" / "filled.csv"), "-o", "{out}.gif"],
+])
+def test_an_unknown_output_type_is_a_usage_error(tmp_path: Path, command: list[str]) -> None:
+    out = str(tmp_path / "out")
+    result = CliRunner().invoke(cli, [a.format(out=out) for a in command])
+    assert result.exit_code == 64, result.output
+    assert "review: error:" in result.output
+    assert not list(tmp_path.iterdir())
+
+
+def test_init_on_an_existing_review_is_an_output_error(tmp_path: Path) -> None:
+    from metareview.config import init_project
+
+    init_project(tmp_path)
+    before = (tmp_path / "review.toml").read_bytes()
+    with pytest.raises(OutputError, match="exists already"):
+        init_project(tmp_path)
+    result = CliRunner().invoke(cli, ["init", str(tmp_path)])
+    assert result.exit_code == 73 and "a review.toml exists already" in result.output
+    assert (tmp_path / "review.toml").read_bytes() == before
+
+
+def test_a_closed_pipe_stops_quietly() -> None:
+    import subprocess
+    import sys
+
+    big = FIXTURES / "pubmed" / "tipplerow_pubmed20n0002.xml.gz"
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from metareview.cli import main; main()", "parse", str(big),
+         "--to", "xlsx"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # like `| head` exiting before the output is written
+    errors = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 141
+    assert "Traceback" not in errors and "Exception ignored" not in errors

@@ -54,7 +54,7 @@ def test_to_forces_the_type(tmp_path: Path, articles: list[Article]) -> None:
     write_articles(articles, path, to="jsonl")
     assert len(pd.read_json(path, lines=True)) == 3
     assert writer_for("x.NDJSON").name == "jsonl"
-    with pytest.raises(OutputError, match="unknown output type"):
+    with pytest.raises(OptionError, match="unknown output type"):
         writer_for("records.doc")
     with pytest.raises(OptionError):
         writer_for("x.csv", to="docx")

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from metareview.cli import cli
-from metareview.errors import OutputError
+from metareview.errors import OptionError
 from metareview.plots import forest_plot, funnel_plot, save_forest, save_funnel
 from metareview.poolrun import PoolOptions, PoolReport, run_pool
 from metareview.sheets.extraction import read_extraction
@@ -113,7 +113,7 @@ def test_png_has_a_sensible_size(tmp_path: Path) -> None:
 
 
 def test_unknown_plot_type(tmp_path: Path) -> None:
-    with pytest.raises(OutputError, match="unknown plot type"):
+    with pytest.raises(OptionError, match="unknown plot type"):
         save_forest(report(), tmp_path / "f.gif")
     assert not list(tmp_path.iterdir())
 

@@ -17,7 +17,13 @@ from click.testing import CliRunner
 
 from metareview import prisma
 from metareview.cli import cli
-from metareview.errors import InputError, MissingInputError, OutputError, ReviewWarning
+from metareview.errors import (
+    InputError,
+    MissingInputError,
+    OptionError,
+    OutputError,
+    ReviewWarning,
+)
 from metareview.prisma import FullText, NamedCount, PrismaCounts
 from metareview.prisma_diagram import render, save
 
@@ -387,7 +393,7 @@ def test_save_writes_nothing_when_counts_or_paths_are_bad(
 ) -> None:
     with pytest.raises(InputError):
         save(replace(counts, new_reports=99), [tmp_path / "a.svg", tmp_path / "b.png"])
-    with pytest.raises(OutputError, match="output format"):
+    with pytest.raises(OptionError, match="output format"):
         save(counts, [tmp_path / "a.svg", tmp_path / "b.jpeg"])
     (tmp_path / "b.png").write_bytes(b"keep")
     with pytest.raises(OutputError, match="exists"):

@@ -150,7 +150,7 @@ def test_init_writes_the_layout_and_refuses_to_overwrite(tmp_path: Path) -> None
     assert text.count("\n#") >= 3  # commented for the reviewer
     before = (target / "review.toml").read_bytes()
     again = invoke("init", str(target))
-    assert again.exit_code == 65  # type: ignore[attr-defined]
+    assert again.exit_code == 73  # type: ignore[attr-defined]
     assert "a review.toml exists already" in again.output  # type: ignore[attr-defined]
     assert (target / "review.toml").read_bytes() == before
 

@@ -28,6 +28,12 @@ class _ReviewGroup(click.Group):
             except ReviewError as exc:
                 click.echo(f"review: error: {exc}", err=True)
                 ctx.exit(exc.exit_code)
+            except BrokenPipeError as exc:  # the reader went away (`review parse … | head`)
+                _quiet_stdout(exc)
+                ctx.exit(EX_SIGPIPE)
+
+
+EX_SIGPIPE = 141  # 128 + SIGPIPE: what a shell reports for a command killed by it
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
@@ -35,6 +41,24 @@ def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__
         click.echo(f"review: warning: {message}", err=True)
     else:  # a library's own warning is not ours to reword
         click.echo(f"review: warning: {category.__name__}: {message}", err=True)
+
+
+def _quiet_stdout(exc: BaseException) -> None:
+    """Send what is still to be written to stdout nowhere, and drop the half-written
+    objects of the failed write without the "Exception ignored" noise they would print."""
+    import gc
+    import os
+    import sys
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    exc.__traceback__ = None
+    hook, sys.unraisablehook = sys.unraisablehook, lambda _: None
+    try:
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
 
 
 @click.group(cls=_ReviewGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -800,3 +824,4 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
 
 def main() -> None:
     cli(prog_name="review")
+

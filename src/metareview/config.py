@@ -14,7 +14,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, MissingInputError, OptionError, ReviewError, ValidationError
+from .errors import (
+    InputError,
+    MissingInputError,
+    OptionError,
+    OutputError,
+    ReviewError,
+    ValidationError,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -350,7 +357,7 @@ def init_project(directory: str | Path, title: str = "") -> Path:
     root = Path(directory)
     config = root / CONFIG_NAME
     if config.exists():
-        raise InputError(
+        raise OutputError(
             "a review.toml exists already", str(config), "edit it, or choose another folder"
         )
     for sub in ("sources/pubmed", "screening", "extraction", "output"):

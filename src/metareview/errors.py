@@ -48,7 +48,7 @@ class MissingInputError(ReviewError):
 
 
 class OutputError(ReviewError):
-    """An output cannot be written (exists, would overwrite an input, unknown type)."""
+    """An output cannot be written (exists, would overwrite an input, no folder for it)."""
 
     exit_code = EX_CANTCREAT
 

@@ -230,7 +230,7 @@ def writer_for(output: str | Path | None, to: str | None = None) -> Writer:
         if name.endswith(writer.suffixes):
             return writer
     known = ", ".join(s for w in WRITERS.values() for s in w.suffixes)
-    raise OutputError(
+    raise OptionError(
         "unknown output type", str(output), f"use one of {known}, or say which with --to"
     )
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import OutputError
+from .errors import OptionError
 from .fileio import atomic_path
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def _load_pyplot() -> Any:
 
 def _check_suffix(path: Path) -> None:
     if path.suffix.lower() not in PLOT_SUFFIXES:
-        raise OutputError(f"unknown plot type {path.suffix or '(none)'!r}", str(path),
+        raise OptionError(f"unknown plot type {path.suffix or '(none)'!r}", str(path),
                           f"use one of: {', '.join(PLOT_SUFFIXES)}")
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import OptionError, OutputError, ReviewWarning
+from .errors import OptionError, ReviewWarning
 from .fileio import atomic_path
 from .meta import check_choice, num
 from .sheets.extraction import StudyTable
@@ -470,7 +470,7 @@ def write_report(report: PoolReport, path: str | Path, *, inputs: Sequence[str |
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in OUTPUT_SUFFIXES:
-        raise OutputError(f"unknown output type {suffix or '(none)'!r}", str(target),
+        raise OptionError(f"unknown output type {suffix or '(none)'!r}", str(target),
                           f"use one of: {', '.join(OUTPUT_SUFFIXES)}")
     with atomic_path(target, inputs=inputs, force=force) as tmp:
         if suffix == ".json":

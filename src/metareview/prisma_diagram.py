@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import OutputError
+from .errors import OptionError
 from .fileio import atomic_path, check_output
 from .prisma import NamedCount, PrismaCounts, to_csv
 
@@ -383,7 +383,7 @@ def render(counts: PrismaCounts, fmt: str = "svg", dpi: int = 200) -> bytes:
     from matplotlib import rc_context
 
     if fmt not in FORMATS:
-        raise OutputError(
+        raise OptionError(
             f"unknown diagram format {fmt!r}", hint=f"choose one of: {', '.join(FORMATS)}"
         )
     fig = figure(counts)
@@ -413,14 +413,14 @@ def save(
     for target in targets:
         fmt = target.suffix.lower().lstrip(".")
         if fmt not in (*FORMATS, "csv"):
-            raise OutputError(
+            raise OptionError(
                 f"cannot tell the output format from {target.suffix or 'no extension'!r}",
                 str(target),
                 f"name the file .{', .'.join(FORMATS)} or .csv",
             )
         check_output(target, inputs, force)
     if len({t.resolve() for t in targets}) < len(targets):
-        raise OutputError("the same output is named twice", hint="name each output once")
+        raise OptionError("the same output is named twice", hint="name each output once")
     contents = [
         to_csv(counts.check()).encode()
         if t.suffix.lower() == ".csv"
