@@ -417,3 +417,24 @@ def test_a_closed_pipe_stops_quietly() -> None:
     errors = process.stderr.read().decode()
     assert process.wait(timeout=120) == 141
     assert "Traceback" not in errors and "Exception ignored" not in errors
+
+
+# --- 10. a forced --format that reads nothing is an error, not an empty success -------------
+
+
+@pytest.mark.parametrize("forced", ["ris", "bibtex", "jats"])
+def test_a_wrong_forced_format_is_an_input_error(tmp_path: Path, forced: str) -> None:
+    from metareview.articles import read_articles
+    from metareview.errors import InputError
+
+    with pytest.raises(InputError, match=f"no {forced} records in this file"):
+        list(read_articles(CROSSREF, forced))
+    out = tmp_path / "records.csv"
+    result = CliRunner().invoke(cli, ["parse", str(CROSSREF), "--format", forced, "-o",
+                                      str(out)])
+    assert result.exit_code == 65, result.output
+    assert "leave out --format" in result.output
+    assert not out.exists()
+    # the right format forced, or none, reads the article
+    assert len(list(read_articles(CROSSREF, "crossref"))) == len(list(read_articles(CROSSREF)))
+    assert len(list(read_articles(CROSSREF))) == 1

@@ -613,8 +613,9 @@ def test_cli_parse_mixed_inputs_to_nbib_and_forced_format(tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     assert [r.pmid for r in read(out)] == ["12230038", None]
     forced = runner.invoke(cli, ["parse", inputs[0], "--format", "ris", "-q"])
-    assert forced.exit_code == 0  # read as RIS, the file holds no TY record: said, not hidden
+    assert forced.exit_code == 65  # read as RIS, the file holds no TY record: an error
     assert "41 line(s) outside any TY … ER record were not read" in forced.output
+    assert "no ris records in this file — leave out --format" in forced.output
 
 
 def test_cli_parse_bad_text_file_is_a_clear_error(tmp_path: Path) -> None:

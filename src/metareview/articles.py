@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import MissingInputError, ReviewError, ReviewWarning
+from .errors import InputError, MissingInputError, ReviewError, ReviewWarning
 from .formats import Format, by_name, detect
 from .records import Article, Deletion
 from .xmlsafe import DEFAULT_MAX_DECOMPRESSED, open_input
@@ -71,11 +71,24 @@ def read_file(
     format: str | None = None,
     max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
 ) -> Iterator[Article | Deletion]:
-    """Stream the records (and deletions) of one file, ``-`` for stdin."""
+    """Stream the records (and deletions) of one file, ``-`` for stdin.
+
+    A file that gives nothing under a ``format`` forced on it is an
+    :class:`~metareview.errors.InputError`: most likely it is in another format.
+    """
     source = STDIN_NAME if path == STDIN else path
     with open_input(path, max_decompressed) as stream:
         fmt: Format = by_name(format) if format else detect(stream, source)
-        yield from fmt.read(stream, source)
+        count = 0
+        for item in fmt.read(stream, source):
+            count += 1
+            yield item
+    if format and not count:
+        raise InputError(
+            f"no {format} records in this file",
+            source,
+            "leave out --format to detect the format from the content",
+        )
 
 
 def _parse_whole(
