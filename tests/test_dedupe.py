@@ -359,40 +359,44 @@ def test_cli_log_without_duplicates_still_has_its_header(tmp_path: Path, suffix:
     assert tuple(header) == LOG_COLUMNS
 
 
-def test_cli_dedupe_writes_unique_records_and_log(tmp_path: Path) -> None:
+def test_cli_dedupe_writes_unique_records_and_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     names = _fixtures(tmp_path)
     runner = CliRunner()
-    with runner.isolated_filesystem(temp_dir=tmp_path):
-        inputs = [str(tmp_path / n) for n in names]
-        result = runner.invoke(cli, ["dedupe", *inputs, "-o", "unique.csv", "--log", "dup.csv"])
-        assert result.exit_code == 0, result.output
-        assert "5 records read, 2 unique, 3 duplicates removed (doi 2, title 1)" in result.output
-        with open("unique.csv", newline="", encoding="utf-8") as handle:
-            unique = list(csv.DictReader(handle))
-        assert [row["record_id"] for row in unique] == ["doi:10.7554/elife.01567",
-                                                         "doi:10.7554/elife.12717"]
-        assert unique[0]["duplicates"] == "3"
-        with open("dup.csv", newline="", encoding="utf-8") as handle:
-            log = list(csv.DictReader(handle))
-        assert [row["rule"] for row in log] == ["doi", "doi", "title"]
-        assert all(row["override"] == "" for row in log)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    inputs = [str(tmp_path / n) for n in names]
+    result = runner.invoke(cli, ["dedupe", *inputs, "-o", "unique.csv", "--log", "dup.csv"])
+    assert result.exit_code == 0, result.output
+    assert "5 records read, 2 unique, 3 duplicates removed (doi 2, title 1)" in result.output
+    with open("unique.csv", newline="", encoding="utf-8") as handle:
+        unique = list(csv.DictReader(handle))
+    assert [row["record_id"] for row in unique] == ["doi:10.7554/elife.01567",
+                                                     "doi:10.7554/elife.12717"]
+    assert unique[0]["duplicates"] == "3"
+    with open("dup.csv", newline="", encoding="utf-8") as handle:
+        log = list(csv.DictReader(handle))
+    assert [row["rule"] for row in log] == ["doi", "doi", "title"]
+    assert all(row["override"] == "" for row in log)
 
-        # the reviewer says the planted record is another article
-        log[2]["override"] = "keep separate"
-        _write_log(Path("dup.csv"), log)
-        again = runner.invoke(cli, ["dedupe", *inputs, "-o", "unique2.csv",
-                                    "--overrides", "dup.csv", "--log", "dup2.csv"])
-        assert again.exit_code == 0, again.output
-        assert "5 records read, 3 unique, 2 duplicates removed (doi 2)" in again.output
-        with open("dup2.csv", newline="", encoding="utf-8") as handle:
-            carried = [row for row in csv.DictReader(handle) if row["override"]]
-        assert [(Path(r["removed"]).name, r["override"], r["cluster"]) for r in carried] == [
-            ("planted.ris#0", "keep separate", "")]
+    # the reviewer says the planted record is another article
+    log[2]["override"] = "keep separate"
+    _write_log(Path("dup.csv"), log)
+    again = runner.invoke(cli, ["dedupe", *inputs, "-o", "unique2.csv",
+                                "--overrides", "dup.csv", "--log", "dup2.csv"])
+    assert again.exit_code == 0, again.output
+    assert "5 records read, 3 unique, 2 duplicates removed (doi 2)" in again.output
+    with open("dup2.csv", newline="", encoding="utf-8") as handle:
+        carried = [row for row in csv.DictReader(handle) if row["override"]]
+    assert [(Path(r["removed"]).name, r["override"], r["cluster"]) for r in carried] == [
+        ("planted.ris#0", "keep separate", "")]
 
-        # the unique records can be deduplicated again as a records table: nothing changes
-        table = runner.invoke(cli, ["dedupe", "unique.csv"])
-        assert table.exit_code == 0, table.output
-        assert "2 records read, 2 unique, 0 duplicates removed" in table.output
+    # the unique records can be deduplicated again as a records table: nothing changes
+    table = runner.invoke(cli, ["dedupe", "unique.csv"])
+    assert table.exit_code == 0, table.output
+    assert "2 records read, 2 unique, 0 duplicates removed" in table.output
 
 
 def test_cli_dedupe_errors(tmp_path: Path) -> None:
