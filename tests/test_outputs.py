@@ -125,6 +125,23 @@ def test_failure_mid_stream_leaves_no_file(tmp_path: Path, articles: list[Articl
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("kind", ["csv", "ris"])
+def test_failed_write_leaves_the_callers_stream_open(kind: str, articles: list[Article]) -> None:
+    """A text wrapper left attached would close the caller's stream when collected."""
+    import gc
+    import io
+
+    class Full(io.BytesIO):
+        def write(self, data: object) -> int:
+            raise OSError("disk full")
+
+    stream = Full()
+    with pytest.raises(OSError, match="disk full"):
+        WRITERS[kind].write(articles, stream, "records")
+    gc.collect()
+    assert not stream.closed
+
+
 def test_registry_is_open_for_more_writers() -> None:
     assert {"csv", "jsonl", "xlsx", "parquet"} <= set(WRITERS)
     assert all(w.suffixes and callable(w.write) for w in WRITERS.values())

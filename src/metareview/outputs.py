@@ -90,12 +90,14 @@ def _spooled(
 def _write_csv(articles: Iterable[Any], stream: BinaryIO, name: str) -> int:
     with _spooled(articles) as (columns, count, rows):
         text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
-        writer = csv.DictWriter(text, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows())
-        text.flush()
-        text.detach()  # the caller owns the stream
-        return count
+        try:
+            writer = csv.DictWriter(text, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows())
+            return count
+        finally:
+            text.flush()
+            text.detach()  # the caller owns the stream, also after a failed write
 
 
 def _write_jsonl(articles: Iterable[Any], stream: BinaryIO, name: str) -> int:
