@@ -28,7 +28,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 
 class _RefuseAll(etree.Resolver):
-    """Resolver that answers every external reference with an empty document."""
+    """Resolver that refuses every external reference with an :class:`InputError`."""
 
     def resolve(self, system_url: str, public_id: str, context: object) -> None:  # type: ignore[override]
         raise InputError(
