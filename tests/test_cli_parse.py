@@ -125,6 +125,10 @@ def test_bad_options_and_missing_files(tmp_path: Path) -> None:
     assert "unknown format 'nope'" in result.stderr
     result = run(str(SEED), "--max-decompressed", "lots")
     assert result.exit_code == 64
+    for size in ("nan", "inf", "-inf", "infG", "0"):  # float() takes the first three
+        result = run(str(SEED), "--max-decompressed", size)
+        assert result.exit_code == 64, size
+        assert "is not a size" in result.stderr
     result = run(str(SEED), "-o", str(tmp_path / "x.doc"))
     assert result.exit_code == 64
     assert "unknown output type" in result.stderr

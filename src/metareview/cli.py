@@ -301,7 +301,7 @@ def screen_write_command(records: tuple[str, ...], output: str, stage: str,
     from .errors import OptionError
     from .fileio import atomic_path, check_output
     from .sheets import screening
-    from .sheets.extraction import read_records, record_id
+    from .sheets.extraction import read_records
 
     inputs = [*records, *([screened] if screened else [])]
     update = update and Path(output).exists()
@@ -311,8 +311,7 @@ def screen_write_command(records: tuple[str, ...], output: str, stage: str,
                           hint="add --stage full-text")
     rows, sources = read_records(records)
     if screened:
-        keep = set(screening.read_screening(screened).included())
-        rows = [row for row in rows if record_id(row) in keep]
+        rows = screening.read_screening(screened).select(rows)
     listed = tuple(r.strip() for r in reasons.split(";")) if reasons else screening.DEFAULT_REASONS
     if update:
         with atomic_path(output, inputs, force=True) as tmp:
@@ -698,6 +697,8 @@ def report_command(review: str, output: str | None, force: bool) -> None:
 
 def _byte_size(value: str) -> int:
     """``20G``, ``500M``, ``64k`` or a plain number of bytes."""
+    import math
+
     from .errors import OptionError
 
     units = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
@@ -707,7 +708,7 @@ def _byte_size(value: str) -> int:
         number = float(text[: len(text) - len(unit)])
     except ValueError:
         number = -1
-    if number <= 0:
+    if not math.isfinite(number) or number <= 0:  # "nan" and "inf" parse as floats
         raise OptionError(f"--max-decompressed {value!r} is not a size", hint="e.g. 500M or 20G")
     return int(number * units[unit])
 
