@@ -10,7 +10,6 @@ listing every bad cell, so a reviewer can fix them all in one pass.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -107,16 +106,16 @@ def extraction_columns(design: str, fields: Sequence[str] = ()) -> list[str]:
 
 
 def record_id(row: Mapping[str, Any]) -> str:
-    """A stable id: the record's own id, else ``pmid:…``/``doi:…``, else a hash of its text."""
+    """A stable id: the record's own ``record_id`` (or ``id``), else
+    :func:`metareview.dedupe.record_id` of the row read as an article, so a table from
+    ``review parse`` and one from ``review dedupe`` give a record the same id."""
+    from ..dedupe import article_from_row
+    from ..dedupe import record_id as article_id
+
     for name in ("record_id", "id"):
         if row.get(name):
             return str(row[name])
-    if row.get("pmid"):
-        return f"pmid:{row['pmid']}"
-    if row.get("doi"):
-        return f"doi:{str(row['doi']).lower()}"
-    text = "|".join(str(row.get(k) or "") for k in ("title", "first_author", "year"))
-    return "rec:" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
+    return article_id(article_from_row(row, "", 0))
 
 
 def study_label(row: Mapping[str, Any]) -> str | None:

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
@@ -51,6 +51,7 @@ _WORK_COLUMNS = {
 _WIDTHS = {"record_id": 18, "first_author": 18, "year": 7, "title": 60, "abstract": 90,
            "journal": 24, "doi": 24, "pmid": 11, "decision": 11, "reason": 30,
            "exclusion_reason": 32, "retrieved": 10, "reviewer": 12, "notes": 40}
+_Row = TypeVar("_Row", bound=Mapping[str, Any])
 _YES = frozenset({"yes", "y", "true", "1"})
 _NO = frozenset({"no", "n", "false", "0"})
 
@@ -292,6 +293,20 @@ class Screening:
         go = {"include", "maybe"} if self.stage == "title-abstract" else {"include"}
         return tuple(d.record_id for d in self.decisions
                      if d.decision in go and d.retrieved is not False)
+
+    def select(self, rows: Sequence[_Row]) -> list[_Row]:
+        """The ``rows`` (records) this workbook sends on (:meth:`included`), matched by
+        :func:`~metareview.sheets.extraction.record_id`. An :class:`InputError` when it
+        sends records on but none of them is among ``rows`` (records of another search)."""
+        keep = set(self.included())
+        chosen = [row for row in rows if record_id(row) in keep]
+        if keep and not chosen:
+            raise InputError(
+                f"none of the {len(keep):,} record(s) included in this workbook is among "
+                "the records", self.source,
+                "give the records the workbook was written from (the same `review dedupe` "
+                "output), so their record ids match")
+        return chosen
 
     def counts(self) -> dict[str, Any]:
         """Decisions per value (``undecided`` for pending rows); at full text also

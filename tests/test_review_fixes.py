@@ -1,0 +1,81 @@
+"""Regression tests for review findings on record ids, records tables and the duplicates log."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from metareview.cli import cli
+
+# Our own two records: one with neither PMID nor DOI, one with a DOI behind a resolver.
+RIS = """TY  - JOUR
+TI  - Zinc supplements for pneumonia in children: a trial
+AU  - Müller, Anna
+PY  - 2019
+JO  - Trials
+ER  -
+
+TY  - JOUR
+TI  - Vitamin A and measles
+AU  - Okafor, B.
+PY  - 2018
+DO  - https://doi.org/10.1000/ABC
+ER  -
+"""
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+def _ids(path: Path) -> list[str]:
+    return [str(c.value) for c in load_workbook(path).worksheets[0]["A"][1:]]
+
+
+def _decide(path: Path, decision: str) -> None:
+    book = load_workbook(path)
+    ws = book.worksheets[0]
+    column = [c.value for c in ws[1]].index("decision") + 1
+    for r in range(2, ws.max_row + 1):
+        ws.cell(r, column, decision)
+    book.save(path)
+
+
+def test_parse_and_dedupe_tables_give_the_same_record_ids(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("a.ris").write_text(RIS, encoding="utf-8")
+    assert _run("parse", "a.ris", "-o", "parsed.csv")[0] == 0
+    assert _run("dedupe", "a.ris", "-o", "unique.csv")[0] == 0
+    assert _run("screen", "parsed.csv", "-o", "ta.xlsx")[0] == 0
+    with open("unique.csv", encoding="utf-8") as handle:
+        deduped = [row["record_id"] for row in csv.DictReader(handle)]
+    assert _ids(Path("ta.xlsx")) == deduped
+    assert deduped[0].startswith("rec:") and deduped[1] == "doi:10.1000/abc"
+    # the title/abstract workbook from the parsed table screens the deduplicated table
+    _decide(Path("ta.xlsx"), "include")
+    code, out = _run("screen", "unique.csv", "--stage", "full-text", "--screened", "ta.xlsx",
+                     "-o", "ft.xlsx")
+    assert code == 0, out
+    assert "2 records for full-text screening" in out
+    assert _ids(Path("ft.xlsx")) == deduped
+
+
+def test_screened_workbook_of_other_records_is_an_input_error(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              ) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("a.csv").write_text("record_id,title\npmid:1,one\npmid:2,two\n", encoding="utf-8")
+    Path("b.csv").write_text("record_id,title\npmid:7,seven\n", encoding="utf-8")
+    assert _run("screen", "a.csv", "-o", "ta.xlsx")[0] == 0
+    _decide(Path("ta.xlsx"), "include")
+    code, out = _run("screen", "b.csv", "--stage", "full-text", "--screened", "ta.xlsx",
+                     "-o", "ft.xlsx")
+    assert code != 0
+    assert "ta.xlsx: none of the 2 record(s) included in this workbook is among the records" in out
+    assert "Traceback" not in out and not Path("ft.xlsx").exists()
