@@ -155,7 +155,7 @@ def test_regtest_result_object() -> None:
     text = str(rt)
     assert "t = 2.6719, df = 12" in text and "Limit estimate" in text
     d = rt.to_dict()
-    assert d["model"]["coef_names"] == ("intrcpt", "sei") and d["ddf"] == 12
+    assert d["model"]["coef_names"] == ["intrcpt", "sei"] and d["ddf"] == 12
     json.dumps(d)
 
 

@@ -14,6 +14,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from .errors import EstimationError, InputError, OptionError, ReviewWarning
+from .jsonsafe import plain
 from .meta import PoolResult, pool
 from .metareg import MetaRegResult, fit_design
 
@@ -50,8 +51,9 @@ class RegtestResult:
     predictor: str = "sei"
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dictionary (the model as a nested dictionary)."""
-        return asdict(self)
+        """Plain JSON-safe dictionary (the model as a nested dictionary)."""
+        out: dict[str, Any] = plain(asdict(self))
+        return out
 
     def __str__(self) -> str:
         stat = f"t = {self.zval:.4f}, df = {self.ddf}" if self.ddf is not None else (
@@ -79,8 +81,9 @@ class RanktestResult:
     k: int
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dictionary."""
-        return asdict(self)
+        """Plain JSON-safe dictionary."""
+        out: dict[str, Any] = plain(asdict(self))
+        return out
 
     def __str__(self) -> str:
         how = "exact" if self.exact else "normal approximation (ties)"
@@ -108,8 +111,8 @@ class TrimFillResult:
     filled_vi: tuple[float, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dictionary (the filled fit as a nested dictionary)."""
-        return {
+        """Plain JSON-safe dictionary (the filled fit as a nested dictionary)."""
+        out: dict[str, Any] = plain({
             "k0": self.k0,
             "se_k0": self.se_k0,
             "p_k0": self.p_k0,
@@ -118,7 +121,8 @@ class TrimFillResult:
             "filled_yi": list(self.filled_yi),
             "filled_vi": list(self.filled_vi),
             "fit": self.fit.to_dict(),
-        }
+        })
+        return out
 
     def __str__(self) -> str:
         head = (f"Estimated number of missing studies on the {self.side} side: {self.k0} "

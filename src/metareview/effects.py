@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .errors import InputError, OptionError, ReviewWarning
+from .jsonsafe import plain
 
 FloatArray = NDArray[np.float64]
 
@@ -120,12 +121,12 @@ class EffectSizes:
         return np.sqrt(self.vi)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain Python values (NaN becomes None) for JSON."""
+        """Plain JSON-safe values (NaN and infinities become None)."""
         return {
             "measure": self.measure,
-            "yi": _plain(self.yi),
-            "vi": _plain(self.vi),
-            "ni": _plain(self.ni),
+            "yi": plain(self.yi),
+            "vi": plain(self.vi),
+            "ni": plain(self.ni),
             "correction": self.correction,
             "corrected": [bool(c) for c in self.corrected],
             "dropped": [{"index": i, "reason": r} for i, r in self.dropped],
@@ -138,10 +139,6 @@ def readonly(values: NDArray[Any]) -> NDArray[Any]:
     copy = np.array(values)
     copy.setflags(write=False)
     return copy
-
-
-def _plain(values: FloatArray) -> list[float | None]:
-    return [None if np.isnan(v) else float(v) for v in values]
 
 
 def _studies(mask: NDArray[np.bool_], verb: str = "") -> str:

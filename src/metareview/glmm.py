@@ -19,6 +19,7 @@ from scipy import optimize, special, stats
 
 from .effects import escalc
 from .errors import EstimationError, OptionError, ReviewWarning
+from .jsonsafe import plain
 
 __all__ = ["GlmmResult", "pool_glmm"]
 
@@ -74,8 +75,9 @@ class GlmmResult:
         return (self.pred_ci_lb, self.pred_ci_ub)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dictionary of every field."""
-        return asdict(self)
+        """Plain JSON-safe dictionary of every field (NaN and infinities become None)."""
+        out: dict[str, Any] = plain(asdict(self))
+        return out
 
     def __str__(self) -> str:
         quad = "Laplace approximation" if self.nagq == 1 else f"{self.nagq}-point adaptive GHQ"

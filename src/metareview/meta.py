@@ -49,6 +49,7 @@ from .effects import (
     transform_for,
 )
 from .errors import EstimationError, InputError, OptionError, ReviewWarning
+from .jsonsafe import plain
 
 METHODS = ("FE", "DL", "REML", "ML", "PM", "HE", "SJ", "EB", "HS")
 TESTS = ("z", "knha", "adhoc")
@@ -146,8 +147,8 @@ class Prediction:
     ddf: float
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain values (NaN becomes None)."""
-        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
+        """Plain JSON-safe values (NaN and infinities become None)."""
+        return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
 
 
 @dataclass(frozen=True)
@@ -180,9 +181,9 @@ class HeterogeneityCI:
     ub_sign: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain values (NaN becomes None)."""
+        """Plain JSON-safe values (NaN and infinities become None)."""
         out: dict[str, Any] = {
-            name: {k: _jsonable(v) for k, v in vars(getattr(self, name)).items()}
+            name: plain(vars(getattr(self, name)))
             for name in ("tau2", "tau", "i2", "h2")
         }
         out["level"] = self.level
@@ -200,18 +201,6 @@ class HeterogeneityCI:
         text = f"Q-profile {self.level:g}% confidence intervals for the heterogeneity\n"
         text += "\n".join(rows)
         return text + (f"\n{self.note}" if self.note else "")
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, (tuple, list, StudyNumbers)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return None if math.isnan(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 @dataclass(frozen=True, eq=False)
@@ -359,11 +348,11 @@ class PoolResult:
     confint = heterogeneity_ci
 
     def to_dict(self) -> dict[str, Any]:
-        """All fields as plain JSON-ready values (NaN becomes None)."""
+        """All fields as plain JSON-safe values (NaN and infinities become None)."""
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            out[f.name] = vars(value) if isinstance(value, Control) else _jsonable(value)
+            out[f.name] = plain(vars(value) if isinstance(value, Control) else value)
         return out
 
     def __str__(self) -> str:

@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from .errors import EstimationError, OptionError, ReviewWarning
+from .jsonsafe import plain
 from .meta import METHODS, TESTS, check_choice, tau2_search_max, uniroot
 
 __all__ = ["MetaRegResult", "metareg"]
@@ -91,8 +92,9 @@ class MetaRegResult:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dictionary of every field."""
-        return asdict(self)
+        """Plain JSON-safe dictionary of every field (NaN and infinities become None)."""
+        out: dict[str, Any] = plain(asdict(self))
+        return out
 
     def __str__(self) -> str:
         stat = "t" if self.ddf is not None else "z"

@@ -23,6 +23,7 @@ import numpy as np
 
 from .errors import OptionError, ReviewWarning
 from .fileio import atomic_path
+from .jsonsafe import plain
 from .meta import check_choice, num
 from .sheets.extraction import StudyTable
 
@@ -230,19 +231,8 @@ class PoolReport:
             if value is not None:
                 out[name] = asdict(value)
         out["warnings"] = list(self.warnings)
-        cleaned: dict[str, Any] = _clean(out)
+        cleaned: dict[str, Any] = plain(out)
         return cleaned
-
-
-def _clean(value: Any) -> Any:
-    """NaN and infinities become ``None`` (JSON has no NaN)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
 
 
 # --- printing ----------------------------------------------------------------------------
@@ -458,7 +448,7 @@ def tables(report: PoolReport) -> dict[str, tuple[list[str], list[list[Any]]]]:
         b["notes"] = "; ".join(b["notes"])
         out["bias"] = (["key", "value"], [[k, v] for k, v in b.items()]
                        + [[f"trimfill_{k}", v] for k, v in tf.items()])
-    return {name: (head, [[_clean(v) for v in r] for r in body])
+    return {name: (head, [[plain(v) for v in r] for r in body])
             for name, (head, body) in out.items()}
 
 
@@ -670,10 +660,6 @@ def _effect_sizes(design: str, measure: str, v: dict[str, np.ndarray]) -> Any:
     return replace(es, measure=measure)
 
 
-def _opt(value: float) -> float | None:
-    return None if value is None or math.isnan(value) else float(value)
-
-
 def _fit(result: Any) -> Fit:
     """A :class:`Fit` from a :class:`metareview.meta.PoolResult`, with Q-profile CIs where
     metafor gives them (not for FE fits, k = 1 or zero variances)."""
@@ -686,18 +672,18 @@ def _fit(result: Any) -> Fit:
     if result.method != "FE" and result.k > 1:
         try:
             hci = result.heterogeneity_ci()
-            tau2_ci = (_opt(hci.tau2.ci_lb), _opt(hci.tau2.ci_ub))
-            i2_ci = (_opt(hci.i2.ci_lb), _opt(hci.i2.ci_ub))
+            tau2_ci = (plain(hci.tau2.ci_lb), plain(hci.tau2.ci_ub))
+            i2_ci = (plain(hci.i2.ci_lb), plain(hci.i2.ci_ub))
             signs = (hci.lb_sign, hci.ub_sign)
         except EstimationError:
             pass
     return Fit(
         k=result.k, estimate=result.estimate, se=result.se, ci_lb=result.ci_lb,
-        ci_ub=result.ci_ub, pi_lb=_opt(result.pi_lb), pi_ub=_opt(result.pi_ub),
-        tau2=result.tau2, tau2_ci_lb=tau2_ci[0], tau2_ci_ub=tau2_ci[1], i2=_opt(result.i2),
-        i2_ci_lb=i2_ci[0], i2_ci_ub=i2_ci[1], h2=_opt(result.h2), q=_opt(result.q),
-        q_df=result.q_df, q_p=_opt(result.q_p),
-        summary=Summary(pred.pred, pred.ci_lb, pred.ci_ub, _opt(pred.pi_lb), _opt(pred.pi_ub)),
+        ci_ub=result.ci_ub, pi_lb=plain(result.pi_lb), pi_ub=plain(result.pi_ub),
+        tau2=result.tau2, tau2_ci_lb=tau2_ci[0], tau2_ci_ub=tau2_ci[1], i2=plain(result.i2),
+        i2_ci_lb=i2_ci[0], i2_ci_ub=i2_ci[1], h2=plain(result.h2), q=plain(result.q),
+        q_df=result.q_df, q_p=plain(result.q_p),
+        summary=Summary(pred.pred, pred.ci_lb, pred.ci_ub, plain(pred.pi_lb), plain(pred.pi_ub)),
         tau2_ci_lb_sign=signs[0], tau2_ci_ub_sign=signs[1],
     )
 
@@ -747,7 +733,7 @@ def _studies(table: StudyTable, es: Any, used: dict[str, float | None], study_ci
         out.append(StudyResult(
             label, float(es.yi[i]) if ok else None, float(es.vi[i]) if ok else None,
             None if weight is None else float(weight),
-            _opt(float(est[i])), _opt(float(lb[i])), _opt(float(ub[i])), data[i],
+            plain(float(est[i])), plain(float(lb[i])), plain(float(ub[i])), data[i],
             None if groups[i] is None else str(groups[i])))
     return tuple(out)
 
@@ -770,7 +756,7 @@ def _data_cells(table: StudyTable) -> list[tuple[str, ...]]:
 
 def _sensitivity(kind: str, order: str | None, t: Any) -> Sensitivity:
     return Sensitivity(kind, tuple(t.labels), order, tuple(t.pred), tuple(t.pred_ci_lb),
-                       tuple(t.pred_ci_ub), tuple(t.tau2), tuple(_opt(x) for x in t.i2))
+                       tuple(t.pred_ci_ub), tuple(t.tau2), tuple(plain(x) for x in t.i2))
 
 
 def _leave_one_out(es: Any, labels: list[str], kwargs: dict[str, Any]) -> Sensitivity:
@@ -820,7 +806,7 @@ def _bias(es: Any, labels: list[str], kwargs: dict[str, Any]) -> Bias:
     summary = None
     if tf is not None:
         p = tf.fit.predict()
-        summary = Summary(p.pred, p.ci_lb, p.ci_ub, _opt(p.pi_lb), _opt(p.pi_ub))
+        summary = Summary(p.pred, p.ci_lb, p.ci_ub, plain(p.pi_lb), plain(p.pi_ub))
     return Bias(
         egger_z=None if egger is None else egger.zval,
         egger_p=None if egger is None else egger.pval,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import math
 import platform
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 from . import __version__
 from .config import ReviewConfig
 from .errors import OptionError
+from .jsonsafe import plain
 from .meta import num
 from .poolrun import PoolReport, markdown, p_text, tables
 from .prisma import PrismaCounts
@@ -97,7 +97,7 @@ def characteristics(studies: StudyTable, fields: Sequence[str] = ()) -> tuple[
                 values = studies.column(name)
             except OptionError:  # a column the sheet does not have
                 continue
-        cleaned = tuple(_plain(v) for v in values)
+        cleaned = tuple(_cell_value(v) for v in values)
         if any(v is not None for v in cleaned):
             head.append(name)
             columns.append(cleaned)
@@ -105,9 +105,9 @@ def characteristics(studies: StudyTable, fields: Sequence[str] = ()) -> tuple[
     return head, rows
 
 
-def _plain(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
+def _cell_value(value: Any) -> Any:
+    """A table cell: missing values and blank text are None, whole numbers ints."""
+    value = plain(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str) and not value.strip():
@@ -244,7 +244,7 @@ img{max-width:100%;height:auto}footer{margin-top:3rem;color:#666;font-size:.8rem
 
 
 def _cell(value: Any) -> tuple[str, bool]:
-    value = _plain(value)
+    value = _cell_value(value)
     if value is None:
         return "", False
     if isinstance(value, float):

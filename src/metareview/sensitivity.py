@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .errors import EstimationError, InputError, OptionError, ReviewWarning
+from .jsonsafe import plain
 from .meta import PoolResult, pool
 
 __all__ = ["SensitivityTable", "cumulative", "leave_one_out"]
@@ -61,7 +62,7 @@ class SensitivityTable:
         names = ("label", "k", *_COLUMNS, "pred", "pred_ci_lb", "pred_ci_ub", "note")
         columns = zip(self.labels, self.k, *(getattr(self, c) for c in names[2:-1]), self.notes,
                       strict=True)
-        return [{n: _plain(v) for n, v in zip(names, row, strict=True)} for row in columns]
+        return [{n: plain(v) for n, v in zip(names, row, strict=True)} for row in columns]
 
     def to_dict(self) -> dict[str, Any]:
         """The settings and the rows as plain JSON-ready values."""
@@ -293,9 +294,3 @@ def _table(
         measure=settings.measure,
         fits=tuple(fits),
     )
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

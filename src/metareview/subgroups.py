@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .errors import EstimationError, InputError, ReviewWarning
+from .jsonsafe import plain
 from .meta import PoolResult, pool
 from .metareg import MetaRegResult, metareg
 
@@ -49,8 +50,8 @@ class SubgroupResult:
     measure: str
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dictionary (fits and models as nested dictionaries)."""
-        return {
+        """Plain JSON-safe dictionary (fits and models as nested dictionaries)."""
+        out: dict[str, Any] = plain({
             "groups": list(self.groups),
             "fits": {g: f.to_dict() for g, f in zip(self.groups, self.fits, strict=True)},
             "qm": self.qm,
@@ -66,7 +67,8 @@ class SubgroupResult:
             "test": self.test,
             "level": self.level,
             "measure": self.measure,
-        }
+        })
+        return out
 
     def __str__(self) -> str:
         width = max(5, *(len(g) for g in self.groups))
