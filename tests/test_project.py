@@ -449,3 +449,24 @@ def test_help_has_examples(command: str) -> None:
     assert result.exit_code == 0  # type: ignore[attr-defined]
     assert "Examples:" in result.output  # type: ignore[attr-defined]
     assert f"review {command} " in result.output  # type: ignore[attr-defined]
+
+
+def test_an_interrupted_run_leaves_no_outputs_of_earlier_inputs(
+        example: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import metareview.project as project
+
+    out = example / "output"
+    run(load_config(example))
+    assert (out / "results.json").exists()
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(project, "_read_studies", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run(load_config(example))
+    for name in ("results.json", "forest.png", "report.html", "report.md"):
+        assert not (out / name).exists(), name
+    assert (out / "prisma.csv").exists()
+    state = json.loads((out / STATE_NAME).read_text(encoding="utf-8"))
+    assert set(state["steps"]) == {"records", "prisma"}

@@ -42,8 +42,10 @@ from .config import ReviewConfig
 from .fileio import atomic_path
 
 if TYPE_CHECKING:
+    from .dedupe import DedupeResult
     from .poolrun import PoolOptions, PoolReport
     from .prisma import PrismaCounts
+    from .records import Article
     from .sheets.extraction import StudyTable
     from .sheets.screening import Screening
 
@@ -85,10 +87,6 @@ class RunSummary:
     notes: tuple[str, ...] = ()
     stopped: str | None = None
     report: Path | None = None
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.actions)
 
     def to_dict(self) -> dict[str, Any]:
         return {"actions": list(self.actions), "notes": list(self.notes),
@@ -218,7 +216,7 @@ def run(config: ReviewConfig, *, echo: Callable[[str], None] = lambda _: None) -
     r = _Run(config, echo)
     try:
         return _steps(r)
-    except Exception:
+    except BaseException:  # Ctrl-C too: no output of earlier inputs may stay behind
         r.drop_stale()
         raise
     finally:  # steps done before an error need not run again
@@ -228,24 +226,25 @@ def run(config: ReviewConfig, *, echo: Callable[[str], None] = lambda _: None) -
 def _steps(r: _Run) -> RunSummary:
     config = r.config
     rows = _records_step(r)
-    ids = [str(row["record_id"]) for row in rows]
+    ids = {str(row["record_id"]) for row in rows}
+    canon = _canon(r.state.facts.get("aliases") or {})
 
-    ta = _sync_screening(r, config.title_abstract, "title-abstract", rows)
-    ta_current = [d for d in ta.decisions if d.record_id in set(ids)]
+    ta = _sync_screening(r, config.title_abstract, "title-abstract", rows, canon)
+    ta_current = _current(r, ta.decisions, ids, canon, config.title_abstract)
     stop = _pending(r, _undecided(ta_current), len(ta_current), config.title_abstract,
                     "title/abstract screening: {} of {} record(s) still to decide",
                     "Fill in the decision column (include, exclude or maybe) of these rows")
     if stop:
         return r.summary(stop)
 
-    sought = set(ta.included()) & set(ids)
+    sought = {canon(d.record_id) for d in ta_current if d.decision in ("include", "maybe")}
     ft = _sync_screening(r, config.full_text, "full-text",
-                         [row for row in rows if row["record_id"] in sought])
-    gone = [d.record_id for d in ft.decisions if d.record_id not in sought]
+                         [row for row in rows if row["record_id"] in sought], canon)
+    gone = [d.record_id for d in ft.decisions if canon(d.record_id) not in sought]
     if gone:
         r.note(f"{len(gone)} record(s) in {r.rel(config.full_text)} are no longer included at "
                f"title/abstract and are not counted: {', '.join(gone)}")
-    ft_current = [d for d in ft.decisions if d.record_id in sought]
+    ft_current = _current(r, ft.decisions, sought, canon, config.full_text)
     stop = _pending(r, _undecided(ft_current), len(ft_current), config.full_text,
                     "full-text screening: {} of {} record(s) still to decide",
                     "Fill in the retrieved (yes/no), decision and exclusion_reason columns of "
@@ -253,11 +252,12 @@ def _steps(r: _Run) -> RunSummary:
     if stop:
         return r.summary(stop)
 
-    included = {d.record_id for d in ft_current if d.retrieved and d.decision == "include"}
-    _sync_extraction(r, [row for row in rows if row["record_id"] in included])
+    included = {canon(d.record_id) for d in ft_current
+                if d.retrieved and d.decision == "include"}
+    _sync_extraction(r, [row for row in rows if row["record_id"] in included], canon)
     counts = _prisma_step(r, [d.decision for d in ta_current], ft_current)
 
-    studies = _read_studies(r)
+    studies = _read_studies(r, included, canon)
     if isinstance(studies, str):
         return r.summary(studies)
     pool = _pool_step(r, studies)
@@ -295,6 +295,7 @@ def _records_step(r: _Run) -> list[dict[str, Any]]:
         r.write("duplicates", log_csv(result).encode("utf-8"))
         r.state.facts["records"] = {"identified": identified, "duplicates": result.n_removed,
                                     "overrides": len(overrides)}
+        r.state.facts["aliases"] = _aliases(result, articles)
         r.state.done("records", fingerprint)
     rows, _ = read_record_rows(records)
     for row in rows:
@@ -304,13 +305,64 @@ def _records_step(r: _Run) -> list[dict[str, Any]]:
     return rows
 
 
+def _aliases(result: DedupeResult, articles: Sequence[Article]) -> dict[str, list[str]]:
+    """Every other id each unique record could have had: the ``pmid:``, ``doi:`` and
+    ``rec:`` ids of its kept record and of each merged duplicate. A new source can give a
+    record a PMID (so a new id); workbook rows under an old id still match it."""
+    from .dedupe import record_id, record_key
+
+    by_key = {record_key(a): a for a in articles}
+    aliases = {}
+    for record in result.records:
+        found = {record_id(variant)
+                 for a in [record.article, *(by_key[k] for k in record.members if k in by_key)]
+                 for variant in (a, replace(a, pmid=None), replace(a, pmid=None, doi=None))}
+        found.discard(record.id)
+        if found:
+            aliases[record.id] = sorted(found)
+    return aliases
+
+
+def _canon(aliases: Mapping[str, Sequence[str]]) -> Callable[[str], str]:
+    """Map a workbook row's record id to the current id of its record (itself if none)."""
+    current: dict[str, str] = {}
+    for rid, others in aliases.items():
+        for other in others:
+            current.setdefault(other, rid)
+    current.update((rid, rid) for rid in aliases)  # a record's own id wins
+    return lambda rid: current.get(rid, rid)
+
+
+def _current(r: _Run, decisions: Sequence[Any], wanted: set[str],
+             canon: Callable[[str], str], path: Path) -> list[Any]:
+    """The decisions on the records in ``wanted``, one per record: a row whose record has
+    since merged with that of an earlier row is noted and not counted."""
+    chosen: list[Any] = []
+    first: dict[str, str] = {}
+    twice = []
+    for d in decisions:
+        rid = canon(d.record_id)
+        if rid not in wanted:
+            continue
+        if rid in first:
+            twice.append(f"{d.record_id} (same record as {first[rid]})")
+            continue
+        first[rid] = d.record_id
+        chosen.append(d)
+    if twice:
+        r.note(f"{len(twice)} row(s) of {r.rel(path)} are now duplicates of an earlier row "
+               f"and are not counted: {', '.join(twice)}")
+    return chosen
+
+
 # --- step 2: the workbooks, append-only ----------------------------------------------------
 
 
-def _sync_screening(r: _Run, path: Path, stage: str,
-                    rows: Sequence[Mapping[str, Any]]) -> Screening:
+def _sync_screening(r: _Run, path: Path, stage: str, rows: Sequence[Mapping[str, Any]],
+                    canon: Callable[[str], str]) -> Screening:
     """Create the screening workbook, or append the records it lacks
-    (:func:`~metareview.sheets.screening.update_screening`); read it back."""
+    (:func:`~metareview.sheets.screening.update_screening`); read it back. A row matches
+    a record when ``canon`` maps its id to the record's: rows keep their ids."""
     from .sheets import screening
 
     config = r.config
@@ -328,22 +380,24 @@ def _sync_screening(r: _Run, path: Path, stage: str,
         return screening.read_screening(path)
     sheet = screening.read_screening(path)
     known = [d.record_id for d in sheet.decisions]
-    new = [row for row in rows if str(row["record_id"]) not in set(known)]
+    seen = {canon(rid) for rid in known}
+    new = [row for row in rows if str(row["record_id"]) not in seen]
     if new:
         with atomic_path(path, force=True) as tmp:
-            update = screening.update_screening(path, rows, tmp)
+            update = screening.update_screening(path, new, tmp)
         r.did(f"added {len(update.added):,} new record(s) to {r.rel(path)}")
         sheet = screening.read_screening(path)
     if stage == "title-abstract":
         wanted = {str(row["record_id"]) for row in rows}
-        gone = [rid for rid in known if rid not in wanted]
+        gone = [rid for rid in known if canon(rid) not in wanted]
         if gone:
             r.note(f"{len(gone)} record(s) in {r.rel(path)} are no longer among the unique "
                    f"records (rows kept, not counted): {', '.join(gone)}")
     return sheet
 
 
-def _sync_extraction(r: _Run, rows: Sequence[Mapping[str, Any]]) -> None:
+def _sync_extraction(r: _Run, rows: Sequence[Mapping[str, Any]],
+                     canon: Callable[[str], str]) -> None:
     from .sheets import common
     from .sheets.extraction import HELPER_SHEETS, SheetPlan, key, study_label, write_extraction
 
@@ -368,11 +422,12 @@ def _sync_extraction(r: _Run, rows: Sequence[Mapping[str, Any]]) -> None:
         return
     column = names.index("recordid")
     known = {str(row[column].value) for row in table.rows if row[column].value is not None}
+    matched = {canon(rid) for rid in known}
     labels = {str(row[names.index("study")].value).casefold() for row in table.rows
               if "study" in names}
     new = []
     for row in rows:
-        if str(row["record_id"]) in known:
+        if str(row["record_id"]) in matched:
             continue
         base = study_label(row) or str(row["record_id"])
         label, n = base, 1
@@ -384,11 +439,6 @@ def _sync_extraction(r: _Run, rows: Sequence[Mapping[str, Any]]) -> None:
     if new:
         _append(path, render(new), HELPER_SHEETS)
         r.did(f"added {len(new):,} new record(s) to {r.rel(path)}")
-    wanted = {str(row["record_id"]) for row in rows}
-    gone = sorted(known - wanted)
-    if gone:
-        r.note(f"{len(gone)} row(s) of {r.rel(path)} are no longer included at full text: "
-               f"{', '.join(gone)} — set include to no, or delete the row")
 
 
 def _append(path: Path, render: Callable[[Path], None], helpers: Sequence[str]) -> None:
@@ -481,16 +531,32 @@ def _prisma_step(r: _Run, decisions: Sequence[str | None],
 # --- step 4: pool, plots, report ---------------------------------------------------------
 
 
-def _read_studies(r: _Run) -> StudyTable | str:
+def _read_studies(r: _Run, wanted: set[str],
+                  canon: Callable[[str], str]) -> StudyTable | str:
     """The validated study table, or the stop message while included rows (include not
     set to no) have every data cell empty: appended rows wait for the reviewer, as
-    undecided screening rows do. A row filled in part is left to the validation."""
+    undecided screening rows do. A row filled in part is left to the validation.
+
+    Rows whose record id names a record not (or no longer) included at full text are
+    left out, with a note; rows without a record id (typed in by hand) stay."""
     from .sheets import common
-    from .sheets.extraction import DESIGNS, HELPER_SHEETS, NO, key, read_extraction
+    from .sheets.extraction import DESIGNS, HELPER_SHEETS, NO, key, validate
 
     config = r.config
     table = common.read_table(config.extraction, skip=HELPER_SHEETS)
     names = [key(str(c.value)) for c in table.header]
+    if "recordid" in names:
+        column = names.index("recordid")
+        left_out = [row for row in table.rows if row[column].value is not None
+                    and canon(str(row[column].value).strip()) not in wanted]
+        if left_out:
+            r.note(f"{len(left_out)} row(s) of {r.rel(config.extraction)} are no longer "
+                   "included at full text: "
+                   + ", ".join(f"{row[column].value} (row {row[column].row})"
+                               for row in left_out)
+                   + " — left out of the pooling; set include to no, or delete the row")
+            table = replace(table, rows=tuple(row for row in table.rows
+                                              if row not in left_out))
     data = [names.index(key(n)) for n, _, _ in DESIGNS[config.design] if key(n) in names]
     included = [row for row in table.rows if "include" not in names
                 or str(row[names.index("include")].value).strip().lower() not in NO]
@@ -505,8 +571,7 @@ def _read_studies(r: _Run) -> StudyTable | str:
     if stop:
         return stop
     by = config.analysis.by
-    return read_extraction(config.extraction, design=config.design,
-                           required=[by] if by else [])
+    return validate(table, design=config.design, required=[by] if by else [])
 
 
 def pool_options(config: ReviewConfig) -> PoolOptions:
