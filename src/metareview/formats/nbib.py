@@ -1,6 +1,6 @@
 """MEDLINE text, the "PubMed format" download (``.nbib``, ``.txt``): ``TAG - value``
 lines with a four-character tag, continuation lines indented by six spaces, records
-separated by blank lines and starting at ``PMID-``.
+separated by blank lines (a ``PMID-`` line also starts one).
 
 Fields follow the tag table below; authors are built from the ``FAU``/``AU``/``AUID``/
 ``AD`` runs in file order. MeSH headings are given in the form the PubMed XML reader
@@ -26,7 +26,9 @@ from ._xmltext import clean, orcid_id
 _LINE = re.compile(r"^([A-Z][A-Z0-9]{0,3}) {0,3}- ?(.*)$")
 _BRACKETED = re.compile(r"^(.*?)\s*\[([^\]]+)\]$")  # "10.1/x [doi]", "2019/01/21 [received]"
 _ISSN_LINE = re.compile(r"^(\S+)\s*\((\w+)\)$")  # "1467-5463 (Print)"
-_DETECT = re.compile(rb"\APMID- ")
+# The first line's shape: a tag padded to four characters, then "- " ("TI  - ", "PMID- ").
+_DETECT = re.compile(rb"\A(?:[A-Z][A-Z0-9]{3}|[A-Z][A-Z0-9]{2} |[A-Z][A-Z0-9]  )- ")
+_RIS_TYPE = re.compile(rb"^TY  - ", re.MULTILINE)
 
 #: Tag → Article field for the tags that hold one plain value.
 _SINGLE = {
@@ -45,7 +47,10 @@ _MONTH_NAMES = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "
 
 
 def detect(head: bytes) -> bool:
-    return _DETECT.match(head.lstrip()) is not None
+    """The first line is a MEDLINE tag line, and no RIS ``TY  - `` line (same shape)
+    follows; records written without a PMID start at another tag."""
+    head = head.lstrip()
+    return _DETECT.match(head) is not None and _RIS_TYPE.search(head) is None
 
 
 def read(stream: BinaryIO, source: str) -> Iterator[Article]:
