@@ -97,9 +97,6 @@ def test_result_objects() -> None:
     assert "F(df1 = 1, df2 = 11)" in text and "separate tau^2" in text
     model_text = str(res.model)
     assert "groupyes" in model_text and "tau^2 estimator: REML" in model_text
-    assert res.model.coef("groupyes")["estimate"] == res.model.beta[1]
-    with pytest.raises(OptionError, match="no coefficient"):
-        res.model.coef("nope")
     with pytest.raises(dataclasses.FrozenInstanceError):
         res.qm = 0.0  # type: ignore[misc]
 

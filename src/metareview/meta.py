@@ -53,7 +53,6 @@ from .jsonsafe import plain
 
 METHODS = ("FE", "DL", "REML", "ML", "PM", "HE", "SJ", "EB", "HS")
 TESTS = ("z", "knha", "adhoc")
-ITERATIVE_METHODS = ("REML", "ML", "EB", "PM")
 
 METHOD_NAMES = {
     "FE": "fixed (common) effect, inverse variance",
@@ -345,7 +344,7 @@ class PoolResult:
         """
         return _qprofile(self, self.level if level is None else level, tol, maxiter)
 
-    confint = heterogeneity_ci
+    confint = heterogeneity_ci  # metafor's name for the same call (documented in the README)
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as plain JSON-safe values (NaN and infinities become None)."""

@@ -74,23 +74,6 @@ class MetaRegResult:
     test: str
     level: float
 
-    def coef(self, name: str) -> dict[str, float]:
-        """Estimate, se, zval, pval and CI of one coefficient, by name."""
-        try:
-            i = self.coef_names.index(name)
-        except ValueError:
-            raise OptionError(
-                f"no coefficient named {name!r}", hint=f"use one of {', '.join(self.coef_names)}"
-            ) from None
-        return {
-            "estimate": self.beta[i],
-            "se": self.se[i],
-            "zval": self.zval[i],
-            "pval": self.pval[i],
-            "ci_lb": self.ci_lb[i],
-            "ci_ub": self.ci_ub[i],
-        }
-
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe dictionary of every field (NaN and infinities become None)."""
         out: dict[str, Any] = plain(asdict(self))
