@@ -264,7 +264,7 @@ def test_overrides_keep_pairs_apart_and_merge_missed_pairs(tmp_path: Path) -> No
 def test_bad_overrides_are_located(tmp_path: Path) -> None:
     path = tmp_path / "log.csv"
     _write_log(path, [{"kept": "a#0", "removed": "b#1", "override": "perhaps"}])
-    with pytest.raises(InputError, match=r"log\.csv:2: unknown override 'perhaps'"):
+    with pytest.raises(InputError, match=r"log\.csv!C2: unknown override 'perhaps'"):
         read_overrides(path)
     _write_log(path, [{"kept": "a#0", "removed": "b#1"}])
     with pytest.raises(InputError, match="no override column"):
@@ -413,7 +413,7 @@ def test_cli_dedupe_errors(tmp_path: Path) -> None:
     out = tmp_path / "out.csv"
     wrong = runner.invoke(cli, ["dedupe", ris, "--overrides", str(log), "-o", str(out)])
     assert wrong.exit_code == 65
-    assert "log.csv:2: unknown override 'maybe'" in wrong.output
+    assert "log.csv!C2: unknown override 'maybe'" in wrong.output
     assert not out.exists()
     missing = runner.invoke(cli, ["dedupe", str(tmp_path / "nope.xml")])
     assert missing.exit_code == 66 and "no such file" in missing.output

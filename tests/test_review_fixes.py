@@ -79,3 +79,38 @@ def test_screened_workbook_of_other_records_is_an_input_error(tmp_path: Path,
     assert code != 0
     assert "ta.xlsx: none of the 2 record(s) included in this workbook is among the records" in out
     assert "Traceback" not in out and not Path("ft.xlsx").exists()
+
+
+# A record and its copy with a trailing full stop: the title rule finds them.
+TWICE = RIS.split("\n\n")[0] + "\n\n" + RIS.split("\n\n")[0].replace("a trial", "a trial.") + "\n"
+
+
+@pytest.mark.parametrize("suffix", ["xlsx", "jsonl", "parquet", "csv"])
+def test_overrides_are_read_from_every_log_format(tmp_path: Path, suffix: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from metareview.dedupe import read_overrides
+    from metareview.outputs import write_rows
+
+    monkeypatch.chdir(tmp_path)
+    Path("a.ris").write_text(TWICE, encoding="utf-8")
+    code, out = _run("dedupe", "a.ris", "-o", "u.csv", "--log", f"log.{suffix}")
+    assert code == 0 and "1 duplicates removed" in out, out
+    row = {"kept": "a.ris#0", "removed": "a.ris#1", "override": "not duplicate"}
+    write_rows([row], f"log.{suffix}", force=True)
+    assert [(o.kept, o.removed, o.merge) for o in read_overrides(f"log.{suffix}")] == [
+        ("a.ris#0", "a.ris#1", False)]
+    code, out = _run("dedupe", "a.ris", "-o", "u2.csv", "--overrides", f"log.{suffix}")
+    assert code == 0 and "2 unique, 0 duplicates removed" in out, out
+
+
+def test_an_undecodable_overrides_file_is_an_input_error(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("a.ris").write_text(TWICE, encoding="utf-8")
+    for name, data in (("log.csv", b"kept,removed,override\n\xff\xfe\x00bad\n"),
+                       ("log.jsonl", b'{"kept": "\xff"}\n'), ("log.parquet", b"PAR1garbage")):
+        Path(name).write_bytes(data)
+        code, out = _run("dedupe", "a.ris", "-o", "u.csv", "--overrides", name)
+        assert code == 65, out
+        assert f"review: error: {name}" in out and "Traceback" not in out
+        assert not Path("u.csv").exists()

@@ -23,7 +23,6 @@ the next run; ``duplicate`` merges a pair the rules missed.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import html
 import io
@@ -702,51 +701,84 @@ def _author(display: str) -> Author:
 
 
 def read_overrides(path: str | Path) -> tuple[Override, ...]:
-    """Reviewer decisions from a duplicates log CSV (rows with an empty ``override`` are
-    ignored). Columns are matched case-insensitively; others are ignored."""
+    """Reviewer decisions from a duplicates log in any format ``--log`` writes (CSV, XLSX,
+    JSON lines, Parquet); rows with an empty ``override`` are ignored. Columns are matched
+    case-insensitively; others are ignored."""
     source = Path(path)
+    header, rows = _log_table(source)
+    columns = {name.strip().lower(): i for i, name in enumerate(header)}
+    need = [c for c in ("kept", "removed", "override") if c not in columns]
+    if need:
+        raise InputError(
+            f"the duplicates log has no {', '.join(need)} column",
+            str(source),
+            "give the log written by `review dedupe --log` (columns kept, removed, override)",
+        )
+    overrides = []
+    for values, where in rows:
+        text = _plain(values[columns["override"]]) or ""
+        if not text:
+            continue
+        location = where[columns["override"]]
+        decision = " ".join(text.lower().replace("-", " ").replace("_", " ").split())
+        if decision not in _SEPARATE | _MERGE:
+            raise InputError(
+                f"unknown override {text!r}",
+                location,
+                "write 'not duplicate' (keep the two records apart) or 'duplicate' "
+                "(merge them), or leave the cell empty",
+            )
+        kept = _plain(values[columns["kept"]])
+        removed = _plain(values[columns["removed"]])
+        if not kept or not removed:
+            raise InputError(
+                "an override needs both the kept and the removed record",
+                location,
+                "fill in both record keys (source_file#record_index)",
+            )
+        overrides.append(Override(kept, removed, decision in _MERGE, text, location))
+    return tuple(overrides)
+
+
+def _log_table(source: Path) -> tuple[list[str], list[tuple[list[Any], list[str]]]]:
+    """The header and rows of a duplicates log, each row as its values and their
+    locations: CSV and XLSX by the sheets' table reader (``log.xlsx!I3``), JSON lines
+    (``log.jsonl:3``) and Parquet (``log.parquet:row 3``) as the outputs write them."""
+    from .sheets.common import read_table
+    from .sheets.extraction import read_record_rows
+
     try:
-        handle = source.open(newline="", encoding="utf-8-sig")
+        data = source.read_bytes()
     except OSError as exc:
         raise MissingInputError(
             f"cannot read the duplicates log ({exc.strerror})",
             str(source),
             "give the log written by an earlier `review dedupe --log`",
-        ) from exc
-    with handle:
-        reader = csv.DictReader(handle)
-        columns = {name.strip().lower(): name for name in reader.fieldnames or ()}
-        need = [c for c in ("kept", "removed", "override") if c not in columns]
-        if need:
-            raise InputError(
-                f"the duplicates log has no {', '.join(need)} column",
-                str(source),
-                "give the log written by `review dedupe --log` (columns kept, removed, override)",
-            )
-        overrides = []
-        for line, row in enumerate(reader, start=2):
-            text = (row[columns["override"]] or "").strip()
-            if not text:
-                continue
-            location = f"{source}:{line}"
-            decision = " ".join(text.lower().replace("-", " ").replace("_", " ").split())
-            if decision not in _SEPARATE | _MERGE:
-                raise InputError(
-                    f"unknown override {text!r}",
-                    location,
-                    "write 'not duplicate' (keep the two records apart) or 'duplicate' "
-                    "(merge them), or leave the cell empty",
-                )
-            kept = (row[columns["kept"]] or "").strip()
-            removed = (row[columns["removed"]] or "").strip()
-            if not kept or not removed:
-                raise InputError(
-                    "an override needs both the kept and the removed record",
-                    location,
-                    "fill in both record keys (source_file#record_index)",
-                )
-            overrides.append(Override(kept, removed, decision in _MERGE, text, location))
-    return tuple(overrides)
+        ) from None
+    if data.startswith(b"PAR1") or data.lstrip()[:1] == b"{":
+        if data.startswith(b"PAR1"):
+            records, mark = _parquet_rows(data, source), ":row "
+        else:
+            records, mark = read_record_rows(source, data=data)[0], ":"
+        header = list(dict.fromkeys(k for r in records for k in r))
+        return header, [([r.get(k) for k in header], [f"{source}{mark}{n}"] * len(header))
+                        for n, r in enumerate(records, start=1)]
+    table = read_table(source, data=data, name=str(source))
+    return ([str(c.value or "") for c in table.header],
+            [([c.value for c in row], [table.where(c.ref) for c in row]) for row in table.rows])
+
+
+def _parquet_rows(data: bytes, source: Path) -> list[dict[str, Any]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - pyarrow is optional
+        raise InputError("reading Parquet needs pyarrow", str(source),
+                         "pip install 'metareview[parquet]', or give the log as CSV") from None
+    try:
+        return list(pq.read_table(io.BytesIO(data)).to_pylist())
+    except Exception as exc:  # pyarrow raises many kinds for a damaged file
+        raise InputError(f"not a readable Parquet file ({exc})", str(source),
+                         "give the log as `review dedupe --log` wrote it") from None
 
 
 def rows_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] = ()) -> str:

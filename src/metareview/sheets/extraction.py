@@ -195,7 +195,7 @@ def write_extraction(plan: SheetPlan, path: Path) -> None:
                        "leave a study out. Then run: review pool <this file>"),
     ]
     common.add_key_value_sheet(book, "about", ("key", "value"), about, (16, 90))
-    common.save_workbook(book, path)
+    book.save(path)
 
 
 def _cell_value(value: Any) -> Any:
@@ -274,12 +274,20 @@ def read_record_rows(path: str | Path, data: bytes | None = None,
     name = Path(path).name
     if data.lstrip()[:1] == b"{":
         rows = []
-        for number, line in enumerate(data.decode("utf-8-sig").splitlines(), 1):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"not UTF-8 text (byte {exc.start})", name,
+                             "write JSON lines as UTF-8") from None
+        for number, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError as exc:
                     raise InputError(f"not JSON ({exc.msg})", f"{name}:{number}:{exc.colno}",
+                                     "each line must be one JSON object") from None
+                if not isinstance(rows[-1], dict):
+                    raise InputError("not a JSON object", f"{name}:{number}",
                                      "each line must be one JSON object") from None
     else:
         table = common.read_table(path, data=data)
