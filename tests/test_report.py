@@ -218,3 +218,20 @@ def test_subgroups_get_their_table_and_a_methods_sentence() -> None:
     assert "Subgroups were defined by subgroup" in page.get_element_by_id("methods").text_content()
     head = [th.text_content() for th in page.get_element_by_id("characteristics-table").iter("th")]
     assert head == ["study", "events", "total", "subgroup"]
+
+
+def test_text_report_and_html_share_the_bias_wording() -> None:
+    from metareview.poolrun import format_report
+
+    content = content_for("PLO", "DL")
+    tf = next(c for c in json.loads((REFERENCE / "extras_gold.json").read_text(encoding="utf-8"))
+              ["trimfill"] if (c["dataset"], c["method"], c["test"], c["estimator"])
+              == ("pritz1997", "DL", "z", "L0"))
+    adjusted = 1 / (1 + math.exp(-tf["fit"]["b"]))  # transf.ilogit
+    sentence = (f"Trim-and-fill (L0): {tf['k0']} studies filled on the {tf['side']} side; "
+                f"adjusted estimate {adjusted:.3f} (")
+    page = lxml.html.fromstring(to_html(content))
+    assert sentence in page.get_element_by_id("bias").text_content()
+    assert sentence in format_report(content.pool)
+    assert f"Kendall's τ = {BIAS['ranktest']['tau']:.3f}" in to_markdown(content, {})
+    assert f"Kendall's tau = {BIAS['ranktest']['tau']:.3f}" in format_report(content.pool)

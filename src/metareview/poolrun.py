@@ -129,13 +129,21 @@ class Subgroup:
 class SubgroupTest:
     """Tests of subgroup differences: ``q``/``df``/``p`` with a common τ² (metafor
     ``rma(mods=~group)``, QM) and ``q_separate``/``p_separate`` with a separate τ² per group
-    (fixed-effect model over the subgroup estimates)."""
+    (fixed-effect model over the subgroup estimates). Under Knapp–Hartung (``test="knha"``)
+    the common-τ² test is an F test with ``df`` and ``df2`` degrees of freedom (metafor's
+    QMdf); ``df2`` is None for the Wald (χ²) test."""
 
     q: float
     df: int
     p: float
     q_separate: float
     p_separate: float
+    df2: int | None = None
+
+    @property
+    def statistic(self) -> str:
+        """``F(1, 11)`` for the Knapp–Hartung F test, ``Q(1)`` for the χ² test."""
+        return f"Q({self.df})" if self.df2 is None else f"F({self.df}, {self.df2})"
 
 
 @dataclass(frozen=True)
@@ -301,7 +309,7 @@ def format_report(report: PoolReport, digits: int = 3, percent: bool = False) ->
     lines += _heterogeneity(report.fit, report.method, lv)
     if report.subgroup_test is not None:
         t = report.subgroup_test
-        lines.append(f"Test for subgroup differences (common tau²): Q({t.df}) = {t.q:.2f}, "
+        lines.append(f"Test for subgroup differences (common tau²): {t.statistic} = {t.q:.2f}, "
                      f"{p_text(t.p)}; separate tau²: Q({t.df}) = {t.q_separate:.2f}, "
                      f"{p_text(t.p_separate)}")
     for sens in (report.leave_one_out, report.cumulative):
@@ -313,7 +321,8 @@ def format_report(report: PoolReport, digits: int = 3, percent: bool = False) ->
                  for s, e, lb, ub, t2, i2 in zip(sens.studies, sens.estimate, sens.ci_lb,
                                                  sens.ci_ub, sens.tau2, sens.i2, strict=True)])
     if report.bias is not None:
-        lines += ["", *_bias_lines(report.bias, digits, scale, ci)]
+        lines += ["", "Small-study effects:",
+                  *(f"  {s}" for s in bias_sentences(report.bias, digits, scale))]
     return "\n".join(lines)
 
 
@@ -357,21 +366,24 @@ def _sensitivity_title(sens: Sensitivity) -> str:
     return f"Cumulative meta-analysis (studies added in order of {sens.order or 'the sheet'}):"
 
 
-def _bias_lines(bias: Bias, digits: int, scale: float,
-                ci: Callable[[float | None, float | None], str]) -> list[str]:
-    lines = ["Small-study effects:"]
+def bias_sentences(bias: Bias, digits: int = 3, scale: float = 1.0,
+                   tau: str = "tau") -> list[str]:
+    """Egger, Begg and trim-and-fill results in words, then the notes: one sentence each,
+    without the final period (the text report and ``report.html`` share this wording).
+    ``scale`` multiplies the adjusted estimate (100 for percent); ``tau`` is the symbol."""
+    out = []
     if bias.egger_z is not None:
-        lines.append(f"  Egger's regression test: z = {bias.egger_z:.3f}, {p_text(bias.egger_p)}")
+        out.append(f"Egger's regression test: z = {num(bias.egger_z, 3)}, {p_text(bias.egger_p)}")
     if bias.begg_tau is not None:
-        lines.append(f"  Begg's rank correlation: Kendall's tau = {bias.begg_tau:.3f}, "
-                     f"{p_text(bias.begg_p)}")
+        out.append(f"Begg's rank correlation: Kendall's {tau} = {num(bias.begg_tau, 3)}, "
+                   f"{p_text(bias.begg_p)}")
     if bias.trimfill is not None:
-        lines.append(f"  Trim-and-fill (L0): {bias.trimfill_k0} studies filled on the "
-                     f"{bias.trimfill_side} side; adjusted estimate "
-                     f"{num(bias.trimfill.estimate, digits, scale)} "
-                     f"{ci(bias.trimfill.ci_lb, bias.trimfill.ci_ub)}")
-    lines += [f"  {note}" for note in bias.notes]
-    return lines
+        k0, tf = bias.trimfill_k0, bias.trimfill
+        out.append(f"Trim-and-fill (L0): {k0} stud{'y' if k0 == 1 else 'ies'} filled on the "
+                   f"{bias.trimfill_side} side; adjusted estimate "
+                   f"{num(tf.estimate, digits, scale)} ({num(tf.ci_lb, digits, scale)} to "
+                   f"{num(tf.ci_ub, digits, scale)})")
+    return out + [note.removesuffix(".") for note in bias.notes]
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -429,7 +441,7 @@ def tables(report: PoolReport) -> dict[str, tuple[list[str], list[list[Any]]]]:
             sub_rows.append([g.name, *d.values(), *sm.values()])
         if report.subgroup_test is not None:
             t = report.subgroup_test
-            sub_rows.append([f"test (common tau2): Q={t.q}, df={t.df}, p={t.p}"]
+            sub_rows.append([f"test (common tau2): {t.statistic} = {t.q}, p={t.p}"]
                             + [None] * (len(head) - 1))
             sub_rows.append([f"test (separate tau2): Q={t.q_separate}, df={t.df}, "
                              f"p={t.p_separate}"] + [None] * (len(head) - 1))
@@ -825,7 +837,8 @@ def _subgroups(table: StudyTable, es: Any, by: str,
     subs = tuple(Subgroup(name, _fit(fit)) for name, fit in
                  zip(result.groups, result.fits, strict=True))
     test = SubgroupTest(q=result.qm, df=result.qm_df[0], p=result.qm_p,
-                        q_separate=result.q_between, p_separate=result.q_between_p)
+                        q_separate=result.q_between, p_separate=result.q_between_p,
+                        df2=result.qm_df[1])
     return subs, test
 
 

@@ -25,7 +25,7 @@ from .config import ReviewConfig
 from .errors import OptionError
 from .jsonsafe import plain
 from .meta import num
-from .poolrun import PoolReport, markdown, p_text, tables
+from .poolrun import PoolReport, bias_sentences, markdown, p_text, tables
 from .prisma import PrismaCounts
 from .sheets.extraction import DESIGNS, StudyTable
 
@@ -205,23 +205,9 @@ def pooled_sentence(pool: PoolReport) -> str:
     return text + "."
 
 
-def bias_sentences(pool: PoolReport) -> list[str]:
-    """Egger, Begg and trim-and-fill results in words (empty when not computed)."""
-    b = pool.bias
-    if b is None:
-        return []
-    out = []
-    if b.egger_z is not None:
-        out.append(f"Egger's regression test: z = {num(b.egger_z, 3)}, {p_text(b.egger_p)}.")
-    if b.begg_tau is not None:
-        out.append(f"Begg's rank correlation: Kendall's τ = {num(b.begg_tau, 3)}, "
-                   f"{p_text(b.begg_p)}.")
-    if b.trimfill is not None:
-        out.append(f"Trim-and-fill: {b.trimfill_k0} stud{'y' if b.trimfill_k0 == 1 else 'ies'} "
-                   f"filled on the {b.trimfill_side} side; adjusted estimate "
-                   f"{num(b.trimfill.estimate, 3)} ({num(b.trimfill.ci_lb, 3)} to "
-                   f"{num(b.trimfill.ci_ub, 3)}).")
-    return out + [f"{note}." if not note.endswith(".") else note for note in b.notes]
+def _bias_sentences(pool: PoolReport) -> list[str]:
+    """The small-study results in words (empty when not computed)."""
+    return [] if pool.bias is None else [f"{s}." for s in bias_sentences(pool.bias, tau="τ")]
 
 
 def _prisma_sentence(counts: PrismaCounts) -> str:
@@ -316,7 +302,7 @@ def to_html(content: ReportContent) -> str:
                              _html_table(*result_tables["leave_one_out"], "leave-one-out-table")))
     if pool.bias is not None:
         parts.append(section("bias", "Small-study effects",
-                             *(para(s) for s in bias_sentences(pool))))
+                             *(para(s) for s in _bias_sentences(pool))))
     parts += [f"<footer>Made by metareview {__version__} from {html.escape(config.path.name)}."
               "</footer>", "</body>", "</html>"]
     return "\n".join(parts) + "\n"
@@ -355,6 +341,6 @@ def to_markdown(content: ReportContent, images: Mapping[str, str]) -> str:
         "## Forest plot", "", *figure("forest"), "## Funnel plot", "", *figure("funnel"),
     ]
     if pool.bias is not None:
-        lines += ["## Small-study effects", "", *(f"- {s}" for s in bias_sentences(pool)), ""]
+        lines += ["## Small-study effects", "", *(f"- {s}" for s in _bias_sentences(pool)), ""]
     lines.append(f"Made by metareview {__version__} from {config.path.name}.")
     return "\n".join(lines) + "\n"
