@@ -114,3 +114,22 @@ def test_an_undecodable_overrides_file_is_an_input_error(tmp_path: Path,
         assert code == 65, out
         assert f"review: error: {name}" in out and "Traceback" not in out
         assert not Path("u.csv").exists()
+
+
+@pytest.mark.parametrize("index", ["nan", "NaN", "inf", "-inf", "1e999"])
+def test_a_record_index_that_is_not_a_finite_number_falls_back_to_the_row(index: str) -> None:
+    from metareview.dedupe import article_from_row
+
+    article = article_from_row({"title": "Zinc", "record_index": index}, "t.csv", 4)
+    assert article.record_index == 4
+    assert article_from_row({"title": "Zinc", "record_index": "7.0"}, "t.csv", 4).record_index == 7
+
+
+def test_a_records_table_with_record_index_nan_is_deduplicated(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              ) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("t.csv").write_text("title,year,record_index\nZinc for pneumonia,2019,nan\n"
+                             "Vitamin A and measles,2018,1\n", encoding="utf-8")
+    code, out = _run("dedupe", "t.csv", "-o", "u.csv")
+    assert code == 0 and "2 records read, 2 unique" in out, out

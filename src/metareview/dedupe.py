@@ -674,11 +674,11 @@ def _plain(value: Any) -> str | None:
 
 
 def _is_number(text: str) -> bool:
+    """Whether ``text`` is a finite number ("nan" and "inf" are not)."""
     try:
-        float(text)
+        return math.isfinite(float(text))
     except ValueError:
         return False
-    return True
 
 
 def _date(iso: str | None, raw: str | None) -> PubDate:
