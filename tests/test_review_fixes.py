@@ -133,3 +133,19 @@ def test_a_records_table_with_record_index_nan_is_deduplicated(tmp_path: Path,
                              "Vitamin A and measles,2018,1\n", encoding="utf-8")
     code, out = _run("dedupe", "t.csv", "-o", "u.csv")
     assert code == 0 and "2 records read, 2 unique" in out, out
+
+
+def test_a_year_that_is_not_a_date_is_kept_as_the_raw_date(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from metareview.dedupe import article_from_row
+
+    article = article_from_row({"title": "Zinc", "year": "in press"}, "t.csv", 0)
+    assert (article.year, article.pub_date.raw) == (None, "in press")
+    given = article_from_row({"title": "Zinc", "year": "n.d.", "pub_date_raw": "Spring"}, "t", 0)
+    assert given.pub_date.raw == "Spring"
+    assert article_from_row({"title": "Zinc", "year": "2019"}, "t", 0).pub_date.raw is None
+    monkeypatch.chdir(tmp_path)
+    Path("t.csv").write_text("title,year\nZinc for pneumonia,in press\n", encoding="utf-8")
+    assert _run("dedupe", "t.csv", "-o", "u.csv")[0] == 0
+    with open("u.csv", encoding="utf-8") as handle:
+        assert next(csv.DictReader(handle))["pub_date_raw"] == "in press"

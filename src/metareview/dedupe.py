@@ -682,7 +682,11 @@ def _is_number(text: str) -> bool:
 
 
 def _date(iso: str | None, raw: str | None) -> PubDate:
+    """A date from ``YYYY[-MM[-DD]]``; text that is no such date ("in press") is kept as
+    the raw date (unless a raw date is given) so it is not lost."""
     parts: list[int | None] = [int(p) for p in (iso or "").split("-")[:3] if p.isdecimal()]
+    if iso and not parts and raw is None:
+        raw = iso
     parts += [None] * (3 - len(parts))
     return PubDate(parts[0], parts[1], parts[2], raw)
 
