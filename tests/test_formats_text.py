@@ -113,23 +113,17 @@ def test_ris_scopus_keeps_unknown_tags_in_order() -> None:
     assert a.url is not None and a.url.startswith("http://www.scopus.com/inward/record.url?eid=")
     assert a.url.endswith("&md5=ad1a4baab95650b103a3467b787b83aa")
     assert a.abstracts == ()
+    # AD lines are not tied to an author: with three authors they are the record's
+    assert a.affiliations == (
+        "Dipto. di Ingegneria Industriale, Facoltà di Ingegneria, Univ. degli Studi di "
+        "Catania, Catania, Italy",
+        "Human Performance Laboratory, Faculty of Kinesiology, University of Calgary, 2500 "
+        "University Drive NW, Calgary, Alta. T2N 1N4, Canada",
+        "Dipartimento di Metodologie Fisiche, Facoltà di Ingegneria, Univ. degli Studi di "
+        "Catania, Catania, Italy",
+    )
     assert a.extra == (
         ("TY", "JOUR"),
-        (
-            "AD",
-            "Dipto. di Ingegneria Industriale, Facoltà di Ingegneria, Univ. degli Studi di "
-            "Catania, Catania, Italy",
-        ),
-        (
-            "AD",
-            "Human Performance Laboratory, Faculty of Kinesiology, University of Calgary, 2500 "
-            "University Drive NW, Calgary, Alta. T2N 1N4, Canada",
-        ),
-        (
-            "AD",
-            "Dipartimento di Metodologie Fisiche, Facoltà di Ingegneria, Univ. degli Studi di "
-            "Catania, Catania, Italy",
-        ),
         ("N1", "Cited By :44"),
         ("N1", "Export Date: 1 April 2016"),
         ("M3", "Article"),
@@ -647,10 +641,11 @@ def test_cli_parse_stdin_nbib_to_ris_on_stdout() -> None:
     result = CliRunner().invoke(cli, ["parse", "-", "--to", "ris", "-q"], input=data)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[:4] == [
+    assert lines[:5] == [
         "TY  - JOUR",
         "TI  - The Bio* toolkits--a brief overview.",
         "AU  - Mangalam, Harry",
+        "AD  - tacg Informatics, Irvine, CA 92612, USA. hjm@tacgi.com",
         "PY  - 2002",
     ]
     assert "AN  - 12230038" in lines and "DB  - PubMed" in lines

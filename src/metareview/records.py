@@ -107,6 +107,8 @@ class Article:
     say where it came from. ``titles`` and ``abstracts`` keep every language given;
     :attr:`title` and :attr:`abstract` pick the primary one (the first given).
     ``extra`` keeps source fields that have no place in the model, as (tag, value) pairs.
+    ``affiliations`` holds affiliations the source gives for the record, not tied to an
+    author (RIS ``AD``, BibTeX ``affiliation``); an author's own are on the author.
     """
 
     source_format: str
@@ -131,6 +133,7 @@ class Article:
     history: tuple[tuple[str, PubDate], ...] = ()
     publication_status: str | None = None
     authors: tuple[Author, ...] = ()
+    affiliations: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
     mesh_terms: tuple[str, ...] = ()
@@ -156,6 +159,12 @@ class Article:
             return f"{self.first_page}-{self.last_page}"
         return self.first_page or self.pages or self.elocation
 
+    @property
+    def all_affiliations(self) -> tuple[str, ...]:
+        """The authors' affiliations then the record's, each once, in order."""
+        found = (*(aff for a in self.authors for aff in a.affiliations), *self.affiliations)
+        return tuple(dict.fromkeys(found))
+
     def to_row(self) -> dict[str, Any]:
         """The flat form used for CSV/Excel/JSONL tables: one scalar per column.
 
@@ -176,7 +185,7 @@ class Article:
             "vernacular_title": self.vernacular_title,
             "first_author": self.authors[0].display if self.authors else None,
             "authors": _join(a.display for a in self.authors),
-            "affiliations": _join(aff for a in self.authors for aff in a.affiliations),
+            "affiliations": _join(self.all_affiliations),
             "orcids": _join(a.orcid for a in self.authors if a.orcid),
             "year": self.year,
             "pub_date": self.pub_date.iso(),

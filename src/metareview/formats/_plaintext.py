@@ -4,6 +4,7 @@ dates as the tagged formats print them, DOIs without resolver prefixes."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import unicodedata
@@ -168,3 +169,16 @@ def given_names(author: Author) -> str | None:
     return " ".join(f"{part}." for part in re.findall(r"[A-Z][a-z]*", author.initials)) or (
         author.initials
     )
+
+
+def place_affiliations(
+    authors: tuple[Author, ...], affiliations: Iterable[str | None]
+) -> tuple[tuple[Author, ...], tuple[str, ...]]:
+    """Affiliations a file gives for the whole record (RIS ``AD``, BibTeX ``affiliation``):
+    a sole person author's own; otherwise the record's, since which author each belongs
+    to is not said. Returns the authors and the record-level affiliations."""
+    found = tuple(dict.fromkeys(a for a in map(clean, affiliations) if a))
+    if found and len(authors) == 1 and not authors[0].collective:
+        only = authors[0]
+        return (dataclasses.replace(only, affiliations=(*only.affiliations, *found)),), ()
+    return authors, found

@@ -29,7 +29,15 @@ from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_la
 from ..errors import InputError, ReviewWarning
 from ..records import Abstract, Article, Author, Journal, PubDate, Section, Text
 from . import Format
-from ._plaintext import Fields, decode_lines, given_names, pages, strip_doi, text_date
+from ._plaintext import (
+    Fields,
+    decode_lines,
+    given_names,
+    pages,
+    place_affiliations,
+    strip_doi,
+    text_date,
+)
 from ._xmltext import clean, make_date
 from .ris import RIS_TO_BIBTEX, ris_type
 
@@ -108,7 +116,10 @@ def _article(entry: Entry, source: str, index: int) -> Article:
     pairs = [(field.key.lower(), field.value) for field in entry.fields]
     f = Fields((key, _decode(key, str(value))) for key, value in pairs if key not in _NAMES)
     names = {key: str(value) for key, value in pairs if key in _NAMES}
-    authors = tuple(_authors(names.pop("author", "")))
+    authors, affiliations = place_affiliations(
+        tuple(_authors(names.pop("author", ""))),
+        (a for v in f.take("affiliations", "affiliation") for a in v.split(";")),
+    )
     title = clean(f.first("title"))
     abstract = f.first("abstract")
     first_page, last_page = pages(f.peek("pages"))
@@ -138,6 +149,7 @@ def _article(entry: Entry, source: str, index: int) -> Article:
         elocation=clean(f.first("eid")),
         pub_date=_date(f),
         authors=authors,
+        affiliations=affiliations,
         languages=tuple(v for v in map(clean, f.take("language", "langid")) if v),
         keywords=_keywords(f.first("keywords")),
         extra=(*extra, *f.rest(), *((k, _LATEX.latex_to_text(v)) for k, v in names.items())),
@@ -260,6 +272,7 @@ def _fields(article: Article) -> Iterator[tuple[str, str]]:
     journal = article.journal
     if article.authors:
         yield "author", "{" + " and ".join(_name(a) for a in article.authors) + "}"
+    yield from _text("affiliations", "; ".join(article.all_affiliations))  # as Scopus writes it
     yield from _text("title", article.title)
     yield from _text("journal", journal.title)
     yield from _text("shortjournal", journal.iso_abbrev)

@@ -108,6 +108,7 @@ def _result(result: etree._Element, source: str, index: int) -> Article:
         source_file=source,
         record_index=index,
         **fields,
+        affiliations=(),  # Europe PMC ties each affiliation to its author
         first_page=first_page,
         last_page=last_page,
         titles=_titles(result),

@@ -97,6 +97,7 @@ def _article(pairs: list[tuple[str, str]], source: str, index: int) -> Article:
     first_page, last_page = pages(f.peek("PG"))
     title = clean(f.first("TI"))
     abstract = clean(f.first("AB"))
+    authors, affiliations = _authors(f)
     values.update(
         titles=(Text(title),) if title else (),
         abstracts=(Abstract((Section(abstract),)),) if abstract else (),
@@ -106,7 +107,8 @@ def _article(pairs: list[tuple[str, str]], source: str, index: int) -> Article:
         pages=clean(f.first("PG")),
         pub_date=text_date(f.first("DP")),
         history=_history(f),
-        authors=_authors(f),
+        authors=authors,
+        affiliations=affiliations,
         mesh_terms=tuple(dict.fromkeys(t for v in f.take("MH") for t in _mesh(v))),
     )
     return Article(
@@ -210,10 +212,11 @@ class _Person:
         )
 
 
-def _authors(f: Fields) -> tuple[Author, ...]:
+def _authors(f: Fields) -> tuple[tuple[Author, ...], tuple[str, ...]]:
     """Persons from ``FAU``/``AU`` (+ ``AUID`` ORCID, ``AD`` affiliations after them),
-    groups from ``CN``. An ``AD`` before any author (pre-2014 records) belongs to the
-    first author."""
+    groups from ``CN``, and the record's own affiliations. One ``AD`` before any author
+    (pre-2014 records) belongs to the first author; several (as written for a record whose
+    affiliations are not tied to authors) belong to the record."""
     people: list[_Person] = []
     early: list[str] = []
     for tag, value in f.take_pairs("FAU", "AU", "AUID", "AD", "CN"):
@@ -235,11 +238,9 @@ def _authors(f: Fields) -> tuple[Author, ...]:
             early.append(value)
         else:
             f.give_back([(tag, value)])
-    if early and people and not people[0].affiliations:
-        people[0].affiliations = early
-    elif early:
-        f.give_back([("AD", v) for v in early])
-    return tuple(person.author() for person in people)
+    if len(early) == 1 and people and not people[0].affiliations:
+        people[0].affiliations, early = early, []
+    return tuple(person.author() for person in people), tuple(early)
 
 
 def _mesh(value: str) -> Iterator[str]:
@@ -301,6 +302,8 @@ def _tags(article: Article) -> Iterator[tuple[str, str]]:
     if article.doi:
         yield "LID", f"{article.doi} [doi]"
     yield from _present("AB", article.abstract)  # one paragraph, wrapped
+    for affiliation in article.affiliations:  # before the authors: tied to none of them
+        yield "AD", affiliation
     for author in article.authors:
         yield from _author_tags(author)
     for language in article.languages:

@@ -19,7 +19,15 @@ import rispy
 from ..errors import ReviewWarning
 from ..records import Abstract, Article, Author, Journal, PubDate, Section, Text
 from . import Format
-from ._plaintext import Fields, decode_lines, given_names, pages, strip_doi, text_date
+from ._plaintext import (
+    Fields,
+    decode_lines,
+    given_names,
+    pages,
+    place_affiliations,
+    strip_doi,
+    text_date,
+)
 from ._xmltext import clean
 
 _PARSER = rispy.RisParser()
@@ -95,7 +103,9 @@ def _warn(source: str, line: int, message: str) -> None:
 def _article(pairs: list[tuple[str, str]], source: str, index: int) -> Article:
     f = Fields(pairs)
     title = clean(f.first("TI", "T1"))
-    authors = tuple(_author(value) for value in f.take("AU", "A1"))
+    authors, affiliations = place_affiliations(
+        tuple(_author(value) for value in f.take("AU", "A1")), f.take("AD")
+    )
     journal = Journal(
         title=clean(f.first("T2", "JF", "JO")),
         iso_abbrev=clean(f.first("J2", "JA", "J1", "JO")),
@@ -128,6 +138,7 @@ def _article(pairs: list[tuple[str, str]], source: str, index: int) -> Article:
         pages=printed,
         pub_date=pub_date,
         authors=authors,
+        affiliations=affiliations,
         languages=tuple(v for v in map(clean, f.take("LA")) if v),
         keywords=tuple(v for v in map(clean, f.take("KW")) if v),
         extra=f.rest() + extra_date,
@@ -203,6 +214,8 @@ def _tags(article: Article) -> Iterator[tuple[str, str]]:
     yield from _present("TI", article.title)
     for author in article.authors:
         yield "AU", _name(author)
+    for affiliation in article.all_affiliations:
+        yield "AD", _one_line(affiliation)
     if article.year is not None:
         yield "PY", str(article.year)
     if article.pub_date.month is not None:
