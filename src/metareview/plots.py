@@ -128,7 +128,7 @@ def _rows(report: PoolReport, digits: int, scale: float) -> list[_Row]:
         t = report.subgroup_test
         p = "p < 0.001" if t.p < 0.001 else f"p = {t.p:.3f}"
         rows.append(_Row("hetero", "Test for subgroup differences (common τ²): "
-                                   f"Q({t.df}) = {t.q:.2f}, {p}"))
+                                   f"{t.statistic} = {t.q:.2f}, {p}"))
     return rows
 
 
