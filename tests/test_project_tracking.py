@@ -127,3 +127,40 @@ def test_a_study_excluded_at_full_text_is_not_pooled(review: Path) -> None:
     assert "pooled 3 studies" in result.output
     report = (review / "output" / "report.md").read_text("utf-8")
     assert "3 studies (3 reports) included" in report and "k = 3" in report
+
+
+def test_the_report_names_reports_not_retrieved(review: Path) -> None:
+    config = load_config(review)
+    book = load_workbook(config.full_text)
+    ws = book.worksheets[0]
+    head = {c.value: c.column for c in ws[1]}
+    ws.cell(5, head["retrieved"], "no")
+    ws.cell(5, head["decision"], None)
+    book.save(config.full_text)
+    run(config)
+    report = (review / "output" / "report.md").read_text("utf-8")
+    # the diagram's "Reports not retrieved" box, in the sentence too: 4 − 1 = 3 assessed
+    assert "4 reports sought; 1 not retrieved; 3 assessed; 3 studies" in report
+
+
+def test_the_methods_say_the_log_was_checked_only_when_it_holds_overrides(
+        review: Path) -> None:
+    config = load_config(review)
+    report = review / "output" / "report.md"
+    assert "The duplicates log is available for checking." in report.read_text("utf-8")
+    assert "checked the duplicates log" not in report.read_text("utf-8")
+    (review / "sources" / "pubmed").mkdir()
+    shutil.copy(MEDLINE, review / "sources" / "pubmed")
+    with (review / "review.toml").open("a", encoding="utf-8") as toml:
+        toml.write(PUBMED)
+    config = load_config(review)
+    run(config)
+    assert "checked the duplicates log" not in report.read_text("utf-8")
+    log = review / "output" / "duplicates.csv"
+    lines = log.read_text("utf-8").splitlines()
+    assert lines[0].endswith(",override") and lines[1].endswith(",")
+    lines[1] += "duplicate"  # the reviewer confirms one match
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run(config)
+    assert ("A reviewer checked the duplicates log and corrected 1 match(es)."
+            in report.read_text("utf-8"))

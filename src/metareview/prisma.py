@@ -259,6 +259,7 @@ class PrismaCounts:
             f"{self.identified:,} records identified{other}; "
             f"{self.removed_before_screening:,} removed before screening; "
             f"{self.records_screened:,} screened; {self.dbr_sought_reports:,} reports sought; "
+            f"{self.dbr_notretrieved_reports:,} not retrieved; "
             f"{self.dbr_assessed:,} assessed; {self.new_studies:,} studies "
             f"({self.new_reports:,} reports) included"
         )

@@ -140,8 +140,10 @@ def methods(content: ReportContent) -> list[str]:
         f"fuzzy similarity of at least {config.dedupe_threshold:g} (rapidfuzz ratio, 0–100) "
         "with the same publication year, the same first-author surname and no conflicting "
         "identifier, volume or first page. The most complete record of each group was "
-        "kept. A reviewer checked the duplicates log"
-        + (f" and corrected {overrides} match(es)." if overrides else ".")
+        "kept. "
+        # only an override in the log shows that someone went through it
+        + (f"A reviewer checked the duplicates log and corrected {overrides} match(es)."
+           if overrides else "The duplicates log is available for checking.")
         + " Titles and abstracts were screened, then the full texts of the records included "
         "or marked maybe, with the reason for each full-text exclusion recorded."
     )
