@@ -470,3 +470,15 @@ def test_an_interrupted_run_leaves_no_outputs_of_earlier_inputs(
     assert (out / "prisma.csv").exists()
     state = json.loads((out / STATE_NAME).read_text(encoding="utf-8"))
     assert set(state["steps"]) == {"records", "prisma"}
+
+
+def test_init_leaves_no_partial_review_toml(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import metareview.config as config
+
+    # a lone surrogate cannot be encoded: the write fails after the file is opened
+    monkeypatch.setattr(config, "TEMPLATE", "title = '{title}\ud800'\n")
+    with pytest.raises(UnicodeEncodeError):
+        init_project(tmp_path / "r")
+    assert list((tmp_path / "r").glob("*.toml*")) == []
+    assert list((tmp_path / "r").glob(".review.toml*")) == []

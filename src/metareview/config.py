@@ -353,7 +353,12 @@ def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,
 
 
 def init_project(directory: str | Path, title: str = "") -> Path:
-    """Create ``review.toml`` and the folder layout in ``directory``; never overwrites."""
+    """Create ``review.toml`` and the folder layout in ``directory``; never overwrites.
+
+    The file is written atomically: an interrupted ``init`` leaves no half-written
+    ``review.toml`` that would block the next one.
+    """
+    from .fileio import atomic_path  # fileio imports the article readers
     root = Path(directory)
     config = root / CONFIG_NAME
     if config.exists():
@@ -363,5 +368,6 @@ def init_project(directory: str | Path, title: str = "") -> Path:
     for sub in ("sources/pubmed", "screening", "extraction", "output"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     name = title or root.resolve().name
-    config.write_text(TEMPLATE.format(title=name.replace('"', "'")), encoding="utf-8")
+    with atomic_path(config) as tmp:  # refuses a review.toml made meanwhile, too
+        tmp.write_text(TEMPLATE.format(title=name.replace('"', "'")), encoding="utf-8")
     return config
