@@ -17,7 +17,6 @@ from collections.abc import Sequence
 EX_USAGE = 64
 EX_DATAERR = 65
 EX_NOINPUT = 66
-EX_SOFTWARE = 70
 EX_CANTCREAT = 73
 
 

@@ -294,11 +294,6 @@ def add_key_value_sheet(book: Workbook, title: str, header: Sequence[str],
     return ws
 
 
-def save_workbook(book: Workbook, path: Path) -> None:
-    """Save ``book`` to ``path`` (a temporary path from :func:`metareview.fileio.atomic_path`)."""
-    book.save(path)
-
-
 def write_tables(named: Mapping[str, tuple[Sequence[str], Sequence[Sequence[Any]]]],
                  path: Path) -> None:
     """Write each named table (header, rows) to its own sheet of a new workbook."""
@@ -307,4 +302,4 @@ def write_tables(named: Mapping[str, tuple[Sequence[str], Sequence[Sequence[Any]
     for title, (header, rows) in named.items():
         ws = book.create_sheet(title[:31])  # Excel's limit on sheet names
         write_table(ws, header, rows)
-    save_workbook(book, path)
+    book.save(path)

@@ -107,7 +107,7 @@ def write_screening(
     about = [("tool", f"metareview {__version__} (review screen)"), ("stage", stage),
              ("records", len(body)), *(("source", s) for s in sources), ("how to use", how)]
     common.add_key_value_sheet(book, "about", ("key", "value"), about, (16, 90))
-    common.save_workbook(book, path)
+    book.save(path)
 
 
 @dataclass(frozen=True)
