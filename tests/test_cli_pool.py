@@ -346,3 +346,23 @@ def test_cli_module_does_not_load_heavy_libraries() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_check_options_is_shared_by_pool_and_review_toml() -> None:
+    from metareview.errors import OptionError
+    from metareview.poolrun import check_options
+
+    opts = check_options("proportion", PoolOptions(method="reml", test="KNHA", study_ci="Wilson"))
+    assert (opts.measure, opts.method, opts.test, opts.study_ci) == ("PLO", "REML", "knha",
+                                                                      "wilson")
+    with pytest.raises(OptionError, match="measure 'OR' does not fit design 'proportion'"):
+        check_options("proportion", PoolOptions(measure="OR"))
+    found: list[tuple[str, OptionError]] = []
+    check_options("binary", PoolOptions(measure="XX", method="REM", level=0), found)
+    assert [key for key, _ in found] == ["method", "measure", "level"]
+    assert found[2][1].message == "--level 0 is not between 0 and 100"
+    found.clear()
+    check_options("proportion", PoolOptions(method="GLMM", bias=True), found)
+    assert found[0][0] == "method" and "--bias not available" in found[0][1].message
+    bad = CliRunner().invoke(cli, ["pool", str(DATA / "extraction.xlsx"), "--level", "120"])
+    assert bad.exit_code == 64 and "--level 120 is not between 0 and 100" in bad.output

@@ -304,52 +304,23 @@ def load_config(path: str | Path) -> ReviewConfig:
 
 def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,
                     problems: list[ReviewError]) -> dict[str, Any]:
-    """Check ``[analysis]`` against the choices ``review pool`` accepts (poolrun's own
-    tables), so a bad setting stops the run here, at its line, not after the screening.
-    Returns ``measure``, ``method`` and ``test`` spelled as poolrun spells them."""
-    from .meta import check_choice
-    from .poolrun import MEASURES, METHODS, TESTS, PoolOptions, _check_glmm
+    """Check ``[analysis]`` with :func:`metareview.poolrun.check_options`, so a bad setting
+    stops the run here, at its line, not after the screening. Returns ``measure``,
+    ``method`` and ``test`` spelled as poolrun spells them."""
+    from .poolrun import PoolOptions, check_options
 
-    def at(key: str) -> str:
-        return lines.at("analysis", key)
-
-    def choice(key: str, default: str, allowed: tuple[str, ...]) -> str:
-        value = analysis.get(key, default)
-        if not isinstance(value, str):  # its type is reported already
-            return default
-        try:
-            return check_choice(value, allowed, key)
-        except OptionError as exc:
-            problems.append(InputError(exc.message, at(key), exc.hint))
-            return default
-
-    method = choice("method", "REML", METHODS)
-    test = choice("test", "z", TESTS)
-    measure = analysis.get("measure")
-    if design not in MEASURES:  # reported already
-        return {"measure": None, "method": method, "test": test}
-    fitting = MEASURES[design]
-    if isinstance(measure, str):
-        try:
-            measure = check_choice(measure, fitting, "measure")
-        except OptionError:
-            known = {m for ms in MEASURES.values() for m in ms}
-            what = (f"measure {measure!r} does not fit design {design!r}"
-                    if measure.upper() in known else f"unknown measure {measure!r}")
-            problems.append(InputError(what, at("measure"), f"choose one of {', '.join(fitting)}"))
-    level = analysis.get("level", 95)
-    if isinstance(level, (int, float)) and not 0 < level < 100:
-        problems.append(InputError(f"level {level:g} is not between 0 and 100", at("level"),
-                                   "give the confidence level in percent, e.g. 95"))
-    if method == "GLMM":
-        try:
-            _check_glmm(design, measure if isinstance(measure, str) else fitting[0], test,
-                        PoolOptions(by=analysis.get("by")))
-        except OptionError as exc:  # pool's words name options; here they are keys
-            problems.append(InputError(exc.message.replace("--", ""), at("method"),
+    given = {key: analysis[key] for key, kind in (("measure", str), ("method", str),
+                                                  ("test", str), ("level", (int, float)))
+             if isinstance(analysis.get(key), kind)}  # a wrong type is reported already
+    found: list[tuple[str, OptionError]] = []
+    checked = check_options(design, PoolOptions(**given, by=analysis.get("by")), found)
+    for key, exc in found:
+        if key != "design":  # reported already
+            # pool's words name options (--level); here they are keys
+            problems.append(InputError(exc.message.replace("--", ""), lines.at("analysis", key),
                                        (exc.hint or "").replace("--", "")))
-    return {"measure": measure if isinstance(measure, str) else None, "method": method,
-            "test": test}
+    return {"measure": checked.measure if "measure" in given else None,
+            "method": checked.method, "test": checked.test}
 
 
 def init_project(directory: str | Path, title: str = "") -> Path:

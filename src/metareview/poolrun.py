@@ -579,15 +579,10 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
     from . import effects, meta
 
     design = table.design
-    measure = check_choice(options.measure or MEASURES[design][0], MEASURES[design],
-                           f"measure for a {design} sheet")
-    method = check_choice(options.method, METHODS, "method")
-    test = check_choice(options.test, TESTS, "test")
-    study_ci = check_choice(options.study_ci, STUDY_CI, "study CI method")
-    if not 0 < options.level < 100:
-        raise OptionError(f"--level must be between 0 and 100, not {options.level:g}")
-    if method == "GLMM":
-        _check_glmm(design, measure, test, options)
+    options = check_options(design, options)
+    assert options.measure is not None  # check_options fills in the design's default
+    measure, method, test, study_ci = (options.measure, options.method, options.test,
+                                       options.study_ci)
     labels = list(table.studies)
     v = {name: np.asarray(values, dtype=float) for name, values in table.values.items()}
     with warnings.catch_warnings(record=True) as caught:
@@ -638,6 +633,65 @@ DATA_COLUMNS = {
     "continuous": ("n_1", "n_2"),
     "generic": (),
 }
+
+
+def check_options(design: str, options: PoolOptions = PoolOptions(),
+                  problems: list[tuple[str, OptionError]] | None = None) -> PoolOptions:
+    """``options`` checked for a ``design`` sheet: ``measure`` (the design's default when
+    None), ``method``, ``test`` and ``study_ci`` spelled as poolrun spells them ("reml" →
+    "REML"), ``level`` within (0, 100), GLMM only where it can run.
+
+    Raises
+    ------
+    OptionError
+        For the first unsuitable choice. When a ``problems`` list is given, each one is
+        appended to it as ``(field name, error)`` instead and the field keeps its value, so
+        that a caller can report them all (``review.toml``). Messages name options as
+        ``review pool`` spells them (``--level``).
+    """
+    checked: dict[str, Any] = {}
+
+    def check(name: str, value: Callable[[], Any]) -> None:
+        try:
+            result = value()
+        except OptionError as exc:
+            if problems is None:
+                raise
+            problems.append((name, exc))
+        else:
+            if result is not None:  # a pure check (level, GLMM) returns None
+                checked[name] = result
+
+    check("method", lambda: check_choice(options.method, METHODS, "method"))
+    check("test", lambda: check_choice(options.test, TESTS, "test"))
+    check("study_ci", lambda: check_choice(options.study_ci, STUDY_CI, "study CI method"))
+    if design not in MEASURES:
+        check("design", lambda: _refuse(f"unknown design {design!r}",
+                                        f"choose one of: {', '.join(MEASURES)}"))
+        return replace(options, **checked)
+    check("measure", lambda: _check_measure(options.measure or MEASURES[design][0], design))
+    if not 0 < options.level < 100:
+        check("level", lambda: _refuse(f"--level {options.level:g} is not between 0 and 100",
+                                       "give the confidence level in percent, e.g. 95"))
+    out = replace(options, **checked)
+    if out.method == "GLMM" and "measure" in checked:
+        check("method", lambda: _check_glmm(design, checked["measure"], out.test, out))
+    return out
+
+
+def _check_measure(measure: str, design: str) -> str:
+    fitting = MEASURES[design]
+    try:
+        return check_choice(measure, fitting, "measure")
+    except OptionError:
+        known = {m for ms in MEASURES.values() for m in ms}
+        what = (f"measure {measure!r} does not fit design {design!r}"
+                if measure.upper() in known else f"unknown measure {measure!r}")
+        raise OptionError(what, hint=f"choose one of {', '.join(fitting)}") from None
+
+
+def _refuse(message: str, hint: str) -> None:
+    raise OptionError(message, hint=hint)
 
 
 def _check_glmm(design: str, measure: str, test: str, options: PoolOptions) -> None:
@@ -833,6 +887,9 @@ def _subgroups(table: StudyTable, es: Any, by: str,
     from .subgroups import subgroup_analysis
 
     groups = [str(g) for g in table.column(by)]
+    if len(set(groups)) == len(groups) > 1:  # one study per subgroup: nothing to compare
+        raise OptionError(f"--by {by}: every study is a subgroup of its own", table.source,
+                          "give a column that puts several studies in a group")
     result = subgroup_analysis(es.yi, es.vi, groups, labels=list(table.studies), **kwargs)
     subs = tuple(Subgroup(name, _fit(fit)) for name, fit in
                  zip(result.groups, result.fits, strict=True))
