@@ -806,11 +806,13 @@ def log_rows(result: DedupeResult, quote_formulas: bool = False) -> list[dict[st
     spreadsheet would run as a formula (starting with ``= + - @``, tab or CR) gets a
     leading apostrophe.
     """
+    from .sheets.common import formula_like
+
     rows = []
     for link in result.log:
         row = link.to_row()
         for name in ("kept_title", "removed_title"):
-            if quote_formulas and row[name] and row[name][0] in "=+-@\t\r":
+            if quote_formulas and formula_like(row[name]):
                 row[name] = "'" + row[name]
         rows.append(row)
     return rows
