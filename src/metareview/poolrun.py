@@ -36,6 +36,8 @@ MEASURES = {
 }
 METHODS = ("REML", "DL", "ML", "PM", "HE", "SJ", "EB", "HS", "FE", "GLMM")
 TESTS = ("z", "knha", "adhoc")
+#: Fewest studies for which small-study (funnel asymmetry) tests are advised.
+SMALL_STUDY_MIN_K = 10
 STUDY_CI = ("cp", "wilson", "wald")
 STUDY_CI_NAMES = {"cp": "Clopper–Pearson (exact)", "wilson": "Wilson score", "wald": "Wald"}
 OUTPUT_SUFFIXES = (".json", ".csv", ".xlsx", ".md")
@@ -854,6 +856,12 @@ def _bias(es: Any, labels: list[str], kwargs: dict[str, Any]) -> Bias:
     notes: list[str] = []
     ok = ~(np.isnan(es.yi) | np.isnan(es.vi))
     yi, vi = es.yi[ok], es.vi[ok]
+    if len(yi) < SMALL_STUDY_MIN_K:
+        notes.append(
+            f"Only {len(yi)} studies: tests for funnel plot asymmetry should be used only when "
+            f"there are at least {SMALL_STUDY_MIN_K} studies, as with fewer they are too weak "
+            "to tell chance from real asymmetry (Sterne et al. 2011, BMJ 343:d4002; Cochrane "
+            "Handbook 13.3.5.4)")
     egger = begg = tf = None
     try:
         egger = regtest(yi, vi, method=kwargs["method"], test=kwargs["test"],
