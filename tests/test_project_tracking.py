@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
+from openpyxl.worksheet.cell_range import MultiCellRange
 
 from metareview.cli import cli
 from metareview.config import load_config
@@ -164,3 +165,28 @@ def test_the_methods_say_the_log_was_checked_only_when_it_holds_overrides(
     run(config)
     assert ("A reviewer checked the duplicates log and corrected 1 match(es)."
             in report.read_text("utf-8"))
+
+
+def test_drop_downs_reach_rows_appended_below_their_range(review: Path) -> None:
+    config = load_config(review)
+    # a workbook whose drop-downs end at its last row (as older versions wrote them)
+    book = load_workbook(config.extraction)
+    ws = book.worksheets[0]
+    for validation in ws.data_validations.dataValidation:
+        validation.sqref = MultiCellRange(" ".join(
+            f"{c.coord.split(':')[0]}:{c.coord.split(':')[-1].rstrip('0123456789')}5"
+            for c in validation.sqref.ranges))
+    book.save(config.extraction)
+    shutil.copy(FIXTURES / "nbib" / "biopython_pubmed_result1.txt", review / "sources" / "ris")
+    run(config)
+    decide(config.title_abstract, "include")
+    run(config)
+    decide(config.full_text, "include", retrieved="yes")
+    summary = run(config)
+    assert summary.stopped is not None and "extraction.xlsx!I6" in summary.stopped
+    for path in (config.title_abstract, config.full_text, config.extraction):
+        sheet = load_workbook(path).worksheets[0]
+        assert sheet.max_row == 6
+        lists = [v for v in sheet.data_validations.dataValidation if v.type == "list"]
+        # the decision (retrieved at full text, include in the extraction sheet) drop-down
+        assert any("H6" in v.sqref for v in lists), path
