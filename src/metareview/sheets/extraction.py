@@ -324,6 +324,8 @@ class StudyTable:
 
     def column(self, name: str) -> tuple[Any, ...]:
         """Any column by name (matched like headers); an :class:`OptionError` if absent."""
+        if key(name) == "study":  # kept as ``studies``, not among ``columns``
+            return self.studies
         for header, values in [*self.columns.items(), *self.values.items()]:
             if key(header) == key(name):
                 return values
