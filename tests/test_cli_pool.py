@@ -366,3 +366,23 @@ def test_check_options_is_shared_by_pool_and_review_toml() -> None:
     assert found[0][0] == "method" and "--bias not available" in found[0][1].message
     bad = CliRunner().invoke(cli, ["pool", str(DATA / "extraction.xlsx"), "--level", "120"])
     assert bad.exit_code == 64 and "--level 120 is not between 0 and 100" in bad.output
+
+
+def test_a_failed_leave_one_out_row_says_why(tmp_path: Path) -> None:
+    # metafor 3.8-1: leave1out(rma(c(0.8, 0.8, 0.1), c(0.02, 0, 0.02))) gives NA for row 3
+    # (the two studies left share yi and one has vi = 0) and 0.4643, 0.4500 for rows 1, 2
+    sheet = tmp_path / "generic.csv"
+    sheet.write_text("study,yi,vi\nA,0.8,0.02\nB,0.8,0\nC,0.1,0.02\n", encoding="utf-8")
+    runner = CliRunner()
+    text = runner.invoke(cli, ["pool", str(sheet), "--leave-one-out"])
+    assert text.exit_code == 0, text.output
+    assert "  C: not computed: Division by zero" in text.output
+    out = pool_json(str(sheet), "--leave-one-out")["leave_one_out"]
+    assert out["estimate"][2] is None and "Division by zero" in out["notes"][2]
+    assert out["notes"][:2] == ["", ""]
+    assert [round(e, 4) for e in out["estimate"][:2]] == [0.4643, 0.4500]
+    book = tmp_path / "loo.xlsx"
+    assert runner.invoke(cli, ["pool", str(sheet), "--leave-one-out", "-o",
+                               str(book)]).exit_code == 0
+    sheet_rows = list(openpyxl.load_workbook(book)["leave_one_out"].values)
+    assert sheet_rows[0][-1] == "note" and "Division by zero" in sheet_rows[3][-1]

@@ -151,7 +151,8 @@ class SubgroupTest:
 @dataclass(frozen=True)
 class Sensitivity:
     """A leave-one-out or cumulative table: one row per omitted/added study, the natural-scale
-    estimate and CI, and τ² and I² of that fit."""
+    estimate and CI, and τ² and I² of that fit. A row whose fit failed holds NaN and the
+    reason in ``notes`` (``""`` for the rows that were fitted)."""
 
     kind: str
     studies: tuple[str, ...]
@@ -161,6 +162,7 @@ class Sensitivity:
     ci_ub: tuple[float, ...]
     tau2: tuple[float, ...]
     i2: tuple[float | None, ...]
+    notes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -322,6 +324,8 @@ def format_report(report: PoolReport, digits: int = 3, percent: bool = False) ->
                 [[s, num(e, digits, scale), ci(lb, ub), num(t2, 4), num(i2, 1)]
                  for s, e, lb, ub, t2, i2 in zip(sens.studies, sens.estimate, sens.ci_lb,
                                                  sens.ci_ub, sens.tau2, sens.i2, strict=True)])
+            lines += [f"  {s}: not computed: {note}"
+                      for s, note in zip(sens.studies, sens.notes, strict=True) if note]
     if report.bias is not None:
         lines += ["", "Small-study effects:",
                   *(f"  {s}" for s in bias_sentences(report.bias, digits, scale))]
@@ -450,9 +454,9 @@ def tables(report: PoolReport) -> dict[str, tuple[list[str], list[list[Any]]]]:
         out["subgroups"] = (head, sub_rows)
     for sens in (report.leave_one_out, report.cumulative):
         if sens is not None:
-            out[sens.kind] = (["study", "estimate", "ci_lb", "ci_ub", "tau2", "i2"],
+            out[sens.kind] = (["study", "estimate", "ci_lb", "ci_ub", "tau2", "i2", "note"],
                               [list(r) for r in zip(sens.studies, sens.estimate, sens.ci_lb,
-                                                    sens.ci_ub, sens.tau2, sens.i2,
+                                                    sens.ci_ub, sens.tau2, sens.i2, sens.notes,
                                                     strict=True)])
     if report.bias is not None:
         b = asdict(report.bias)
@@ -824,7 +828,8 @@ def _data_cells(table: StudyTable) -> list[tuple[str, ...]]:
 
 def _sensitivity(kind: str, order: str | None, t: Any) -> Sensitivity:
     return Sensitivity(kind, tuple(t.labels), order, tuple(t.pred), tuple(t.pred_ci_lb),
-                       tuple(t.pred_ci_ub), tuple(t.tau2), tuple(plain(x) for x in t.i2))
+                       tuple(t.pred_ci_ub), tuple(t.tau2), tuple(plain(x) for x in t.i2),
+                       tuple(t.notes))
 
 
 def _leave_one_out(es: Any, labels: list[str], kwargs: dict[str, Any]) -> Sensitivity:
