@@ -162,3 +162,21 @@ def test_the_log_quotes_exactly_what_the_sheets_take_for_a_formula() -> None:
         row = log_rows(dedupe(pair), quote_formulas=True)[0]
         assert row["kept_title"] == ("'" + title if formula_like(title) else title)
         assert log_rows(dedupe(pair))[0]["kept_title"] == title
+
+
+def test_dedupe_reads_records_tables_the_way_screen_does(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """One reader for both: a glob of tables and a table on stdin work in dedupe too."""
+    monkeypatch.chdir(tmp_path)
+    Path("tables").mkdir()
+    Path("a.ris").write_text(TWICE, encoding="utf-8")
+    assert _run("parse", "a.ris", "-o", "tables/parsed.csv")[0] == 0
+    code, out = _run("dedupe", "tables/*.csv", "-o", "u.csv")
+    assert code == 0 and "2 records read, 1 unique, 1 duplicates removed" in out, out
+    table = Path("tables/parsed.csv").read_bytes()
+    result = CliRunner().invoke(cli, ["dedupe", "-", "-o", "u2.csv"], input=table)
+    assert result.exit_code == 0 and "2 records read, 1 unique" in result.output, result.output
+    assert Path("u2.csv").read_text(encoding="utf-8") == Path("u.csv").read_text(
+        encoding="utf-8").replace("tables/parsed.csv", "<stdin>")
+    code, out = _run("screen", "tables/*.csv", "-o", "ta.xlsx")  # the same glob, undeduplicated
+    assert code == 65 and "appears twice in the records" in out, out

@@ -28,6 +28,7 @@ import html
 import io
 import math
 import re
+import sys
 import unicodedata
 import warnings
 from bisect import bisect_left, bisect_right
@@ -35,7 +36,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import unquote
 
 from .errors import InputError, MissingInputError, OptionError, ReviewWarning
@@ -573,25 +574,47 @@ _DERIVED = frozenset({"first_author", "year", "pub_date", "record_id", "found_in
 
 
 def read_inputs(paths: Sequence[str], format: str | None = None) -> list[Article]:
-    """Articles from article files (any format :mod:`metareview.articles` reads, folders and
-    globs too) and from records tables (CSV/JSONL/XLSX written by ``review parse``)."""
-    from .articles import read_articles
+    """Articles from the inputs :func:`read_sources` reads; a records table's rows are
+    rebuilt as articles (:func:`article_from_row`)."""
+    articles: list[Article] = []
+    for name, rows, found in read_sources(paths, format):
+        if rows is None:
+            articles.extend(found)
+        else:
+            articles.extend(article_from_row(row, name, i) for i, row in enumerate(rows))
+    return articles
+
+
+def read_sources(
+    paths: Sequence[str | Path], format: str | None = None, stdin: BinaryIO | None = None,
+) -> Iterator[tuple[str, list[dict[str, Any]] | None, list[Article]]]:
+    """Each input as ``(name, rows, articles)``, in order.
+
+    ``paths`` are files, folders, glob patterns (:func:`metareview.articles.expand_paths`)
+    or ``-`` for ``stdin`` (default: the process's standard input). A records table
+    (CSV/JSONL/XLSX written by ``review parse`` or ``review dedupe``, told by
+    :func:`is_records_table`) gives its ``rows`` as written and no articles; an article
+    file (any format :mod:`metareview.articles` reads) gives ``rows`` None and its
+    articles. A forced ``format`` reads every input as articles of that format.
+    """
+    from .articles import STDIN, STDIN_NAME, expand_paths, read_articles
+    from .formats import detect
     from .sheets.extraction import read_record_rows
 
-    articles: list[Article] = []
-    files: list[str] = []
-    for path in paths:
-        if format is None and Path(path).is_file() and is_records_table(Path(path)):
-            if files:  # keep the input order
-                articles.extend(read_articles(files, format))
-                files = []
-            rows, _ = read_record_rows(path)
-            articles.extend(article_from_row(row, path, i) for i, row in enumerate(rows))
-        else:
-            files.append(path)
-    if files:
-        articles.extend(read_articles(files, format))
-    return articles
+    for path in expand_paths(paths):
+        if format is not None:
+            yield path, None, list(read_articles(path, format))
+            continue
+        data = (stdin or sys.stdin.buffer).read() if path == STDIN else None
+        name = STDIN_NAME if path == STDIN else path
+        if is_records_table(Path(path) if data is None else data):
+            yield name, read_record_rows(name, data=data)[0], []
+        elif data is None:
+            yield name, None, list(read_articles(path))
+        else:  # stdin is read already: detect its format from the bytes
+            stream = io.BufferedReader(io.BytesIO(data))
+            yield name, None, [a for a in detect(stream, name).read(stream, name)
+                               if isinstance(a, Article)]
 
 
 def is_records_table(source: Path | bytes) -> bool:

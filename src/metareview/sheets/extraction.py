@@ -228,39 +228,19 @@ def _describe(name: str, design: str, fields: Sequence[str]) -> str:
 
 def read_records(paths: Sequence[str | Path], stdin: BinaryIO | None = None,
                  ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Rows of records tables (their ``record_id`` kept) and of article files, with the
-    source files they name.
-
-    ``paths`` are files, folders, glob patterns (:func:`metareview.articles.expand_paths`)
-    or ``-`` for ``stdin`` (default: the process's standard input). A path that matches
-    nothing is a :class:`~metareview.errors.MissingInputError`.
-    """
-    import io
-    import sys
-
-    from ..articles import STDIN, STDIN_NAME, expand_paths, read_articles
-    from ..dedupe import is_records_table
-    from ..formats import detect
-    from ..records import Article
+    """Rows of records tables (their ``record_id`` kept) and of article files
+    (:meth:`~metareview.records.Article.to_row`), read by
+    :func:`metareview.dedupe.read_sources`, with the source files they name (else the
+    input's own name)."""
+    from ..dedupe import read_sources
 
     rows: list[dict[str, Any]] = []
     sources: list[str] = []
-    for path in expand_paths(paths):
-        data = (stdin or sys.stdin.buffer).read() if path == STDIN else None
-        label = STDIN_NAME if path == STDIN else path
-        if is_records_table(Path(path) if data is None else data):
-            more, names = read_record_rows(label, data=data)
-        else:
-            if data is None:
-                articles = list(read_articles(path))
-            else:  # stdin is read already: detect its format from the bytes
-                stream = io.BufferedReader(io.BytesIO(data))
-                articles = [a for a in detect(stream, label).read(stream, label)
-                            if isinstance(a, Article)]
-            more = [a.to_row() for a in articles]
-            names = sorted({a.source_file for a in articles})
+    for name, table, articles in read_sources(paths, stdin=stdin):
+        more = table if table is not None else [a.to_row() for a in articles]
+        names = sorted({str(r["source_file"]) for r in more if r.get("source_file")})
         rows += more
-        sources += [s for s in names or [label] if s not in sources]
+        sources += [s for s in names or [name] if s not in sources]
     return rows, sources
 
 
