@@ -728,7 +728,9 @@ def _byte_size(value: str) -> int:
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Parse this many files at once, in separate processes.")
 @click.option("--keep-going", is_flag=True,
-              help="Report a bad file and go on with the others (exit non-zero at the end).")
+              help="Report a bad file and go on with the others (exit non-zero at the end). "
+                   "Records read from a bad file before its error are kept; the summary "
+                   "says how many.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
 @click.option("--max-decompressed", default="20G", show_default=True, metavar="SIZE",
               help="Refuse a .gz input that decompresses to more than this (a gzip bomb).")
@@ -769,7 +771,7 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
     writer_for(output, to)  # an unknown output type fails before any parsing
     errors: list[ReviewError] = []
     withdrawn: list[str] = []
-    done = {"files": 0}
+    done = {"files": 0, "records": 0}  # files read whole, and their records
 
     def on_error(exc: ReviewError) -> None:
         errors.append(exc)
@@ -794,6 +796,7 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
 
     def on_file(path: str, count: int) -> None:
         done["files"] += 1
+        done["records"] += count
         if progress is not None:
             progress.set_postfix_str(f"file {done['files']}/{len(files)}")
 
@@ -814,6 +817,10 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
             progress.close()
     if not quiet:
         read = f"{count:,} records from {done['files']:,} of {len(files):,} files"
+        if count > done["records"]:  # --keep-going kept what a bad file gave before its error
+            read = (f"{count:,} records: {done['records']:,} from {done['files']:,} of "
+                    f"{len(files):,} files, and {count - done['records']:,} read before the "
+                    "error from the file(s) that could not be read whole")
         click.echo(f"wrote {output}: {read}" if output not in (None, "-") else read, err=True)
         if withdrawn:
             shown = ", ".join(withdrawn[:5]) + (", …" if len(withdrawn) > 5 else "")
