@@ -139,3 +139,21 @@ def test_cis_past_the_axis_end_in_arrows(tmp_path: Path) -> None:
     arrows = [line for line in ax.lines if line.get_marker() == "<"]
     assert len(arrows) == 1  # Tiny's lower CI bound (about 0.001) is below the axis
     assert arrows[0].get_xdata()[0] == pytest.approx(ax.get_xlim()[0])
+
+
+@pytest.mark.parametrize("suffix", [".svg", ".pdf", ".png"])
+def test_the_same_plot_gives_the_same_bytes(tmp_path: Path, suffix: str) -> None:
+    """No creation dates or random SVG ids: report.html is the same for identical runs."""
+    import time
+
+    r = report()
+    first = save_forest(r, tmp_path / f"a{suffix}").read_bytes()
+    time.sleep(1.1)  # a creation date (to the second) would differ now
+    second = save_forest(r, tmp_path / f"b{suffix}").read_bytes()
+    assert first == second
+    assert save_funnel(r, tmp_path / f"c{suffix}").read_bytes() == save_funnel(
+        r, tmp_path / f"d{suffix}").read_bytes()
+    if suffix == ".svg":
+        assert b"<dc:date>" not in first
+    if suffix == ".pdf":
+        assert b"/CreationDate" not in first

@@ -58,6 +58,22 @@ def _check_suffix(path: Path) -> None:
                           f"use one of: {', '.join(PLOT_SUFFIXES)}")
 
 
+def figure_bytes(fig: Figure, fmt: str, dpi: int = 200, **options: Any) -> bytes:
+    """``fig`` as the bytes of an SVG, PNG or PDF file, the same bytes for the same figure:
+    no creation date in SVG and PDF and fixed SVG element ids, so that ``report.html`` and
+    the files of ``review run`` do not change between identical runs. ``options`` go to
+    :meth:`matplotlib.figure.Figure.savefig`."""
+    import io
+
+    from matplotlib import rc_context
+
+    metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(fmt, {})
+    buffer = io.BytesIO()
+    with rc_context({"svg.hashsalt": "metareview"}):
+        fig.savefig(buffer, format=fmt, dpi=dpi, metadata=metadata, **options)
+    return buffer.getvalue()
+
+
 def save_figure(fig: Figure, path: str | Path, *, inputs: Sequence[str | Path] = (),
                 force: bool = False) -> Path:
     """Save ``fig`` atomically in the format named by the suffix of ``path``."""
@@ -65,8 +81,9 @@ def save_figure(fig: Figure, path: str | Path, *, inputs: Sequence[str | Path] =
     _check_suffix(target)
     plt = _load_pyplot()
     try:
+        data = figure_bytes(fig, target.suffix[1:].lower(), bbox_inches="tight")
         with atomic_path(target, inputs=inputs, force=force) as tmp:
-            fig.savefig(tmp, format=target.suffix[1:].lower(), dpi=200, bbox_inches="tight")
+            tmp.write_bytes(data)
     finally:
         plt.close(fig)
     return target

@@ -9,7 +9,6 @@ all boxes of a row share one height so arrows stay level.
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 
 from .errors import OptionError
 from .fileio import atomic_path, check_output
+from .plots import figure_bytes
 from .prisma import NamedCount, PrismaCounts, to_csv
 
 FORMATS = ("svg", "png", "pdf")
@@ -387,11 +387,8 @@ def render(counts: PrismaCounts, fmt: str = "svg", dpi: int = 200) -> bytes:
             f"unknown diagram format {fmt!r}", hint=f"choose one of: {', '.join(FORMATS)}"
         )
     fig = figure(counts)
-    buffer = io.BytesIO()
-    metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}, "png": {}}[fmt]
-    with rc_context({"svg.fonttype": "none", "svg.hashsalt": "prisma", "pdf.fonttype": 42}):
-        fig.savefig(buffer, format=fmt, dpi=dpi, metadata=metadata)
-    return buffer.getvalue()
+    with rc_context({"svg.fonttype": "none", "pdf.fonttype": 42}):
+        return figure_bytes(fig, fmt, dpi)
 
 
 def save(
