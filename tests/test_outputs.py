@@ -11,8 +11,9 @@ import pytest
 
 from metareview import read_articles
 from metareview.errors import OptionError, OutputError
-from metareview.outputs import EXCEL_CELL_LIMIT, WRITERS, write_articles, writer_for
+from metareview.outputs import WRITERS, write_articles, writer_for
 from metareview.records import Article, Text
+from metareview.sheets.common import EXCEL_CELL_LIMIT
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pubmed"
 INPUTS = [

@@ -28,7 +28,6 @@ from .fileio import atomic_path
 from .records import Article
 
 #: Excel's hard limit on the characters in one cell.
-EXCEL_CELL_LIMIT = 32_767
 Row = dict[str, Any]
 
 
@@ -109,39 +108,10 @@ def _write_jsonl(articles: Iterable[Any], stream: BinaryIO, name: str) -> int:
 
 
 def _write_xlsx(articles: Iterable[Any], stream: BinaryIO, name: str) -> int:
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.utils import get_column_letter
-
-    from .sheets.common import formula_like, keep_text
+    from .sheets.common import write_records
 
     with _spooled(articles) as (columns, count, rows):
-        too_long = [
-            f"{get_column_letter(col)}{number} ({key}, {len(value):,})"
-            for number, row in enumerate(rows(), start=2)
-            for col, key in enumerate(columns, start=1)
-            if isinstance(value := row.get(key), str) and len(value) > EXCEL_CELL_LIMIT
-        ]
-        if too_long:
-            shown = ", ".join(too_long[:5]) + (", …" if len(too_long) > 5 else "")
-            raise OutputError(
-                f"{len(too_long)} cell(s) longer than Excel's {EXCEL_CELL_LIMIT:,}-character "
-                f"limit: {shown}",
-                name,
-                "Excel would cut these texts; write .csv, .jsonl or .parquet instead",
-            )
-        book = Workbook(write_only=True)
-        sheet = book.create_sheet("records")
-        sheet.append(columns)
-        for row in rows():
-            cells: list[Any] = []
-            for key in columns:
-                value = row.get(key)
-                if formula_like(value):
-                    value = keep_text(WriteOnlyCell(sheet, value=value))
-                cells.append(value)
-            sheet.append(cells)
-        book.save(stream)
+        write_records(columns, rows, stream, name)
         return count
 
 

@@ -30,9 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from copy import copy
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -398,8 +396,7 @@ def _sync_screening(r: _Run, path: Path, stage: str, rows: Sequence[Mapping[str,
 
 def _sync_extraction(r: _Run, rows: Sequence[Mapping[str, Any]],
                      canon: Callable[[str], str]) -> None:
-    from .sheets import common
-    from .sheets.extraction import HELPER_SHEETS, SheetPlan, key, study_label, write_extraction
+    from .sheets.extraction import SheetPlan, append_rows, known_rows, study_label, write_extraction
 
     config = r.config
     path = config.extraction
@@ -414,17 +411,13 @@ def _sync_extraction(r: _Run, rows: Sequence[Mapping[str, Any]],
             render(rows)(tmp)
         r.did(f"created {r.rel(path)}: {len(rows):,} studies to extract ({config.design})")
         return
-    table = common.read_table(path, skip=HELPER_SHEETS)
-    names = [key(str(c.value)) for c in table.header]
-    if "recordid" not in names:
+    sheet = known_rows(path)
+    if sheet is None:
         r.note(f"{r.rel(path)} has no record_id column, so included records cannot be "
                "matched to its rows; none were added")
         return
-    column = names.index("recordid")
-    known = {str(row[column].value) for row in table.rows if row[column].value is not None}
+    known, labels = sheet
     matched = {canon(rid) for rid in known}
-    labels = {str(row[names.index("study")].value).casefold() for row in table.rows
-              if "study" in names}
     new = []
     for row in rows:
         if str(row["record_id"]) in matched:
@@ -437,53 +430,8 @@ def _sync_extraction(r: _Run, rows: Sequence[Mapping[str, Any]],
         labels.add(label.casefold())
         new.append({**row, "study": label})
     if new:
-        _append(path, render(new), HELPER_SHEETS)
+        append_rows(path, render(new))
         r.did(f"added {len(new):,} new record(s) to {r.rel(path)}")
-
-
-def _append(path: Path, render: Callable[[Path], None], helpers: Sequence[str]) -> None:
-    """Append the data rows that ``render`` writes (into a scratch workbook) to the
-    workbook at ``path``, matching columns by name and keeping the reviewer's sheet as it
-    is: values, styles and data validations of the new rows come from the writer."""
-    from openpyxl import load_workbook
-    from openpyxl.worksheet.cell_range import CellRange, MultiCellRange
-
-    from .sheets.common import keep_text
-    from .sheets.extraction import key
-
-    with tempfile.TemporaryDirectory() as scratch:
-        fresh = Path(scratch) / "new.xlsx"
-        render(fresh)
-        source = load_workbook(fresh).worksheets[0]
-    book = load_workbook(path)
-    ws = next(s for s in book.worksheets if s.title.lower() not in helpers)
-    header_row = next(row[0].row for row in ws.iter_rows()
-                      if any(c.value is not None for c in row))
-    where = {key(str(c.value)): c.column for c in ws[header_row] if c.value is not None}
-    last = max((c.row for row in ws.iter_rows() for c in row if c.value is not None),
-               default=header_row)
-    columns = {c.column: where.get(key(str(c.value))) for c in source[1]}
-    for offset, row in enumerate(source.iter_rows(min_row=2), start=1):
-        for cell in row:
-            target_col = columns.get(cell.column)
-            if target_col is None:  # a column the reviewer deleted
-                continue
-            target = keep_text(ws.cell(last + offset, target_col, cell.value))
-            target.font, target.fill = copy(cell.font), copy(cell.fill)
-            target.alignment, target.number_format = copy(cell.alignment), cell.number_format
-    end = last + source.max_row - 1
-
-    def grown(c: CellRange) -> CellRange:
-        return CellRange(min_col=c.min_col, min_row=c.min_row, max_col=c.max_col,
-                         max_row=max(c.max_row, end))
-
-    for validation in ws.data_validations.dataValidation:
-        ranges = [grown(c) if c.min_row > header_row else c for c in validation.sqref.ranges]
-        validation.sqref = MultiCellRange(" ".join(c.coord for c in ranges))
-    if ws.auto_filter.ref:
-        ws.auto_filter.ref = grown(CellRange(ws.auto_filter.ref)).coord
-    with atomic_path(path, force=True) as tmp:
-        book.save(tmp)
 
 
 def _undecided(decisions: Sequence[Any]) -> list[tuple[str, str]]:
@@ -540,7 +488,7 @@ def _read_studies(r: _Run, wanted: set[str],
     Rows whose record id names a record not (or no longer) included at full text are
     left out, with a note; rows without a record id (typed in by hand) stay."""
     from .sheets import common
-    from .sheets.extraction import DESIGNS, HELPER_SHEETS, NO, key, validate
+    from .sheets.extraction import HELPER_SHEETS, key, pending_rows, validate
 
     config = r.config
     table = common.read_table(config.extraction, skip=HELPER_SHEETS)
@@ -557,14 +505,9 @@ def _read_studies(r: _Run, wanted: set[str],
                    + " — left out of the pooling; set include to no, or delete the row")
             table = replace(table, rows=tuple(row for row in table.rows
                                               if row not in left_out))
-    data = [names.index(key(n)) for n, _, _ in DESIGNS[config.design] if key(n) in names]
-    included = [row for row in table.rows if "include" not in names
-                or str(row[names.index("include")].value).strip().lower() not in NO]
-    label = [names.index(n) for n in ("recordid", "study") if n in names]
-    waiting = [(table.where(row[data[0]].ref), "  ".join(str(row[i].value or "") for i in label))
-               for row in included if data and all(row[i].value is None for i in data)]
-    columns = ", ".join(str(table.header[i].value) for i in data)
-    stop = _pending(r, waiting, len(included), config.extraction,
+    waiting, included, data = pending_rows(table, config.design)
+    columns = ", ".join(data)
+    stop = _pending(r, waiting, included, config.extraction,
                     "extraction: {} of {} included studies still to extract",
                     f"Fill in the data columns ({columns}) of these rows, or set include to no "
                     "for a study without usable data")
@@ -635,4 +578,3 @@ def _report_step(r: _Run, counts: PrismaCounts, studies: StudyTable,
         r.state.done("report", fingerprint)
     r.reached.add("report")
     return paths[0]
-

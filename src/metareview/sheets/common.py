@@ -14,10 +14,10 @@ import csv
 import io
 import warnings
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -25,11 +25,12 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from ..errors import InputError, MissingInputError
+from ..errors import InputError, MissingInputError, OutputError
 from ..textcodec import text_codec
 
 XLSX_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (OLE2 compound file)
+EXCEL_CELL_LIMIT = 32_767  # characters in one cell
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 LOCKED_FILL = PatternFill("solid", fgColor="E7E6E6")
@@ -303,3 +304,42 @@ def write_tables(named: Mapping[str, tuple[Sequence[str], Sequence[Sequence[Any]
         ws = book.create_sheet(title[:31])  # Excel's limit on sheet names
         write_table(ws, header, rows)
     book.save(path)
+
+
+def write_records(columns: Sequence[str], rows: Callable[[], Iterable[Mapping[str, Any]]],
+                  stream: BinaryIO, name: str) -> None:
+    """Write records as one ``records`` sheet of a new workbook to ``stream``.
+
+    ``rows()`` gives the rows again on each call: they are checked for texts longer than
+    an Excel cell holds (an :class:`~metareview.errors.OutputError` naming their cells,
+    before anything is written), then written. Text a spreadsheet would run as a formula
+    is stored as text. ``name`` is the output's name for messages.
+    """
+    from openpyxl.cell import WriteOnlyCell
+
+    too_long = [
+        f"{get_column_letter(col)}{number} ({key}, {len(value):,})"
+        for number, row in enumerate(rows(), start=2)
+        for col, key in enumerate(columns, start=1)
+        if isinstance(value := row.get(key), str) and len(value) > EXCEL_CELL_LIMIT
+    ]
+    if too_long:
+        shown = ", ".join(too_long[:5]) + (", …" if len(too_long) > 5 else "")
+        raise OutputError(
+            f"{len(too_long)} cell(s) longer than Excel's {EXCEL_CELL_LIMIT:,}-character "
+            f"limit: {shown}",
+            name,
+            "Excel would cut these texts; write .csv, .jsonl or .parquet instead",
+        )
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("records")
+    sheet.append(columns)
+    for row in rows():
+        cells: list[Any] = []
+        for key in columns:
+            value = row.get(key)
+            if formula_like(value):
+                value = keep_text(WriteOnlyCell(sheet, value=value))
+            cells.append(value)
+        sheet.append(cells)
+    book.save(stream)

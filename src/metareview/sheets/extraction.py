@@ -14,7 +14,7 @@ import json
 import math
 import re
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 
 from .. import __version__
 from ..errors import InputError, OptionError, ReviewError, ReviewWarning, ValidationError
+from ..fileio import atomic_path
 from . import common
 
 #: Data columns per design: (name, kind, description). Kinds: ``count`` (whole number ≥ 0),
@@ -611,3 +612,80 @@ class _Checker:
                 assert i is not None
                 self.error(row[i], "vi and sei are both empty",
                            "give the variance or the standard error")
+
+
+# --- a workbook the reviewer works in: its rows, and rows appended to it ----------------
+
+
+def known_rows(path: Path) -> tuple[set[str], set[str]] | None:
+    """The record ids and the study labels (casefolded) of the rows of the extraction
+    sheet at ``path``; ``None`` when it has no record_id column to match records by."""
+    table = common.read_table(path, skip=HELPER_SHEETS)
+    names = [key(str(c.value)) for c in table.header]
+    if "recordid" not in names:
+        return None
+    column = names.index("recordid")
+    ids = {str(row[column].value) for row in table.rows if row[column].value is not None}
+    labels = ({str(row[names.index("study")].value).casefold() for row in table.rows}
+              if "study" in names else set())
+    return ids, labels
+
+
+def pending_rows(table: common.RawTable,
+                 design: str) -> tuple[list[tuple[str, str]], int, list[str]]:
+    """The included rows (include not set to no) of an extraction sheet whose data cells
+    are all empty, as ``(cell, record id and study)``; the number of included rows; and
+    the headers of the design's data columns."""
+    names = [key(str(c.value)) for c in table.header]
+    data = [names.index(key(n)) for n, _, _ in DESIGNS[design] if key(n) in names]
+    included = [row for row in table.rows if "include" not in names
+                or str(row[names.index("include")].value).strip().lower() not in NO]
+    label = [names.index(n) for n in ("recordid", "study") if n in names]
+    waiting = [(table.where(row[data[0]].ref), "  ".join(str(row[i].value or "") for i in label))
+               for row in included if data and all(row[i].value is None for i in data)]
+    return waiting, len(included), [str(table.header[i].value) for i in data]
+
+
+def append_rows(path: Path, render: Callable[[Path], None]) -> None:
+    """Append the data rows that ``render`` writes (into a scratch workbook) to the
+    workbook at ``path``, matching columns by name and keeping the reviewer's sheet as it
+    is: values, styles and data validations of the new rows come from the writer."""
+    import tempfile
+    from copy import copy
+
+    from openpyxl import load_workbook
+    from openpyxl.worksheet.cell_range import CellRange, MultiCellRange
+
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = Path(scratch) / "new.xlsx"
+        render(fresh)
+        source = load_workbook(fresh).worksheets[0]
+    book = load_workbook(path)
+    ws = next(s for s in book.worksheets if s.title.lower() not in HELPER_SHEETS)
+    header_row = next(row[0].row for row in ws.iter_rows()
+                      if any(c.value is not None for c in row))
+    where = {key(str(c.value)): c.column for c in ws[header_row] if c.value is not None}
+    last = max((c.row for row in ws.iter_rows() for c in row if c.value is not None),
+               default=header_row)
+    columns = {c.column: where.get(key(str(c.value))) for c in source[1]}
+    for offset, row in enumerate(source.iter_rows(min_row=2), start=1):
+        for cell in row:
+            target_col = columns.get(cell.column)
+            if target_col is None:  # a column the reviewer deleted
+                continue
+            target = common.keep_text(ws.cell(last + offset, target_col, cell.value))
+            target.font, target.fill = copy(cell.font), copy(cell.fill)
+            target.alignment, target.number_format = copy(cell.alignment), cell.number_format
+    end = last + source.max_row - 1
+
+    def grown(c: CellRange) -> CellRange:
+        return CellRange(min_col=c.min_col, min_row=c.min_row, max_col=c.max_col,
+                         max_row=max(c.max_row, end))
+
+    for validation in ws.data_validations.dataValidation:
+        ranges = [grown(c) if c.min_row > header_row else c for c in validation.sqref.ranges]
+        validation.sqref = MultiCellRange(" ".join(c.coord for c in ranges))
+    if ws.auto_filter.ref:
+        ws.auto_filter.ref = grown(CellRange(ws.auto_filter.ref)).coord
+    with atomic_path(path, force=True) as tmp:
+        book.save(tmp)
