@@ -34,6 +34,8 @@ from metareview.meta import pool
 
 with open(REFERENCE / "extras_gold.json", encoding="utf-8") as _fh:
     TRIMFILL = json.load(_fh)["trimfill"]
+with open(REFERENCE / "extras_more.json", encoding="utf-8") as _fh:
+    MORE_TRIMFILL = json.load(_fh)["trimfill"]
 
 
 def _es(name: str) -> EffectSizes:
@@ -165,13 +167,21 @@ def test_equal_variances_refused_by_regtest_and_trimfill() -> None:
     with pytest.raises(EstimationError, match="cannot choose the side") as info:
         trimfill([0.1, 0.2, 0.3, 0.5], [0.02] * 4, method="DL")
     assert "side='left'" in str(info.value)
-    assert trimfill([0.1, 0.2, 0.3, 0.5], [0.02] * 4, method="DL", side="left").k0 >= 0
+    left = trimfill([0.1, 0.2, 0.3, 0.5], [0.02] * 4, method="DL", side="left")
+    gold = MORE_TRIMFILL["equal_variances_left"]
+    assert (left.k0, left.side) == (gold["k0"], gold["side"])
+    assert close(left.se_k0, gold["se.k0"], 1e-6, 1e-10)
+    assert close(left.fit.estimate, gold["b"], 1e-6, 1e-10)
 
 
 def test_q0_estimator_and_undefined_se() -> None:
     es = _es("bcg")
     q0 = trimfill(es.yi, es.vi, method="DL", estimator="Q0")
-    assert q0.k0 >= 0 and q0.p_k0 is None and q0.se_k0 > 0
+    gold = MORE_TRIMFILL["bcg_Q0"]
+    assert (q0.k0, q0.side) == (gold["k0"], gold["side"]) and q0.p_k0 is None
+    assert close(q0.se_k0, gold["se.k0"], 1e-6, 1e-10)
+    assert close(q0.fit.estimate, gold["b"], 1e-6, 1e-10)
+    assert close(q0.fit.ci_lb, gold["ci.lb"], 1e-6, 1e-10)
     es = _es("pritz1997")  # nearly every deviation positive: Q0's square root is negative
     with pytest.raises(EstimationError, match="Q0 estimator is undefined"):
         trimfill(es.yi, es.vi, method="DL", estimator="Q0")

@@ -189,7 +189,11 @@ def test_leave_one_out_and_bias_match_metafor() -> None:
     assert close(out["bias"]["egger_z"], reg["regtest"]["zval"], 1e-6)
     assert close(out["bias"]["begg_tau"], reg["ranktest"]["tau"], 1e-6)
     assert close(out["bias"]["begg_p"], reg["ranktest"]["pval"], 1e-6)
-    assert out["bias"]["trimfill_k0"] >= 0
+    tf = next(g for g in json.loads((REFERENCE / "extras_gold.json").read_text(encoding="utf-8"))
+              ["trimfill"] if (g["dataset"], g["method"], g["test"], g["estimator"])
+              == ("pritz1997", "DL", "z", "L0"))
+    assert (out["bias"]["trimfill_k0"], out["bias"]["trimfill_side"]) == (tf["k0"], tf["side"])
+    assert close(out["bias"]["trimfill"]["estimate"], 1 / (1 + math.exp(-tf["fit"]["b"])), 1e-6)
 
 
 def test_cumulative_orders_by_a_column(tmp_path: Path) -> None:
