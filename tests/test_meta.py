@@ -455,3 +455,19 @@ def test_pr_estimate_within_study_range(data: list[tuple[int, int]], method: str
     fit = _pool_or_reject(es.yi.tolist(), es.vi.tolist(), method=method)
     assert es.yi.min() - 1e-12 <= fit.estimate <= es.yi.max() + 1e-12
     assert back_transform("PR", fit.estimate) == pytest.approx(fit.estimate)
+
+
+@pytest.mark.parametrize("method", ["REML", "ML", "EB", "HE"])
+def test_zero_variance_with_tau2_at_zero_is_refused_as_metafor(method: str) -> None:
+    # metafor 3.8-1: rma(c(0, -0.1), c(0.01, 0), method=m) stops with this message for
+    # REML, ML, EB and HE (tau2 is 0, so the study with v = 0 gets infinite weight) ...
+    with pytest.warns(ReviewWarning), pytest.raises(EstimationError, match="Division by zero"):
+        pool([0.0, -0.1], [0.01, 0.0], method=method)
+
+
+def test_zero_variance_with_positive_tau2_fits_as_metafor() -> None:
+    # ... while SJ's tau2 is positive: metafor gives b = -0.0875, tau2 = 0.001666667
+    with pytest.warns(ReviewWarning):
+        fit = pool([0.0, -0.1], [0.01, 0.0], method="SJ")
+    assert math.isclose(fit.estimate, -0.0875, rel_tol=1e-9)
+    assert math.isclose(fit.tau2, 0.1**2 / 6, rel_tol=1e-9)

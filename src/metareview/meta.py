@@ -361,10 +361,17 @@ class PoolResult:
 # --- the estimators --------------------------------------------------------------------------
 
 
+_EPS = float(np.finfo(float).eps)
+
+
 class _Sums:
     """Weighted sums for the intercept-only model at one value of tau2."""
 
     def __init__(self, y: FloatArray, v: FloatArray, tau2: float):
+        # A tau2 below rounding at the scale of the variances is 0: otherwise a study with
+        # v = 0 would get a huge but finite weight instead of metafor's division-by-zero.
+        if tau2 <= 8 * _EPS * float(v.max(initial=0.0)):
+            tau2 = 0.0
         with np.errstate(divide="ignore"):
             self.w = 1.0 / (v + tau2) if tau2 else 1.0 / v
         self.sw = float(self.w.sum())
@@ -568,12 +575,20 @@ def _fisher_scoring(
         iteration += 1
         old = tau2
         s = data.at(tau2)
-        if method == "ML":
-            adj = (float(np.dot(s.wr, s.wr)) - s.sw) / s.sw2
-        elif method == "REML":
-            adj = (float(np.dot(s.wr, s.wr)) - s.tr_p) / s.tr_pp
-        else:  # EB
-            adj = (s.q * k / (k - 1) - k) / s.sw
+        try:
+            if method == "ML":
+                adj = (float(np.dot(s.wr, s.wr)) - s.sw) / s.sw2
+            elif method == "REML":
+                adj = (float(np.dot(s.wr, s.wr)) - s.tr_p) / s.tr_pp
+            else:  # EB
+                adj = (s.q * k / (k - 1) - k) / s.sw
+        except ZeroDivisionError:
+            # a zero sampling variance with tau2 ~ 0: weights so large the sums cancel to 0
+            raise EstimationError(
+                "Division by zero when computing the inverse variance weights.",
+                hint="a study with sampling variance 0 gets infinite weight while tau^2 is "
+                "near 0; check that study's variance, or keep a continuity correction",
+            ) from None
         adj = 0.0 if math.isnan(adj) else adj * con.stepadj
         while tau2 + adj < 0:
             adj /= 2
