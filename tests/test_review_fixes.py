@@ -180,3 +180,25 @@ def test_dedupe_reads_records_tables_the_way_screen_does(tmp_path: Path,
         encoding="utf-8").replace("tables/parsed.csv", "<stdin>")
     code, out = _run("screen", "tables/*.csv", "-o", "ta.xlsx")  # the same glob, undeduplicated
     assert code == 65 and "appears twice in the records" in out, out
+
+
+def test_a_screening_text_longer_than_an_excel_cell_is_refused_with_its_cell(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from metareview.sheets.common import EXCEL_CELL_LIMIT
+
+    monkeypatch.chdir(tmp_path)
+    long = "x" * (EXCEL_CELL_LIMIT + 1)
+    Path("r.csv").write_text(f"record_id,title,abstract\npmid:1,one,short\npmid:2,two,{long}\n",
+                             encoding="utf-8")
+    code, out = _run("screen", "r.csv", "-o", "ta.xlsx")
+    assert code == 73, out
+    assert f"1 cell(s) longer than Excel's 32,767-character limit: E3 (abstract of pmid:2, " \
+           f"{EXCEL_CELL_LIMIT + 1:,})" in out
+    assert not Path("ta.xlsx").exists()
+    # --update refuses too and leaves the reviewer's workbook as it was
+    Path("r1.csv").write_text("record_id,title\npmid:1,one\n", encoding="utf-8")
+    assert _run("screen", "r1.csv", "-o", "ta.xlsx")[0] == 0
+    before = Path("ta.xlsx").read_bytes()
+    code, out = _run("screen", "r.csv", "-o", "ta.xlsx", "--update")
+    assert code == 73 and "E3 (abstract of pmid:2" in out, out
+    assert Path("ta.xlsx").read_bytes() == before

@@ -27,7 +27,6 @@ from .errors import OptionError, OutputError
 from .fileio import atomic_path
 from .records import Article
 
-#: Excel's hard limit on the characters in one cell.
 Row = dict[str, Any]
 
 

@@ -306,6 +306,19 @@ def write_tables(named: Mapping[str, tuple[Sequence[str], Sequence[Sequence[Any]
     book.save(path)
 
 
+def refuse_long_cells(cells: Iterable[tuple[str, str, Any]], location: str | None,
+                      hint: str) -> None:
+    """An :class:`~metareview.errors.OutputError` naming the cells ``(ref, what, value)``
+    whose text is longer than an Excel cell holds (:data:`EXCEL_CELL_LIMIT`): Excel would
+    cut it, so the workbook is not written."""
+    too_long = [f"{ref} ({what}, {len(value):,})" for ref, what, value in cells
+                if isinstance(value, str) and len(value) > EXCEL_CELL_LIMIT]
+    if too_long:
+        shown = ", ".join(too_long[:5]) + (", …" if len(too_long) > 5 else "")
+        raise OutputError(f"{len(too_long)} cell(s) longer than Excel's "
+                          f"{EXCEL_CELL_LIMIT:,}-character limit: {shown}", location, hint)
+
+
 def write_records(columns: Sequence[str], rows: Callable[[], Iterable[Mapping[str, Any]]],
                   stream: BinaryIO, name: str) -> None:
     """Write records as one ``records`` sheet of a new workbook to ``stream``.
@@ -317,20 +330,10 @@ def write_records(columns: Sequence[str], rows: Callable[[], Iterable[Mapping[st
     """
     from openpyxl.cell import WriteOnlyCell
 
-    too_long = [
-        f"{get_column_letter(col)}{number} ({key}, {len(value):,})"
-        for number, row in enumerate(rows(), start=2)
-        for col, key in enumerate(columns, start=1)
-        if isinstance(value := row.get(key), str) and len(value) > EXCEL_CELL_LIMIT
-    ]
-    if too_long:
-        shown = ", ".join(too_long[:5]) + (", …" if len(too_long) > 5 else "")
-        raise OutputError(
-            f"{len(too_long)} cell(s) longer than Excel's {EXCEL_CELL_LIMIT:,}-character "
-            f"limit: {shown}",
-            name,
-            "Excel would cut these texts; write .csv, .jsonl or .parquet instead",
-        )
+    refuse_long_cells(((f"{get_column_letter(col)}{number}", key, row.get(key))
+                       for number, row in enumerate(rows(), start=2)
+                       for col, key in enumerate(columns, start=1)),
+                      name, "Excel would cut these texts; write .csv, .jsonl or .parquet instead")
     book = Workbook(write_only=True)
     sheet = book.create_sheet("records")
     sheet.append(columns)

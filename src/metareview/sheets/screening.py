@@ -11,9 +11,8 @@ hide rows and add columns. Two reviewers' workbooks are compared with Cohen's ka
 
 from __future__ import annotations
 
-import warnings
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +22,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from .. import __version__
-from ..errors import InputError, OptionError, ReviewError, ReviewWarning, ValidationError
+from ..errors import InputError, OptionError, ReviewError, ValidationError
 from . import common
 from .extraction import key, record_id
 
@@ -38,7 +37,6 @@ DEFAULT_REASONS = (
     "full text not in a language we read",
 )
 HELPER_SHEETS = ("reasons", "about")
-EXCEL_CELL_LIMIT = 32767
 
 _RECORD_COLUMNS = {
     "title-abstract": ("record_id", "first_author", "year", "title", "abstract", "journal", "doi"),
@@ -84,11 +82,15 @@ def write_screening(
     ``rows`` are record rows as ``review parse`` / ``review dedupe`` write them (``record_id``
     kept when present, else made by :func:`~metareview.sheets.extraction.record_id`). At the
     full-text stage ``reasons`` become the drop-down list of the ``exclusion_reason`` column.
-    Texts longer than an Excel cell holds are cut with a warning that names the record.
+    Texts longer than an Excel cell holds are refused (an
+    :class:`~metareview.errors.OutputError` naming their cells) rather than cut.
     """
     header = screening_columns(stage)
     reasons = _check_reasons(reasons)
-    _, body = _body(rows, header)
+    ids, body = _body(rows, header)
+    _refuse_long((f"{get_column_letter(c)}{r}", name, rid, value)
+                 for r, (rid, values) in enumerate(zip(ids, body, strict=True), start=2)
+                 for c, (name, value) in enumerate(zip(header, values, strict=True), start=1))
     book, ws = common.new_workbook()
     ws.title = "screening" if stage == "title-abstract" else "full-text"
     last = common.write_table(ws, header, body, locked=range(1, len(_RECORD_COLUMNS[stage]) + 1),
@@ -143,10 +145,13 @@ def update_screening(
     column = {key(str(c.value)): c.column for c in header_row if c.value is not None}
     position = {name: column.get(key(name)) for name in screening_columns(sheet.stage)}
     start = ws.max_row + 1
+    new = [(rid, values) for rid, values in zip(ids, body, strict=True) if rid not in have]
+    _refuse_long((f"{get_column_letter(position[name] or 1)}{r}", name, rid, value)
+                 for r, (rid, values) in enumerate(new, start=start)
+                 for name, value in zip(screening_columns(sheet.stage), values, strict=True)
+                 if position[name] is not None)
     added: list[str] = []
-    for rid, values in zip(ids, body, strict=True):
-        if rid in have:
-            continue
+    for rid, values in new:
         row = start + len(added)
         for name, value in zip(screening_columns(sheet.stage), values, strict=True):
             col = position[name]
@@ -184,7 +189,7 @@ def _body(
         seen.add(rid)
         ids.append(rid)
         values = {**row, "record_id": rid}
-        body.append([_cell(values.get(name), name, rid) for name in header])
+        body.append([_cell(values.get(name), name) for name in header])
     return ids, body
 
 
@@ -221,17 +226,21 @@ def _check_reasons(reasons: Sequence[str]) -> tuple[str, ...]:
     return cleaned
 
 
-def _cell(value: Any, column: str, rid: str) -> Any:
+def _cell(value: Any, column: str) -> Any:
     if isinstance(value, float) and value.is_integer() and column == "year":
         return int(value)
     if value is None or isinstance(value, (int, float)):
         return value
-    text = str(value)
-    if len(text) > EXCEL_CELL_LIMIT:
-        warnings.warn(f"{rid}: {column} has {len(text):,} characters, more than an Excel cell "
-                      f"holds; cut to {EXCEL_CELL_LIMIT:,}", ReviewWarning, stacklevel=3)
-        text = text[: EXCEL_CELL_LIMIT - 1] + "…"
-    return text
+    return str(value)
+
+
+def _refuse_long(cells: Iterable[tuple[str, str, str, Any]]) -> None:
+    """Refuse texts longer than an Excel cell holds, naming each cell ``(ref, column,
+    record id, value)``."""
+    common.refuse_long_cells(
+        ((ref, f"{column} of {rid}", value) for ref, column, rid, value in cells), None,
+        "shorten these texts in the records (the full text stays in the records table), "
+        "then write the workbook again")
 
 
 # --- reading -----------------------------------------------------------------------------
