@@ -393,7 +393,7 @@ def test_save_writes_nothing_when_counts_or_paths_are_bad(
 ) -> None:
     with pytest.raises(InputError):
         save(replace(counts, new_reports=99), [tmp_path / "a.svg", tmp_path / "b.png"])
-    with pytest.raises(OptionError, match="output format"):
+    with pytest.raises(OptionError, match="unknown output type"):
         save(counts, [tmp_path / "a.svg", tmp_path / "b.jpeg"])
     (tmp_path / "b.png").write_bytes(b"keep")
     with pytest.raises(OutputError, match="exists"):

@@ -48,7 +48,6 @@ def _quiet_stdout(exc: BaseException) -> None:
     objects of the failed write without the "Exception ignored" noise they would print."""
     import gc
     import os
-    import sys
 
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
@@ -520,21 +519,15 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
       review pool studies.csv --cumulative year --percent
     """
     import json
-    import sys
-    from pathlib import Path
 
-    from .errors import OptionError
-    from .fileio import check_output
-    from .poolrun import PoolOptions, format_report, run_pool, write_report
+    from .fileio import check_outputs
+    from .plots import PLOT_SUFFIXES
+    from .poolrun import OUTPUT_SUFFIXES, PoolOptions, format_report, run_pool, write_report
     from .sheets.extraction import read_extraction
 
-    targets = [*outputs, *(p for p in (plot, funnel) if p)]
-    if len({str(Path(t).resolve()) for t in targets}) < len(targets):
-        raise OptionError("the same output file is named twice",
-                          hint="give each output its own name")
-    for target in targets:  # refuse before any work so nothing is half-written
-        check_output(target, [table], force)
-    _check_suffixes(outputs, plot, funnel)
+    # refuse before any work so nothing is half-written
+    check_outputs([*((o, OUTPUT_SUFFIXES) for o in outputs),
+                   *((p, PLOT_SUFFIXES) for p in (plot, funnel) if p)], [table], force)
     if table == "-":
         studies = read_extraction("-", sheet=sheet, design=design, data=sys.stdin.buffer.read(),
                                   name="<stdin>", required=[c for c in (by, cumulative) if c])
@@ -560,20 +553,6 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
     written = [*outputs, *(p for p in (plot, funnel) if p)]
     if written:
         click.echo(f"wrote {', '.join(written)}", err=True)
-
-
-def _check_suffixes(outputs: tuple[str, ...], plot: str | None, funnel: str | None) -> None:
-    from pathlib import Path
-
-    from .errors import OptionError
-    from .plots import PLOT_SUFFIXES
-    from .poolrun import OUTPUT_SUFFIXES
-
-    for path, allowed in [*((o, OUTPUT_SUFFIXES) for o in outputs),
-                          *((p, PLOT_SUFFIXES) for p in (plot, funnel) if p)]:
-        if Path(path).suffix.lower() not in allowed:
-            raise OptionError(f"unknown output type {Path(path).suffix or '(none)'!r}", path,
-                              f"use one of: {', '.join(allowed)}")
 
 
 @cli.command("init")
@@ -605,12 +584,6 @@ def init_command(directory: str, title: str) -> None:
                f"review.toml, then run: review run {directory}")
 
 
-def _load_review(review: str) -> Any:
-    from .config import load_config
-
-    return load_config(review)
-
-
 @cli.command("run")
 @click.argument("review", default=".", type=click.Path())
 def run_command(review: str) -> None:
@@ -634,9 +607,10 @@ def run_command(review: str) -> None:
       review run data/example-review
       review run my-review/review.toml
     """
+    from .config import load_config
     from .project import run
 
-    run(_load_review(review), echo=click.echo)
+    run(load_config(review), echo=click.echo)
 
 
 @cli.command("report")
@@ -659,19 +633,14 @@ def report_command(review: str, output: str | None, force: bool) -> None:
       review report my-review -o ~/Desktop/review.html
       review report my-review -o review.md
     """
-    from pathlib import Path
+    from .config import load_config
+    from .errors import InputError
+    from .project import check_report_output, run, save_report
 
-    from .errors import InputError, OptionError
-    from .fileio import atomic_path, check_output
-    from .project import output_path, run
-
-    config = _load_review(review)
-    suffixes = {".html": "report_html", ".htm": "report_html", ".md": "report_md"}
+    config = load_config(review)
     if output:
-        if Path(output).suffix.lower() not in suffixes:
-            raise OptionError("the report is .html or .md", output,
-                              "name the output report.html or report.md")
-        check_output(output, force=force)
+        check_report_output(output, force)
+
     def notes_only(line: str) -> None:  # quiet, but vanished rows and removed outputs are said
         if line.startswith("note: "):
             click.echo(line, err=True)
@@ -682,16 +651,7 @@ def report_command(review: str, output: str | None, force: bool) -> None:
                          str(config.path), "do what it says, then run `review report` again")
     click.echo(str(summary.report))
     if output:
-        import os
-
-        role = suffixes[Path(output).suffix.lower()]
-        text = output_path(config, role).read_text(encoding="utf-8")
-        if role == "report_md":  # point the image links at output/ from the new place
-            for name in ("prisma", "forest", "funnel"):
-                where = os.path.relpath(output_path(config, f"{name}_png"), Path(output).parent)
-                text = text.replace(f"]({name}.png)", f"]({Path(where).as_posix()})")
-        with atomic_path(output, force=force) as tmp:
-            tmp.write_text(text, encoding="utf-8")
+        save_report(config, output, force=force)
         click.echo(f"wrote {output}")
 
 
@@ -761,8 +721,6 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
       review parse pubmed.nbib scopus.ris -o refs.bib   BibTeX for Zotero, JabRef
       curl -s "$EFETCH_URL" | review parse - -o records.jsonl
     """
-    import sys
-
     from .articles import expand_paths, read_articles
     from .errors import EX_DATAERR
     from .outputs import write_articles, writer_for

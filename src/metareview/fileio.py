@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import MissingInputError, OutputError
+from .errors import MissingInputError, OptionError, OutputError
 
 
 def check_output(path: str | Path, inputs: Iterable[str | Path] = (), force: bool = False) -> Path:
@@ -70,3 +70,21 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def check_outputs(targets: Iterable[tuple[str | Path, Iterable[str]]],
+                  inputs: Iterable[str | Path] = (), force: bool = False) -> list[Path]:
+    """Refuse, before any work, a set of outputs: one named twice, one whose suffix is not
+    among those allowed for it (an :class:`~metareview.errors.OptionError`), and what
+    :func:`check_output` refuses. ``targets`` pairs each output with its allowed suffixes."""
+    pairs = [(Path(path), tuple(allowed)) for path, allowed in targets]
+    inputs = list(inputs)
+    if len({path.resolve() for path, _ in pairs}) < len(pairs):
+        raise OptionError("the same output file is named twice",
+                          hint="give each output its own name")
+    for path, allowed in pairs:
+        if path.suffix.lower() not in allowed:
+            raise OptionError(f"unknown output type {path.suffix or '(none)'!r}", str(path),
+                              f"use one of: {', '.join(allowed)}")
+        check_output(path, inputs, force)
+    return [path for path, _ in pairs]

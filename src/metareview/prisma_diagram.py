@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import OptionError
-from .fileio import atomic_path, check_output
+from .fileio import atomic_path, check_outputs
 from .plots import figure_bytes
 from .prisma import NamedCount, PrismaCounts, to_csv
 
@@ -405,19 +405,9 @@ def save(
     Every path is checked and every file rendered before the first is written, and
     each is written atomically, so a bad count or a bad path leaves no file behind.
     """
-    targets = [Path(p) for p in paths]
     inputs = list(inputs)
-    for target in targets:
-        fmt = target.suffix.lower().lstrip(".")
-        if fmt not in (*FORMATS, "csv"):
-            raise OptionError(
-                f"cannot tell the output format from {target.suffix or 'no extension'!r}",
-                str(target),
-                f"name the file .{', .'.join(FORMATS)} or .csv",
-            )
-        check_output(target, inputs, force)
-    if len({t.resolve() for t in targets}) < len(targets):
-        raise OptionError("the same output is named twice", hint="name each output once")
+    suffixes = [f".{fmt}" for fmt in (*FORMATS, "csv")]
+    targets = check_outputs(((p, suffixes) for p in paths), inputs, force)
     contents = [
         to_csv(counts.check()).encode()
         if t.suffix.lower() == ".csv"

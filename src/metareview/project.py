@@ -578,3 +578,36 @@ def _report_step(r: _Run, counts: PrismaCounts, studies: StudyTable,
         r.state.done("report", fingerprint)
     r.reached.add("report")
     return paths[0]
+
+
+
+#: The report files ``review report -o`` can save, by suffix.
+REPORT_SUFFIXES = {".html": "report_html", ".htm": "report_html", ".md": "report_md"}
+
+
+def check_report_output(output: str | Path, force: bool = False) -> Path:
+    """Refuse a report output that is not .html or .md, or that exists unless ``force``
+    (:func:`~metareview.fileio.check_output`): before the run, so a bad name costs nothing."""
+    from .errors import OptionError
+    from .fileio import check_output
+
+    if Path(output).suffix.lower() not in REPORT_SUFFIXES:
+        raise OptionError("the report is .html or .md", str(output),
+                          "name the output report.html or report.md")
+    return check_output(output, force=force)
+
+
+def save_report(config: ReviewConfig, output: str | Path, *, force: bool = False) -> Path:
+    """Copy the report of the last run to ``output``: .html as it is (its images are
+    embedded), .md with its image links pointing at the PNG files in the outputs folder
+    from the new place."""
+    target = check_report_output(output, force)
+    role = REPORT_SUFFIXES[target.suffix.lower()]
+    text = output_path(config, role).read_text(encoding="utf-8")
+    if role == "report_md":
+        for name in ("prisma", "forest", "funnel"):
+            where = os.path.relpath(output_path(config, f"{name}_png"), target.parent)
+            text = text.replace(f"]({name}.png)", f"]({Path(where).as_posix()})")
+    with atomic_path(target, force=force) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return target
