@@ -502,3 +502,11 @@ def test_help_has_examples() -> None:
     code, out, _ = run("prisma", "--help")
     assert code == 0
     assert "review prisma counts.csv -o flow.svg -o flow.png" in out
+
+
+def test_a_utf16_counts_file_reads_like_utf8(tmp_path: Path) -> None:
+    # Excel's "Unicode text" and some Windows tools save CSV as UTF-16 with a BOM
+    source = FIXTURES / "filled.csv"
+    utf16 = tmp_path / "counts16.csv"
+    utf16.write_bytes(source.read_text(encoding="utf-8").encode("utf-16"))
+    assert prisma.read_csv(utf16) == prisma.read_csv(source)

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from .errors import InputError, MissingInputError, ReviewWarning
 from .fileio import atomic_path
+from .textcodec import text_codec
 
 COLUMNS = ("data", "node", "box", "description", "boxtext", "tooltips", "url", "n")
 
@@ -611,7 +612,8 @@ def read_csv(source: str | Path, text: str | None = None) -> PrismaCounts:
     name = str(source)
     if text is None:
         try:
-            text = Path(source).read_text(encoding="utf-8-sig")
+            raw = Path(source).read_bytes()
+            text = raw.decode(text_codec(raw[:4]))
         except UnicodeDecodeError as exc:
             raise InputError("not UTF-8 text", name, "save the CSV as UTF-8") from exc
         except OSError as exc:
