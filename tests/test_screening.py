@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from metareview.cli import cli
-from metareview.errors import InputError, OptionError, ValidationError
+from metareview.errors import InputError, OptionError, OutputError, ValidationError
 from metareview.sheets.screening import (
     DEFAULT_REASONS,
     cohen_kappa,
@@ -19,6 +19,7 @@ from metareview.sheets.screening import (
     read_screening,
     screening_columns,
     update_screening,
+    write_or_update,
     write_screening,
 )
 
@@ -337,3 +338,40 @@ def test_cli_screen_update(tmp_path: Path) -> None:
     sheet = read_screening(book)
     assert [(d.record_id, d.decision) for d in sheet.decisions] == [
         ("pmid:1", "exclude"), ("pmid:2", None), ("pmid:3", None)]
+
+
+def test_write_or_update_filters_by_the_screened_workbook_and_appends(tmp_path: Path) -> None:
+    records = tmp_path / "r.csv"
+    records.write_text("record_id,title\npmid:1,one\npmid:2,two\npmid:3,three\n",
+                       encoding="utf-8")
+    ta = tmp_path / "ta.xlsx"
+    wrote = write_or_update([records], ta)
+    assert (wrote.stage, wrote.records, wrote.update) == ("title-abstract", 3, None)
+    assert wrote.summary() == f"wrote {ta}: 3 records for title-abstract screening"
+    _edit(ta, {"pmid:1": ("include",), "pmid:2": ("exclude",), "pmid:3": ("maybe",)},
+          shuffle=False)
+
+    ft = tmp_path / "ft.xlsx"
+    with pytest.raises(OptionError, match="--screened is for the full-text stage"):
+        write_or_update([records], ft, screened=ta)
+    assert not ft.exists()
+    full = write_or_update([records], ft, stage="full-text", screened=ta,
+                           reasons=" wrong outcome ;no control group")
+    assert full.to_dict() == {"path": str(ft), "stage": "full-text", "records": 2,
+                              "update": None}
+    assert [d.record_id for d in read_screening(ft).decisions] == ["pmid:1", "pmid:3"]
+    assert [c.value for c in load_workbook(ft)["reasons"]["A"]][1:] == [
+        "wrong outcome", "no control group"]
+
+    with pytest.raises(OutputError, match="the file exists"):
+        write_or_update([records], ta)
+    records.write_text("record_id,title\npmid:1,one\npmid:4,four\n", encoding="utf-8")
+    updated = write_or_update([records], ta, update=True)
+    assert updated.update is not None
+    assert (updated.update.added, updated.update.missing) == (("pmid:4",), ("pmid:2", "pmid:3"))
+    assert updated.summary().splitlines() == [
+        f"updated {ta}: 1 new record(s) added as new rows",
+        "2 record(s) in the workbook are no longer among the records (left in place): "
+        "pmid:2, pmid:3"]
+    assert [(d.record_id, d.decision) for d in read_screening(ta).decisions] == [
+        ("pmid:1", "include"), ("pmid:2", "exclude"), ("pmid:3", "maybe"), ("pmid:4", None)]

@@ -295,34 +295,11 @@ def screen_write_command(records: tuple[str, ...], output: str, stage: str,
       review screen unique-2.csv -o title-abstract.xlsx --update   after a new search
       review dedupe sources/ | review screen - -o title-abstract.xlsx
     """
-    from pathlib import Path
-
-    from .errors import OptionError
-    from .fileio import atomic_path, check_output
     from .sheets import screening
-    from .sheets.extraction import read_records
 
-    inputs = [*records, *([screened] if screened else [])]
-    update = update and Path(output).exists()
-    check_output(output, inputs, force or update)
-    if screened and stage != "full-text":
-        raise OptionError("--screened is for the full-text stage",
-                          hint="add --stage full-text")
-    rows, sources = read_records(records)
-    if screened:
-        rows = screening.read_screening(screened).select(rows)
-    listed = tuple(r.strip() for r in reasons.split(";")) if reasons else screening.DEFAULT_REASONS
-    if update:
-        with atomic_path(output, inputs, force=True) as tmp:
-            done = screening.update_screening(Path(output), rows, tmp)
-        click.echo(f"updated {output}: {len(done.added):,} new record(s) added as new rows")
-        if done.missing:
-            click.echo(f"{len(done.missing):,} record(s) in the workbook are no longer among "
-                       f"the records (left in place): {', '.join(done.missing)}")
-        return
-    with atomic_path(output, inputs, force) as tmp:
-        screening.write_screening(rows, tmp, stage=stage, reasons=listed, sources=sources)
-    click.echo(f"wrote {output}: {len(rows):,} records for {stage} screening")
+    done = screening.write_or_update(records, output, stage=stage, reasons=reasons,
+                                     screened=screened, update=update, force=force)
+    click.echo(done.summary())
 
 
 @screen_group.command("status")

@@ -23,8 +23,9 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from .. import __version__
 from ..errors import InputError, OptionError, ReviewError, ValidationError
+from ..fileio import atomic_path, check_output
 from . import common
-from .extraction import key, record_id
+from .extraction import key, read_records, record_id
 
 STAGES = ("title-abstract", "full-text")
 DECISIONS = {"title-abstract": ("include", "exclude", "maybe"), "full-text": ("include", "exclude")}
@@ -172,6 +173,72 @@ def update_screening(
     book.save(target)
     missing = tuple(d.record_id for d in sheet.decisions if d.record_id not in wanted)
     return ScreeningUpdate(sheet.stage, tuple(added), missing)
+
+
+@dataclass(frozen=True)
+class ScreeningWrite:
+    """What :func:`write_or_update` did: the workbook ``path``, its ``stage`` and number of
+    ``records`` when written anew, or the :class:`ScreeningUpdate` when updated."""
+
+    path: str
+    stage: str
+    records: int
+    update: ScreeningUpdate | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "stage": self.stage, "records": self.records,
+                "update": self.update.to_dict() if self.update else None}
+
+    def summary(self) -> str:
+        """The lines ``review screen`` prints."""
+        if self.update is None:
+            return f"wrote {self.path}: {self.records:,} records for {self.stage} screening"
+        done = self.update
+        lines = [f"updated {self.path}: {len(done.added):,} new record(s) added as new rows"]
+        if done.missing:
+            lines.append(f"{len(done.missing):,} record(s) in the workbook are no longer among "
+                         f"the records (left in place): {', '.join(done.missing)}")
+        return "\n".join(lines)
+
+
+def write_or_update(
+    records: Sequence[str | Path],
+    target: str | Path,
+    *,
+    stage: str = "title-abstract",
+    reasons: str | Sequence[str] | None = None,
+    screened: str | Path | None = None,
+    update: bool = False,
+    force: bool = False,
+) -> ScreeningWrite:
+    """Read ``records`` (records tables or article files, ``-`` for stdin) and write the
+    screening workbook ``target`` atomically, or with ``update`` add the new records to
+    the existing ``target`` (:func:`update_screening`; a missing ``target`` is written anew).
+
+    At the full-text stage ``screened`` names the title/abstract workbook whose include
+    and maybe records are kept. ``reasons`` is a list, or one text separated by ``;``
+    (default :data:`DEFAULT_REASONS`). An existing ``target`` is refused without ``force``
+    or ``update``; neither it nor any input is ever overwritten half-written.
+    """
+    inputs = [*records, *([screened] if screened else [])]
+    update = update and Path(target).exists()
+    check_output(target, inputs, force or update)
+    if screened and stage != "full-text":
+        raise OptionError("--screened is for the full-text stage",
+                          hint="add --stage full-text")
+    rows, sources = read_records(records)
+    if screened:
+        rows = read_screening(screened).select(rows)
+    if isinstance(reasons, str):
+        reasons = tuple(r.strip() for r in reasons.split(";")) if reasons else None
+    listed = tuple(reasons) if reasons else DEFAULT_REASONS
+    if update:
+        with atomic_path(target, inputs, force=True) as tmp:
+            done = update_screening(Path(target), rows, tmp)
+        return ScreeningWrite(str(target), done.stage, len(rows), done)
+    with atomic_path(target, inputs, force) as tmp:
+        write_screening(rows, tmp, stage=stage, reasons=listed, sources=sources)
+    return ScreeningWrite(str(target), stage, len(rows))
 
 
 def _body(
