@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     InputError,
@@ -22,6 +22,9 @@ from .errors import (
     ReviewError,
     ValidationError,
 )
+
+if TYPE_CHECKING:
+    from .poolrun import PoolOptions
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -86,15 +89,6 @@ class Source:
 
 
 @dataclass(frozen=True)
-class Analysis:
-    measure: str | None = None  # None: the design's default
-    method: str = "REML"
-    test: str = "z"
-    level: float = 95.0
-    by: str | None = None
-
-
-@dataclass(frozen=True)
 class ReviewConfig:
     """A validated ``review.toml``; every path is absolute."""
 
@@ -109,7 +103,7 @@ class ReviewConfig:
     extraction: Path
     design: str
     fields: tuple[str, ...]
-    analysis: Analysis = field(default_factory=Analysis)
+    analysis: PoolOptions  # what `review run` pools with
     output_dir: Path = Path("output")
 
     @property
@@ -296,17 +290,18 @@ def load_config(path: str | Path) -> ReviewConfig:
         extraction=under_root(extraction.get("workbook"), "extraction/extraction.xlsx"),
         design=design,
         fields=tuple(str(f) for f in extraction.get("fields", ())),
-        analysis=Analysis(level=float(analysis.get("level", 95)), by=analysis.get("by"),
-                          **choices),
+        analysis=choices,
         output_dir=under_root(outputs.get("dir"), "output"),
     )
 
 
 def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,
-                    problems: list[ReviewError]) -> dict[str, Any]:
+                    problems: list[ReviewError]) -> PoolOptions:
     """Check ``[analysis]`` with :func:`metareview.poolrun.check_options`, so a bad setting
-    stops the run here, at its line, not after the screening. Returns ``measure``,
-    ``method`` and ``test`` spelled as poolrun spells them."""
+    stops the run here, at its line, not after the screening. Returns the options
+    ``review run`` pools with: the choices spelled as poolrun spells them, plus
+    leave-one-out and the small-study tests the report shows — except with the GLMM,
+    which has no inverse-variance weights for them (``run`` says so in a note)."""
     from .poolrun import PoolOptions, check_options
 
     given = {key: analysis[key] for key, kind in (("measure", str), ("method", str),
@@ -319,8 +314,11 @@ def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,
             # pool's words name options (--level); here they are keys
             problems.append(InputError(exc.message.replace("--", ""), lines.at("analysis", key),
                                        (exc.hint or "").replace("--", "")))
-    return {"measure": checked.measure if "measure" in given else None,
-            "method": checked.method, "test": checked.test}
+    extras = checked.method != "GLMM"
+    return PoolOptions(measure=checked.measure if "measure" in given else None,
+                       method=checked.method, test=checked.test,
+                       level=float(analysis.get("level", 95)), by=analysis.get("by"),
+                       leave_one_out=extras, bias=extras)
 
 
 def init_project(directory: str | Path, title: str = "") -> Path:

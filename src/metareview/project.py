@@ -41,7 +41,7 @@ from .fileio import atomic_path
 
 if TYPE_CHECKING:
     from .dedupe import DedupeResult
-    from .poolrun import PoolOptions, PoolReport
+    from .poolrun import PoolReport
     from .prisma import PrismaCounts
     from .records import Article
     from .sheets.extraction import StudyTable
@@ -517,23 +517,11 @@ def _read_studies(r: _Run, wanted: set[str],
     return validate(table, design=config.design, required=[by] if by else [])
 
 
-def pool_options(config: ReviewConfig) -> PoolOptions:
-    """The :class:`~metareview.poolrun.PoolOptions` of the review's ``[analysis]``, with
-    leave-one-out and the small-study tests the report shows — except with the GLMM, which
-    has no inverse-variance weights for them (``run`` says so in a note)."""
-    from .poolrun import PoolOptions
-
-    a = config.analysis
-    extras = a.method != "GLMM"
-    return PoolOptions(measure=a.measure, method=a.method, test=a.test, level=a.level,
-                       by=a.by, leave_one_out=extras, bias=extras)
-
-
 def _pool_step(r: _Run, studies: StudyTable) -> PoolReport:
     from .plots import forest_plot, funnel_plot, save_figure
     from .poolrun import markdown, run_pool
 
-    options = pool_options(r.config)
+    options = r.config.analysis
     pool = run_pool(studies, options)
     paths = [output_path(r.config, role) for role in DERIVED["pool"]]
     fingerprint = _fingerprint("pool", pool.to_dict())
