@@ -417,3 +417,20 @@ def test_cli_dedupe_errors(tmp_path: Path) -> None:
     assert not out.exists()
     missing = runner.invoke(cli, ["dedupe", str(tmp_path / "nope.xml")])
     assert missing.exit_code == 66 and "no such file" in missing.output
+
+
+def test_dedupe_files_writes_what_the_cli_writes(tmp_path: Path) -> None:
+    from metareview.dedupe import dedupe_files
+
+    names = _fixtures(tmp_path)
+    inputs = [str(tmp_path / n) for n in names]
+    result = dedupe_files(inputs, output=str(tmp_path / "u.csv"),
+                          log_path=str(tmp_path / "log.xlsx"))
+    assert result.summary() == "5 records read, 2 unique, 3 duplicates removed (doi 2, title 1)"
+    with open(tmp_path / "u.csv", newline="", encoding="utf-8") as handle:
+        assert len(list(csv.DictReader(handle))) == 2
+    rules = [row[LOG_COLUMNS.index("rule")].value
+             for row in openpyxl.load_workbook(tmp_path / "log.xlsx").active.iter_rows(min_row=2)]
+    assert rules == ["doi", "doi", "title"]
+    with pytest.raises(OptionError, match="both go to stdout"):
+        dedupe_files(inputs, output="-", log_path="-")

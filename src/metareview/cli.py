@@ -196,36 +196,12 @@ def dedupe_command(inputs: tuple[str, ...], output: str | None, log_path: str | 
       review dedupe pubmed.xml embase.ris -o unique.xlsx --log duplicates.xlsx
       review dedupe sources/ -o unique.ris      for Zotero or EndNote
     """
-    from . import dedupe
-    from .errors import OptionError
-    from .fileio import check_output
-    from .outputs import write_articles, write_rows, writer_for
+    from .dedupe import dedupe_files
 
-    sources = [*inputs, *([overrides] if overrides else [])]
-    unique_writer = writer_for(output)  # unknown types fail before any reading
-    if log_path is not None:
-        writer_for(log_path)
+    result = dedupe_files(inputs, output=output, log_path=log_path, threshold=threshold,
+                          overrides=overrides, format=format_, force=force)
     to_stdout = output in (None, "-") or log_path == "-"
-    if output in (None, "-") and log_path == "-":
-        raise OptionError("the unique records and the log cannot both go to stdout",
-                          hint="give -o FILE or --log FILE")
-    for path in (output, log_path):
-        if path and path != "-":
-            check_output(path, sources, force)
-    decisions = dedupe.read_overrides(overrides) if overrides else ()
-    result = dedupe.dedupe(dedupe.read_inputs(list(inputs), format_), threshold, decisions)
-    rules = ", ".join(f"{rule} {n:,}" for rule, n in sorted(result.rule_counts().items()))
-    summary = (f"{result.n_input:,} records read, {len(result.records):,} unique, "
-               f"{result.n_removed:,} duplicates removed" + (f" ({rules})" if rules else ""))
-    if unique_writer.table:
-        write_rows(result.records, output, inputs=sources, force=force)
-    else:
-        write_articles((r.article for r in result.records), output, inputs=sources, force=force)
-    if log_path:
-        quote = writer_for(log_path).name == "csv"  # the CSV log is opened in spreadsheets
-        write_rows(dedupe.log_rows(result, quote), log_path, columns=dedupe.LOG_COLUMNS,
-                   inputs=sources, force=force)
-    click.echo(summary, err=to_stdout)
+    click.echo(result.summary(), err=to_stdout)
     for path in (output, log_path):
         if path and path != "-":
             click.echo(f"wrote {path}", err=to_stdout)

@@ -230,6 +230,12 @@ class DedupeResult:
                 counts[link.rule] += 1
         return dict(counts)
 
+    def summary(self) -> str:
+        """One line: records read, unique, removed, and by which rule."""
+        rules = ", ".join(f"{rule} {n:,}" for rule, n in sorted(self.rule_counts().items()))
+        return (f"{self.n_input:,} records read, {len(self.records):,} unique, "
+                f"{self.n_removed:,} duplicates removed" + (f" ({rules})" if rules else ""))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "n_input": self.n_input,
@@ -814,6 +820,47 @@ def rows_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] = ()) -> 
     buffer = io.BytesIO()
     WRITERS["csv"].write(Table(rows, columns), buffer, "csv")
     return buffer.getvalue().decode("utf-8")
+
+
+def dedupe_files(
+    inputs: Sequence[str],
+    *,
+    output: str | None,
+    log_path: str | None = None,
+    threshold: float = 90.0,
+    overrides: str | None = None,
+    format: str | None = None,
+    force: bool = False,
+) -> DedupeResult:
+    """What ``review dedupe`` does: read ``inputs``, apply the reviewer's ``overrides`` log,
+    and write the unique records to ``output`` and the log to ``log_path`` (``None`` or
+    ``-``: stdout; the type follows the extension). Every output is checked before any
+    reading: an unknown type, an existing file without ``force``, or an input as output."""
+    from .errors import OptionError
+    from .fileio import check_output
+    from .outputs import write_articles, write_rows, writer_for
+
+    sources = [*inputs, *([overrides] if overrides else [])]
+    unique_writer = writer_for(output)
+    if log_path is not None:
+        writer_for(log_path)
+    if output in (None, "-") and log_path == "-":
+        raise OptionError("the unique records and the log cannot both go to stdout",
+                          hint="give -o FILE or --log FILE")
+    for path in (output, log_path):
+        if path and path != "-":
+            check_output(path, sources, force)
+    decisions = read_overrides(overrides) if overrides else ()
+    result = dedupe(read_inputs(list(inputs), format), threshold, decisions)
+    if unique_writer.table:
+        write_rows(result.records, output, inputs=sources, force=force)
+    else:
+        write_articles((r.article for r in result.records), output, inputs=sources, force=force)
+    if log_path:
+        quote = writer_for(log_path).name == "csv"  # the CSV log is opened in spreadsheets
+        write_rows(log_rows(result, quote), log_path, columns=LOG_COLUMNS,
+                   inputs=sources, force=force)
+    return result
 
 
 def unique_csv(result: DedupeResult) -> str:
