@@ -104,7 +104,8 @@ class Article:
     """One bibliographic record.
 
     ``source_format``, ``source_file`` and ``record_index`` (0-based within the file)
-    say where it came from. ``titles`` and ``abstracts`` keep every language given;
+    say where it came from; ``source_database`` names the database that exported it
+    (``PubMed``, ``Scopus``, ``Web of Science`` …) when the file tells, else ``None``. ``titles`` and ``abstracts`` keep every language given;
     :attr:`title` and :attr:`abstract` pick the primary one (the first given).
     ``extra`` keeps source fields that have no place in the model, as (tag, value) pairs.
     ``affiliations`` holds affiliations the source gives for the record, not tied to an
@@ -114,6 +115,7 @@ class Article:
     source_format: str
     source_file: str
     record_index: int
+    source_database: str | None = None
     pmid: str | None = None
     doi: str | None = None
     pmcid: str | None = None
@@ -174,6 +176,7 @@ class Article:
         history = {f"date_{status}": date.iso() for status, date in self.history}
         row: dict[str, Any] = {
             "source_format": self.source_format,
+            "source_database": self.source_database,
             "source_file": self.source_file,
             "record_index": self.record_index,
             "pmid": self.pmid,

@@ -119,6 +119,7 @@ def _article(
     extra += [("conference", t) for t in all_text(work, "event_metadata/conference_name")]
     return Article(
         source_format=FORMAT.name,
+        source_database="Crossref",
         source_file=source,
         record_index=index,
         **{field: find_text(item, path) for path, field in SIMPLE_FIELDS.items()},  # type: ignore[arg-type]

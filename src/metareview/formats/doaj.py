@@ -79,6 +79,7 @@ def _article(record: etree._Element, source: str, index: int) -> Article:
     )
     return Article(
         source_format=FORMAT.name,
+        source_database="DOAJ",
         source_file=source,
         record_index=index,
         **fields,  # type: ignore[arg-type]

@@ -105,6 +105,7 @@ def _result(result: etree._Element, source: str, index: int) -> Article:
     first_page, last_page = split_pages(fields.get("pages"))
     return Article(
         source_format=FORMAT.name,
+        source_database="Europe PMC",
         source_file=source,
         record_index=index,
         **fields,
@@ -204,6 +205,7 @@ def _dublin_core(record: etree._Element, source: str, index: int) -> Article:
     first_page, last_page = split_pages(fields.get("pages"))
     return Article(
         source_format=FORMAT.name,
+        source_database="Europe PMC",
         source_file=source,
         record_index=index,
         **fields,  # type: ignore[arg-type]

@@ -113,6 +113,7 @@ def _article(pairs: list[tuple[str, str]], source: str, index: int) -> Article:
     )
     return Article(
         source_format=FORMAT.name,
+        source_database="PubMed",
         source_file=source,
         record_index=index,
         extra=f.rest(),

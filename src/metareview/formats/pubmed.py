@@ -229,7 +229,15 @@ def _finish(f: Fields, source: str, index: int, fmt: str) -> Article:
     ):
         if key in f:
             f[key] = tuple(unique(f[key]) if key in _UNIQUE else f[key])
-    return Article(source_format=fmt, source_file=source, record_index=index, journal=journal, **f)
+    database = "PubMed" if fmt == "medline" else None  # publisher files come from journals
+    return Article(
+        source_format=fmt,
+        source_database=database,
+        source_file=source,
+        record_index=index,
+        journal=journal,
+        **f,
+    )
 
 
 _UNIQUE = frozenset(["languages", "keywords", "mesh_terms", "publication_types"])
