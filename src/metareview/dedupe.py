@@ -569,8 +569,8 @@ def _unique(name: str, used: set[str], suffix: str) -> str:
 
 # --- records tables (the output of `review parse` or `review dedupe`) -------------------
 
-_SCALARS = ("source_database", "pmid", "doi", "pmcid", "publisher_id", "url", "vernacular_title", "volume",
-            "issue", "elocation", "publication_status")
+_SCALARS = ("source_database", "pmid", "doi", "pmcid", "publisher_id", "url",
+            "vernacular_title", "volume", "issue", "elocation", "publication_status")
 _LISTS = ("languages", "keywords", "mesh_terms", "publication_types")
 _JOURNAL = {"journal": "title", "journal_abbrev": "iso_abbrev", "issn_print": "issn_print",
             "issn_electronic": "issn_electronic", "issn": "issn", "publisher": "publisher"}

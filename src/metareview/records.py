@@ -105,7 +105,8 @@ class Article:
 
     ``source_format``, ``source_file`` and ``record_index`` (0-based within the file)
     say where it came from; ``source_database`` names the database that exported it
-    (``PubMed``, ``Scopus``, ``Web of Science`` …) when the file tells, else ``None``. ``titles`` and ``abstracts`` keep every language given;
+    (``PubMed``, ``Scopus``, ``Web of Science`` …) when the file tells, else ``None``.
+    ``titles`` and ``abstracts`` keep every language given;
     :attr:`title` and :attr:`abstract` pick the primary one (the first given).
     ``extra`` keeps source fields that have no place in the model, as (tag, value) pairs.
     ``affiliations`` holds affiliations the source gives for the record, not tied to an
