@@ -44,6 +44,8 @@ question = ""
 
 # One [[sources]] table per database or register searched. `path` is an export file
 # or a folder of them (PubMed/MEDLINE XML, JATS, Crossref, RIS, nbib, BibTeX, ...).
+# Every path must lie inside this folder; a source kept elsewhere is read where it is
+# only when its table says `read_only = true` (review never writes there).
 [[sources]]
 label = "pubmed"
 database = "PubMed"
@@ -115,7 +117,8 @@ class ReviewConfig:
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "review": {"title": str, "question": str},
     # a search date may be a TOML date (2025-01-31) or text ("January 2025")
-    "sources": {"label": str, "path": str, "database": str, "searched": (str, date)},
+    "sources": {"label": str, "path": str, "database": str, "searched": (str, date),
+                "read_only": bool},
     "dedupe": {"threshold": (int, float)},
     "screening": {"title_abstract": str, "full_text": str, "reasons": list},
     "extraction": {"workbook": str, "design": str, "fields": list},
@@ -166,7 +169,7 @@ def load_config(path: str | Path) -> ReviewConfig:
         raise MissingInputError(
             "no review.toml here", str(file), "create one with `review init DIR`"
         )
-    text = file.read_text(encoding="utf-8")
+    text = _read_text(file)
     lines = _Lines(text, str(file))
     try:
         data = tomllib.loads(text)
@@ -175,6 +178,13 @@ def load_config(path: str | Path) -> ReviewConfig:
 
     problems: list[ReviewError] = []
     root = file.parent.resolve()
+
+    def inside(path: Path, where: str, what: str, hint: str) -> Path:
+        # resolve() follows symlinks: a link inside the folder that leads out is refused too
+        if not path.resolve().is_relative_to(root):
+            problems.append(OutputError(f"{what} {path.resolve()} lies outside the review "
+                                        f"folder {root}", where, hint))
+        return path
 
     def table(name: str, value: Any, index: int = 0) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -191,7 +201,8 @@ def load_config(path: str | Path) -> ReviewConfig:
                         f"known keys: {known}",
                     )
                 )
-            elif not isinstance(item, expected) or isinstance(item, bool):
+            elif not isinstance(item, expected) or (isinstance(item, bool)
+                                                     and expected is not bool):
                 problems.append(
                     InputError(
                         f"{name}.{key} has the wrong type ({type(item).__name__})",
@@ -236,6 +247,10 @@ def load_config(path: str | Path) -> ReviewConfig:
             )
             continue
         source_path = root / str(where)
+        if entry.get("read_only") is not True:
+            inside(source_path, lines.at("sources", "path", index), f"source {label!r}",
+                   "move the export into the review folder, or add `read_only = true` to "
+                   "this [[sources]] table to read it where it is (it is only ever read)")
         if not source_path.exists():
             problems.append(
                 MissingInputError(
@@ -264,7 +279,8 @@ def load_config(path: str | Path) -> ReviewConfig:
             )
         )
     choices = _check_analysis(analysis, design, lines, problems)
-    threshold = float(dedupe.get("threshold", 90))
+    given = dedupe.get("threshold", 90)
+    threshold = float(given) if isinstance(given, (int, float)) else 90.0  # else reported
     if not 0 <= threshold <= 100:
         problems.append(
             InputError(
@@ -272,11 +288,25 @@ def load_config(path: str | Path) -> ReviewConfig:
             )
         )
 
+    def under_root(table: str, key: str, value: object, default: str) -> Path:
+        return inside(root / str(value or default), lines.at(table, key),
+                      f"{table}.{key}", "review run writes only inside the review folder: "
+                      "give a path relative to it, without .. or a link leading out")
+
+    title_abstract = under_root("screening", "title_abstract", screening.get("title_abstract"),
+                                "screening/title-abstract.xlsx")
+    full_text = under_root("screening", "full_text", screening.get("full_text"),
+                           "screening/full-text.xlsx")
+    workbook = under_root("extraction", "workbook", extraction.get("workbook"),
+                          "extraction/extraction.xlsx")
+    output_dir = under_root("outputs", "dir", outputs.get("dir"), "output")
+    _refuse_overlaps(sources, [(title_abstract, lines.at("screening", "title_abstract")),
+                               (full_text, lines.at("screening", "full_text")),
+                               (workbook, lines.at("extraction", "workbook")),
+                               (output_dir, lines.at("outputs", "dir"))], problems)
+
     if problems:
         raise ValidationError(problems, str(file))
-
-    def under_root(value: object, default: str) -> Path:
-        return root / str(value or default)
 
     return ReviewConfig(
         path=file.resolve(),
@@ -284,15 +314,44 @@ def load_config(path: str | Path) -> ReviewConfig:
         question=str(review.get("question", "")),
         sources=tuple(sources),
         dedupe_threshold=threshold,
-        title_abstract=under_root(screening.get("title_abstract"), "screening/title-abstract.xlsx"),
-        full_text=under_root(screening.get("full_text"), "screening/full-text.xlsx"),
+        title_abstract=title_abstract,
+        full_text=full_text,
         reasons=tuple(str(r) for r in screening.get("reasons", ())),
-        extraction=under_root(extraction.get("workbook"), "extraction/extraction.xlsx"),
+        extraction=workbook,
         design=design,
         fields=tuple(str(f) for f in extraction.get("fields", ())),
         analysis=choices,
-        output_dir=under_root(outputs.get("dir"), "output"),
+        output_dir=output_dir,
     )
+
+
+def _read_text(file: Path) -> str:
+    """review.toml's text: UTF-8, or UTF-16/32 with a byte-order mark (Windows editors)."""
+    from .textcodec import text_codec
+
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise MissingInputError(f"cannot read the file ({exc.strerror})", str(file)) from None
+    try:
+        return data.decode(text_codec(data))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte {exc.start})", str(file),
+                         "save review.toml as UTF-8") from None
+
+
+def _refuse_overlaps(sources: list[Source], written: list[tuple[Path, str]],
+                     problems: list[ReviewError]) -> None:
+    """A workbook or the outputs folder inside a source (or a source among the outputs)
+    would be read back as an export, or written over: refuse it at its line."""
+    for path, where in written:
+        target = path.resolve()
+        for source in sources:
+            read = source.path.resolve()
+            if target.is_relative_to(read) or read.parent == target:
+                problems.append(OutputError(
+                    f"{target} overlaps source {source.label!r} ({read})", where,
+                    "keep sources, workbooks and outputs in separate places"))
 
 
 def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,

@@ -79,14 +79,19 @@ def save_figure(fig: Figure, path: str | Path, *, inputs: Sequence[str | Path] =
     """Save ``fig`` atomically in the format named by the suffix of ``path``."""
     target = Path(path)
     _check_suffix(target)
+    data = figure_file(fig, target.suffix[1:].lower())
+    with atomic_path(target, inputs=inputs, force=force) as tmp:
+        tmp.write_bytes(data)
+    return target
+
+
+def figure_file(fig: Figure, fmt: str) -> bytes:
+    """The bytes :func:`save_figure` writes for ``fmt`` (png, svg, pdf); closes ``fig``."""
     plt = _load_pyplot()
     try:
-        data = figure_bytes(fig, target.suffix[1:].lower(), bbox_inches="tight")
-        with atomic_path(target, inputs=inputs, force=force) as tmp:
-            tmp.write_bytes(data)
+        return figure_bytes(fig, fmt, bbox_inches="tight")
     finally:
         plt.close(fig)
-    return target
 
 
 def _ci_text(est: float | None, lb: float | None, ub: float | None, digits: int,

@@ -391,6 +391,14 @@ def render(counts: PrismaCounts, fmt: str = "svg", dpi: int = 200) -> bytes:
         return figure_bytes(fig, fmt, dpi)
 
 
+def file_bytes(counts: PrismaCounts, suffix: str, dpi: int = 200) -> bytes:
+    """What :func:`save` writes to a file with this ``suffix``: the PRISMA2020 CSV for
+    ``.csv``, else the diagram (``.svg``, ``.png``, ``.pdf``)."""
+    if suffix.lower() == ".csv":
+        return to_csv(counts.check()).encode()
+    return render(counts, suffix.lower().lstrip("."), dpi)
+
+
 def save(
     counts: PrismaCounts,
     paths: Iterable[str | Path],
@@ -408,12 +416,7 @@ def save(
     inputs = list(inputs)
     suffixes = [f".{fmt}" for fmt in (*FORMATS, "csv")]
     targets = check_outputs(((p, suffixes) for p in paths), inputs, force)
-    contents = [
-        to_csv(counts.check()).encode()
-        if t.suffix.lower() == ".csv"
-        else render(counts, t.suffix.lower().lstrip("."), dpi)
-        for t in targets
-    ]
+    contents = [file_bytes(counts, t.suffix, dpi) for t in targets]
     for target, data in zip(targets, contents, strict=True):
         with atomic_path(target, inputs=inputs, force=force) as tmp:
             tmp.write_bytes(data)

@@ -19,6 +19,12 @@ Whether a step must run is decided by a fingerprint (SHA-256) of its inputs, kep
 ``<outputs>/.review-state.json``; files are only rewritten when their bytes change, so a
 second run changes no file.
 
+The state file also holds the fingerprint of every output file the run wrote. An output
+whose bytes changed since (edited by hand) is never replaced or removed: the run stops
+with an error naming it (or, when removing, keeps it with a note). ``duplicates.csv`` is
+the exception: the reviewer edits its override column, and the run writes it again.
+A state file that cannot be read is rebuilt, with a note (every step runs again).
+
 A run that stops (politely or with an error) before a step of steps 3-4 removes that
 step's outputs and those of the later steps, with a note, so that no file in the outputs
 folder describes earlier inputs. ``records.csv`` and ``duplicates.csv`` (which holds the
@@ -37,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .config import ReviewConfig
+from .errors import OutputError
 from .fileio import atomic_path
 
 if TYPE_CHECKING:
@@ -100,7 +107,11 @@ def output_path(config: ReviewConfig, role: str) -> Path:
 
 
 def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "absent"
+    return _digest(path.read_bytes()) if path.exists() else "absent"
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _fingerprint(*parts: Any) -> str:
@@ -123,15 +134,33 @@ class _State:
 
     def __init__(self, path: Path):
         self.path = path
+        self.broken: str | None = None  # why an unreadable state file was rebuilt
+        self.data: dict[str, Any] = {}
         try:
-            self.data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            self.data = {}
+            data = json.loads(path.read_bytes().decode("utf-8"))
+        except FileNotFoundError:
+            data = {}
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            self.broken, data = str(exc), {}
+        if not isinstance(data, dict) or not all(
+                isinstance(data.get(key, {}), dict) for key in ("steps", "facts", "files")):
+            self.broken, data = self.broken or "not the state of a run", {}
+        self.data = data
         self.data.setdefault("steps", {})
         self.data.setdefault("facts", {})
+        self.data.setdefault("files", {})
 
-    def fresh(self, step: str, fingerprint: str, outputs: Iterable[Path]) -> bool:
-        return self.data["steps"].get(step) == fingerprint and all(p.exists() for p in outputs)
+    @property
+    def files(self) -> dict[str, str]:
+        """SHA-256 of each output file as the run last wrote it, by path under the root."""
+        files: dict[str, str] = self.data["files"]
+        return files
+
+    def fresh(self, step: str, fingerprint: str, outputs: Iterable[tuple[str, Path]]) -> bool:
+        """The step's inputs are unchanged and each output (``(name, path)``) still holds
+        the bytes the run wrote: an output edited by hand is not current."""
+        return (self.data["steps"].get(step) == fingerprint
+                and all(self.files.get(name) == _sha(path) for name, path in outputs))
 
     def done(self, step: str, fingerprint: str) -> None:
         self.data["steps"][step] = fingerprint
@@ -157,6 +186,9 @@ class _Run:
         self.notes: list[str] = []
         self.state = _State(config.output_dir / STATE_NAME)
         self.reached: set[str] = set()  # steps of DERIVED that are current after this run
+        if self.state.broken:
+            self.note(f"{self.rel(self.state.path)} could not be read ({self.state.broken}); "
+                      "rebuilt it, so every step runs again")
 
     def rel(self, path: Path | str) -> str:
         return os.path.relpath(path, self.config.root)
@@ -169,27 +201,56 @@ class _Run:
         self.notes.append(line)
         self.echo(f"note: {line}")
 
-    def write(self, role: str, data: bytes) -> None:
-        path = output_path(self.config, role)
-        if _write_if_changed(path, data):
-            self.did(f"wrote {self.rel(path)}")
+    def outputs(self, roles: Iterable[str]) -> list[tuple[str, Path]]:
+        """``(name under the root, path)`` of the outputs named by ``roles``."""
+        return [(self.rel(path), path) for path in (output_path(self.config, r) for r in roles)]
+
+    def ours(self, name: str, path: Path) -> bool:
+        """Whether the file at ``path`` holds exactly what this run's tool wrote there."""
+        return self.state.files.get(name) == _sha(path)
+
+    def write(self, role: str, data: bytes, quiet: bool = False) -> None:
+        """Write an output, unless it already holds ``data``. A file the run did not
+        write, or that changed since it wrote it, is never replaced (an OutputError):
+        except duplicates.csv, whose override column the reviewer fills in."""
+        [(name, path)] = self.outputs([role])
+        current = _sha(path)
+        if current not in ("absent", _digest(data)) and not self.ours(name, path) \
+                and role != "duplicates":
+            raise OutputError(
+                "changed since `review run` wrote it (or not written by it); the run would "
+                "replace it", name,
+                "move your copy elsewhere (or delete the file), then run again")
+        written = _write_if_changed(path, data)
+        self.state.files[name] = _digest(data)
+        if written and not quiet:
+            self.did(f"wrote {name}")
 
     def drop_stale(self) -> None:
         """Remove the outputs (and state entries) of the steps this run did not get
-        through: they were made from earlier inputs and must not pass for current ones."""
-        removed = []
+        through: they were made from earlier inputs and must not pass for current ones.
+        Only files holding what the run wrote are removed; the others are kept and named."""
+        removed, kept = [], []
         for step, roles in DERIVED.items():
             if step in self.reached:
                 continue
             self.state.data["steps"].pop(step, None)
-            for role in roles:
-                path = output_path(self.config, role)
-                if path.exists():
+            for name, path in self.outputs(roles):
+                if not path.exists():
+                    self.state.files.pop(name, None)
+                elif self.ours(name, path):
                     path.unlink()
-                    removed.append(self.rel(path))
+                    self.state.files.pop(name, None)
+                    removed.append(name)
+                else:
+                    kept.append(name)
         if removed:
             self.note(f"out of date, removed: {', '.join(removed)} — made from earlier "
                       "inputs; the run writes them again once it gets that far")
+        if kept:
+            self.note(f"out of date but kept: {', '.join(kept)} — changed since `review run` "
+                      "wrote them (or not written by it); they describe earlier inputs: "
+                      "move or delete them")
 
     def summary(self, stopped: str | None = None, report: Path | None = None) -> RunSummary:
         self.drop_stale()
@@ -278,7 +339,7 @@ def _records_step(r: _Run) -> list[dict[str, Any]]:
              for s in config.sources]
     decided = sorted((o.kept, o.removed, o.merge, o.text) for o in overrides)
     fingerprint = _fingerprint("records", files, config.dedupe_threshold, decided)
-    if not r.state.fresh("records", fingerprint, (records, log)):
+    if not r.state.fresh("records", fingerprint, r.outputs(("records", "duplicates"))):
         articles = []
         identified: dict[str, int] = {}
         for source in config.sources:
@@ -465,12 +526,15 @@ def _prisma_step(r: _Run, decisions: Sequence[str | None],
     counts = PrismaCounts.from_pipeline(identified=facts.get("identified", {}),
                                         duplicates=int(facts.get("duplicates", 0)),
                                         screening=decisions, full_text=full_text)
-    paths = [output_path(r.config, role) for role in DERIVED["prisma"]]
+    roles = DERIVED["prisma"]
     fingerprint = _fingerprint("prisma", counts.to_dict())
-    if not r.state.fresh("prisma", fingerprint, paths):
-        prisma_diagram.save(counts, paths, force=True)
+    if not r.state.fresh("prisma", fingerprint, r.outputs(roles)):
+        contents = [prisma_diagram.file_bytes(counts, output_path(r.config, role).suffix)
+                    for role in roles]  # all rendered (and the counts checked) first
+        for role, data in zip(roles, contents, strict=True):
+            r.write(role, data, quiet=True)
         r.did(f"PRISMA counts: {counts.summary()}")
-        r.did(f"wrote {', '.join(r.rel(p) for p in paths)}")
+        r.did(f"wrote {', '.join(name for name, _ in r.outputs(roles))}")
         r.state.done("prisma", fingerprint)
     r.reached.add("prisma")
     return counts
@@ -518,14 +582,13 @@ def _read_studies(r: _Run, wanted: set[str],
 
 
 def _pool_step(r: _Run, studies: StudyTable) -> PoolReport:
-    from .plots import forest_plot, funnel_plot, save_figure
+    from .plots import figure_file, forest_plot, funnel_plot
     from .poolrun import markdown, run_pool
 
     options = r.config.analysis
     pool = run_pool(studies, options)
-    paths = [output_path(r.config, role) for role in DERIVED["pool"]]
     fingerprint = _fingerprint("pool", pool.to_dict())
-    if not r.state.fresh("pool", fingerprint, paths):
+    if not r.state.fresh("pool", fingerprint, r.outputs(DERIVED["pool"])):
         if not (options.leave_one_out or options.bias):
             r.note("leave-one-out and the small-study tests (Egger, Begg, trim-and-fill) "
                    f"are not run with method {options.method}: they need an inverse-variance "
@@ -538,9 +601,8 @@ def _pool_step(r: _Run, studies: StudyTable) -> PoolReport:
         r.write("results_md", markdown(pool).encode("utf-8"))
         for role, draw in (("forest", forest_plot), ("funnel", funnel_plot)):
             for suffix in ("svg", "png"):
-                path = output_path(r.config, f"{role}_{suffix}")
-                save_figure(draw(pool), path, force=True)
-                r.did(f"wrote {r.rel(path)}")
+                r.write(f"{role}_{suffix}", figure_file(draw(pool), suffix), quiet=True)
+                r.did(f"wrote {r.rel(output_path(r.config, f'{role}_{suffix}'))}")
         r.state.done("pool", fingerprint)
     r.reached.add("pool")
     return pool
@@ -559,7 +621,7 @@ def _report_step(r: _Run, counts: PrismaCounts, studies: StudyTable,
         images={name: path.read_bytes() for name, path in images.items()})
     paths = [output_path(config, role) for role in DERIVED["report"]]
     fingerprint = _fingerprint("report", content.fingerprint())
-    if not r.state.fresh("report", fingerprint, paths):
+    if not r.state.fresh("report", fingerprint, r.outputs(DERIVED["report"])):
         r.write("report_html", report.to_html(content).encode("utf-8"))
         r.write("report_md", report.to_markdown(
             content, {name: f"{name}.png" for name in images}).encode("utf-8"))
