@@ -36,7 +36,24 @@ class Format:
 
 def _registry() -> list[Format]:
     # Imported here so each format module may import this one for `Format`.
-    from . import bibtex, crossref, doaj, europepmc, jats, nbib, ojs, pubmed, ris
+    from . import (
+        bibtex,
+        cochrane_csv,
+        crossref,
+        doaj,
+        ebsco_csv,
+        embase_csv,
+        europepmc,
+        jats,
+        lens_csv,
+        nbib,
+        ojs,
+        openalex_csv,
+        pubmed,
+        ris,
+        scopus_csv,
+        wos_tabdelim,
+    )
 
     return [
         *pubmed.FORMATS,
@@ -45,6 +62,14 @@ def _registry() -> list[Format]:
         ojs.FORMAT,
         doaj.FORMAT,
         europepmc.FORMAT,
+        # Tables before the tagged formats: they match only their own header row.
+        scopus_csv.FORMAT,
+        embase_csv.FORMAT,
+        cochrane_csv.FORMAT,
+        ebsco_csv.FORMAT,
+        lens_csv.FORMAT,
+        openalex_csv.FORMAT,
+        wos_tabdelim.FORMAT,
         ris.FORMAT,
         nbib.FORMAT,
         bibtex.FORMAT,

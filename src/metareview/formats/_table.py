@@ -1,0 +1,390 @@
+"""The one reader of tabular exports (CSV and tab-delimited text) that the database
+formats share: each format only declares its columns (a :class:`Table`).
+
+Rows are streamed through :mod:`csv`; the codec comes from the byte-order mark
+(:func:`~metareview.textcodec.text_codec`), lines may end in LF, CRLF or a lone CR,
+cells may be as long as a full reference list, and lines before the header that
+some databases write (Embase's ``"SEARCH QUERY"`` line and a row of dashes) are
+passed over. A cell's column decides its :class:`Article` field; columns the table
+does not know stay in ``extra``, so no text is dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from ..errors import InputError
+from ..records import Abstract, Article, Author, Journal, PubDate, Section, Text
+from ..textcodec import text_codec
+from . import Format
+from ._plaintext import pages, place_affiliations, strip_doi
+from ._xmltext import clean, iso_date, make_date, split_pages
+
+csv.field_size_limit(2**31 - 1)  # one cell may hold a whole reference list
+
+_FORMULA = re.compile(r'^="(.*)"$', re.DOTALL)  # EBSCO wraps numbers as ="0123"
+_DASHES = re.compile(r"^[\s\-=]+$")
+_PREAMBLE = re.compile(r'^"?SEARCH QUERY"?\s*[,\t]', re.IGNORECASE)
+
+#: Fields a column may fill. ``keywords``, ``affiliations`` and ``publication_types``
+#: add up over columns; any other field takes the first column (in table order) with
+#: a value, and later columns for it stay in ``extra``.
+FIELDS = frozenset(
+    {
+        "title", "abstract", "doi", "pmid", "pmcid", "publisher_id", "url",
+        "journal", "journal_abbrev", "issn", "issn_print", "issn_electronic", "publisher",
+        "volume", "issue", "first_page", "last_page", "pages", "elocation",
+        "year", "date", "month_day", "publication_status", "citation",
+        "authors", "affiliations", "languages", "keywords", "publication_types",
+    }
+)  # fmt: skip
+_ADDITIVE = frozenset({"keywords", "affiliations", "publication_types"})
+
+
+def _same(value: str) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Column:
+    """Where one column goes.
+
+    ``field`` is one of :data:`FIELDS`; ``sep`` (a regular expression) splits a cell
+    holding several values; ``read`` turns each value into the field's type (a
+    :class:`Author` for ``authors``, a :class:`PubDate` for ``date``, a mapping of
+    fields for ``citation``) and may return ``None`` for a value that is no such thing.
+    ``keep`` also keeps the cell as printed in ``extra`` (for values read out of a
+    longer text, such as a DOI inside a link).
+    """
+
+    field: str
+    sep: str | None = None
+    read: Callable[[str], Any] = _same
+    keep: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    """A tabular export: its columns and how to recognise its header.
+
+    ``signatures``: the header holds every column of at least one of these sets.
+    ``database`` names the database for ``source_database`` (``None`` if unknown);
+    ``database_of`` may tell it from the row instead (e.g. EBSCO's link says which).
+    ``placeholders``: cell texts that stand for a missing value (kept in ``extra``).
+    """
+
+    name: str
+    description: str
+    columns: Mapping[str, Column]
+    signatures: tuple[frozenset[str], ...]
+    database: str | None = None
+    delimiter: str = ","
+    placeholders: frozenset[str] = frozenset()
+    database_of: Callable[[Mapping[str, str]], str | None] | None = None
+
+
+def column_key(name: str) -> str:
+    """A header name as matched: BOM, no-break spaces and case do not count."""
+    name = name.replace("\ufeff", "").replace("\u00a0", " ")
+    return " ".join(name.split()).casefold()
+
+
+# ------------------------------------------------------------------- detection
+
+
+def header_of(head: bytes) -> tuple[list[str], str] | None:
+    """The header row's names and delimiter, from the first bytes of a file (already
+    UTF-8 and without BOM, as :func:`~metareview.formats.detect` passes them)."""
+    text = head.decode("utf-8", errors="ignore")
+    for line in text.splitlines()[:20]:
+        if not line.strip() or _DASHES.match(line) or _PREAMBLE.match(line):
+            continue
+        delimiter = "\t" if "\t" in line else ","
+        names: list[str] = next(_reader([line], delimiter), [])
+        return names, delimiter
+    return None
+
+
+def detects(table: Table, head: bytes) -> bool:
+    """Whether ``head`` starts with this table's header row."""
+    found = header_of(head)
+    if found is None or found[1] != table.delimiter:
+        return False
+    names = {column_key(n) for n in found[0]}
+    return any(signature <= names for signature in table.signatures)
+
+
+# --------------------------------------------------------------------- reading
+
+
+def read_rows(
+    stream: BinaryIO, source: str, delimiter: str
+) -> Iterator[tuple[int, list[tuple[str, str]]]]:
+    """``(line number, [(column, cell), …])`` for each data row of a table.
+
+    A row with more cells than the header is accepted only when the extra cells are
+    empty (WoS ends every row with a tab); any other mismatch is an
+    :class:`InputError` at the row's line.
+    """
+    codec = text_codec(stream.peek(4)[:4] if hasattr(stream, "peek") else b"")
+    text = io.TextIOWrapper(stream, encoding=codec, newline="")
+    skipped = 0
+    try:
+        header = _header(text, source)
+        if header is None:
+            raise InputError("no header row", source, "is this a table export with its header?")
+        skipped, names = header
+        rows = _reader(text, delimiter)
+        for cells in rows:
+            line = skipped + rows.line_num
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) > len(names) and not any(c.strip() for c in cells[len(names):]):
+                cells = cells[: len(names)]
+            if len(cells) != len(names):
+                raise InputError(
+                    f"this row has {len(cells)} cells but the header has {len(names)} columns",
+                    f"{source}:{line}",
+                    "export the file again; a cell may hold an unbalanced quote",
+                )
+            yield line, [
+                (name, unicodedata.normalize("NFC", cell))
+                for name, cell in zip(names, cells, strict=True)
+            ]
+    except UnicodeDecodeError:
+        raise InputError(
+            f"text that is not {codec.upper().removesuffix('-SIG')}",
+            f"{source}:{skipped + 1}",
+            "export the file again as UTF-8 text (CSV UTF-8)",
+        ) from None
+    except csv.Error as exc:
+        raise InputError(f"broken table: {exc}", source, "export the file again") from None
+    finally:
+        text.detach()  # the caller owns the binary stream
+
+
+def _reader(lines: Iterable[str], delimiter: str) -> Any:
+    if delimiter == "\t":  # WoS never quotes: a '"' in a title is text
+        return csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
+    return csv.reader(lines)
+
+
+def _header(text: io.TextIOWrapper, source: str) -> tuple[int, list[str]] | None:
+    """Skip the lines before the header; the number of lines read and the names."""
+    for number, line in enumerate(iter(text.readline, ""), start=1):
+        if number == 1:
+            line = line.removeprefix("\ufeff")
+        if not line.strip() or _DASHES.match(line) or _PREAMBLE.match(line):
+            continue
+        found = header_of(line.encode("utf-8"))
+        if found is None:
+            return None
+        return number, found[0]
+    return None
+
+
+def read_table(table: Table, stream: BinaryIO, source: str) -> Iterator[Article]:
+    """Stream the records of a table export."""
+    columns = {column_key(name): (name, column) for name, column in table.columns.items()}
+    for index, (_, cells) in enumerate(read_rows(stream, source, table.delimiter)):
+        yield _article(table, columns, cells, source, index)
+
+
+def _cell(value: str) -> str | None:
+    found = _FORMULA.match(value.strip())
+    return clean(found.group(1) if found else value)
+
+
+def _article(
+    table: Table,
+    columns: Mapping[str, tuple[str, Column]],
+    cells: list[tuple[str, str]],
+    source: str,
+    index: int,
+) -> Article:
+    by_key = {column_key(name): (name, value) for name, value in cells}
+    values: dict[str, list[Any]] = {}
+    used: set[str] = set()
+    extra: list[tuple[str, str]] = []
+    for key, (_, column) in columns.items():
+        name, raw = by_key.get(key, ("", ""))
+        value = _cell(raw)
+        if value is None or value in table.placeholders:
+            continue
+        if column.field in values and column.field not in _ADDITIVE:
+            continue  # an earlier column gave it; this one stays in extra
+        parts = re.split(column.sep, value) if column.sep else [value]
+        found = [v for v in (column.read(p) for p in map(clean, parts) if p) if v is not None]
+        if found:
+            values.setdefault(column.field, []).extend(found)
+            if not column.keep:
+                used.add(key)
+    for key, (name, raw) in by_key.items():
+        value = _cell(raw)
+        if key not in used and value is not None:
+            extra.append((name, value))
+    database = table.database_of(dict(cells)) if table.database_of else None
+    return build(table.name, database or table.database, values, tuple(extra), source, index)
+
+
+def build(
+    format_name: str,
+    database: str | None,
+    values: Mapping[str, list[Any]],
+    extra: tuple[tuple[str, str], ...],
+    source: str,
+    index: int,
+) -> Article:
+    """An :class:`Article` from field values gathered by column (see :data:`FIELDS`)."""
+    citation: dict[str, str] = {}
+    for parsed in values.get("citation", []):
+        citation.update({k: v for k, v in parsed.items() if v})
+
+    def one(field: str) -> Any:
+        found = values.get(field)
+        return found[0] if found else citation.get(field)
+
+    first, last = one("first_page"), one("last_page")
+    printed = one("pages")
+    if printed and not first:
+        first, last = pages(printed)
+        printed = None if (first and f"{first}-{last}" == printed) else printed
+    elif printed:
+        extra = (*extra, ("pages", printed))
+        printed = None
+    authors, affiliations = place_affiliations(
+        tuple(values.get("authors", ())), values.get("affiliations", ())
+    )
+    title, abstract = one("title"), one("abstract")
+    return Article(
+        source_format=format_name,
+        source_database=database,
+        source_file=source,
+        record_index=index,
+        pmid=one("pmid"),
+        doi=strip_doi(one("doi")),
+        pmcid=one("pmcid"),
+        publisher_id=one("publisher_id"),
+        url=one("url"),
+        titles=(Text(title),) if title else (),
+        abstracts=(Abstract((Section(abstract),)),) if abstract else (),
+        journal=Journal(
+            title=one("journal"),
+            iso_abbrev=one("journal_abbrev"),
+            issn=one("issn"),
+            issn_print=one("issn_print"),
+            issn_electronic=one("issn_electronic"),
+            publisher=one("publisher"),
+        ),
+        volume=one("volume"),
+        issue=one("issue"),
+        first_page=first,
+        last_page=last,
+        pages=printed,
+        elocation=one("elocation"),
+        pub_date=_date(one("date"), one("year"), one("month_day")),
+        publication_status=one("publication_status"),
+        authors=authors,
+        affiliations=affiliations,
+        languages=tuple(dict.fromkeys(values.get("languages", ()))),
+        keywords=tuple(dict.fromkeys(values.get("keywords", ()))),
+        publication_types=tuple(dict.fromkeys(values.get("publication_types", ()))),
+        extra=extra,
+    )
+
+
+def _date(date: PubDate | None, year: str | None, month_day: str | None) -> PubDate:
+    """A full date when given and agreeing with the year column; else the year with a
+    WoS-style ``PD`` (``NOV 22``, ``SPR``) when there is one."""
+    by_year = make_date(year) if year else PubDate()
+    if date is not None and date.year is not None and by_year.year in (None, date.year):
+        return date
+    if month_day and by_year.year is not None:
+        parts = month_day.split()
+        if len(parts) == 2 and parts[1].isdecimal():
+            return make_date(year, parts[0], parts[1])
+        return make_date(year, month_day)
+    return by_year
+
+
+def table_format(table: Table) -> Format:
+    """The :class:`Format` of a declared table."""
+    return Format(
+        name=table.name,
+        description=table.description,
+        xml=False,
+        detect=lambda head: detects(table, head),
+        read=lambda stream, source: read_table(table, stream, source),
+    )
+
+
+# --------------------------------------------------------------- cell readers
+
+
+def pages_of(value: str) -> str | None:
+    """A page range as printed (``152-160``); kept whole, split by :func:`build`."""
+    return value if split_pages(value) != (None, None) else None
+
+
+def digits(value: str) -> str | None:
+    """The number in ``PUBMED 21314913`` or ``MEDLINE:8391436``."""
+    found = re.search(r"\d+", value)
+    return found.group(0) if found else None
+
+
+def initials_name(value: str) -> Author:
+    """``Wilson L.N.``, ``Dos Santos H.B.``, ``Bozdog NV`` (Scopus, Embase) → last name
+    and initials; a name with no initials at the end is kept whole as the last name."""
+    found = re.fullmatch(r"(.+?)\s+((?:[A-Z][a-z]?\.?-?\s?)+)", value)
+    if not found:
+        return Author(last=value)
+    return Author(last=found.group(1), initials=re.sub(r"[.\s-]", "", found.group(2)))
+
+
+def comma_person(value: str) -> Author:
+    """``Last, First`` or ``Last, FM`` (initials only); a trailing ``(id)`` dropped;
+    a name without a comma is kept whole as the last name."""
+    value = re.sub(r"\s*\(\d+\)$", "", value)
+    last, comma, first = (clean(p) for p in value.partition(","))
+    if not comma or not first:
+        return Author(last=last)
+    if re.fullmatch(r"(?:[A-Z]\.?-?\s?){1,4}", first):
+        return Author(last=last, initials=re.sub(r"[.\s-]", "", first))
+    return Author(last=last, first=first)
+
+
+def display_name(value: str) -> Author:
+    """``First Middle Last`` as printed by OpenAlex and Lens: the last word is the
+    last name (the source gives no structure to do better)."""
+    first, _, last = value.rpartition(" ")
+    return Author(last=last, first=clean(first))
+
+
+def iso_or_year(value: str) -> PubDate | None:
+    """``2020-11-22``, ``2020-11`` or ``2020``."""
+    date = iso_date(value)
+    return date if date.year is not None else None
+
+
+def day_month_year(value: str) -> PubDate | None:
+    """``1 Dec 2024``, ``Dec 2024`` or ``2024`` (Embase)."""
+    parts = value.split()
+    if not parts or not re.fullmatch(r"\d{4}", parts[-1]) or len(parts) > 3:
+        return None
+    date = make_date(parts[-1], *reversed(parts[:-1]))
+    return date if date.year is not None else None
+
+
+def us_date(value: str) -> PubDate | None:
+    """``4/3/2024`` (month/day/year, EBSCOhost) or a plain year."""
+    found = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", value)
+    if found:
+        month_, day, year = found.groups()
+        return make_date(year, month_, day)
+    return iso_or_year(value)
