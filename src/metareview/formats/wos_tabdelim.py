@@ -16,6 +16,7 @@ TABLE = Table(
     database="Web of Science",
     delimiter="\t",
     signatures=(frozenset({"pt", "ti", "ut"}), frozenset({"pt", "au", "ti", "so"})),
+    placeholders=frozenset({"[Anonymous]"}),
     columns={
         "TI": Column("title"),
         "AF": Column("authors", _SEMI, comma_person),
