@@ -428,9 +428,11 @@ def test_wos_2023_71_column_layout_with_ut_last() -> None:
 
 
 WOS_MEDLINE_COLUMNS = [
-    *"PT AU BA BE GP AF BF CA TI SO SE BS LA DT CT CY CL SP HO DE ID AB C1 RP".split(" "),
-    *"EM RI OI FU FX CR NR TC Z9 U1 U2 PU PI PA SN EI BN J9 JI PD PY VL IS UT".split(" "),
-]
+    "PT", "AU", "BA", "BE", "GP", "AF", "BF", "CA", "TI", "SO", "SE", "BS",
+    "LA", "DT", "CT", "CY", "CL", "SP", "HO", "DE", "ID", "AB", "C1", "RP",
+    "EM", "RI", "OI", "FU", "FX", "CR", "NR", "TC", "Z9", "U1", "U2", "PU",
+    "PI", "PA", "SN", "EI", "BN", "J9", "JI", "PD", "PY", "VL", "IS", "UT",
+]  # fmt: skip
 
 
 def test_wos_medline_48_column_layout() -> None:
