@@ -170,7 +170,7 @@ def test_ris_date_that_disagrees_stays_in_extra() -> None:
 
 
 def test_ris_missing_er_and_stray_lines_are_reported_not_dropped() -> None:
-    text = "Provider: Somewhere\nTY  - JOUR\nTI  - One\nTY  - BOOK\nTI  - Two\n"
+    text = "Exported from somewhere\nTY  - JOUR\nTI  - One\nTY  - BOOK\nTI  - Two\n"
     with pytest.warns(ReviewWarning) as caught:
         records = from_text(ris, text)
     assert [r.title for r in records] == ["One", "Two"]
@@ -183,7 +183,7 @@ def test_ris_missing_er_and_stray_lines_are_reported_not_dropped() -> None:
 def test_ris_byte_order_mark_and_record_numbers() -> None:
     data = b"\xef\xbb\xbf1.\nTY  - JOUR\nTI  - Caf\xc3\xa9\nER  - \n\n2.\nTY  - JOUR\nER  - \n"
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # "1." counters are rispy's, not stray text
+        warnings.simplefilter("error")  # "1." record counters are not stray text
         records = from_text(ris, data)
     assert [r.title for r in records] == ["Café", None]
     assert [r.record_index for r in records] == [0, 1]

@@ -40,6 +40,7 @@ from typing import Any, BinaryIO
 from urllib.parse import unquote
 
 from .errors import InputError, MissingInputError, OptionError, ReviewWarning
+from .formats._plaintext import strip_doi
 from .outputs import WRITERS, Table
 from .records import Abstract, Article, Author, Journal, PubDate, Section, Text
 
@@ -62,7 +63,6 @@ LOG_COLUMNS = (
 _SEPARATE = frozenset({"not duplicate", "keep separate", "separate", "distinct", "no"})
 _MERGE = frozenset({"duplicate", "merge", "yes"})
 
-_DOI_PREFIX = re.compile(r"^(?:https?://)?(?:dx\.)?(?:doi\.org/)|^doi:\s*", re.IGNORECASE)
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")  # a tag, not "IQ < 70 and age > 5"
 _ROMAN = re.compile(r"x{0,3}(ix|iv|v?i{0,3})")
 _NON_WORD = re.compile(r"[\W_]+")
@@ -79,8 +79,7 @@ def normalise_doi(doi: str | None) -> str | None:
     """
     if not doi:
         return None
-    text = unquote(doi.strip())
-    text = _DOI_PREFIX.sub("", text).strip().rstrip(".,;").strip().lower()
+    text = (strip_doi(unquote(doi)) or "").rstrip(".,;").strip().lower()
     return text if text.startswith("10.") and "/" in text else None
 
 

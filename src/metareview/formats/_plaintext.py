@@ -17,7 +17,12 @@ from ..textcodec import text_codec
 from ._xmltext import clean, iso_date, make_date, split_pages
 
 _BOM = b"\xef\xbb\xbf"
-_DOI_PREFIX = re.compile(r"^(?:https?://)?(?:dx\.)?doi\.org/|^doi:\s*", re.IGNORECASE)
+_DOI_PREFIX = re.compile(
+    r"^(?:https?://)?(?:dx\.)?doi\.org/|^doi:\s*|^doi\s+(?=10\.)", re.IGNORECASE
+)
+#: Longest field a text reader accepts (characters): far above any real abstract or
+#: reference list, low enough that a damaged file cannot take all memory.
+MAX_FIELD_CHARS = 4_000_000
 _SLASH_DATE = re.compile(r"^\d{4}/")
 _DASH_DATE = re.compile(r"^\d{4}-\d")
 
@@ -67,6 +72,49 @@ def _wide_lines(stream: BinaryIO, source: str, codec: str) -> Iterator[tuple[int
         ) from None
     finally:
         text.detach()  # the caller owns the binary stream
+
+
+class TaggedRecord:
+    """The fields of one record of a tagged text format while its lines are read.
+
+    Each field keeps its lines in a list and they are joined once, when the record is
+    done (repeated string concatenation would make long fields quadratic). A field
+    longer than :data:`MAX_FIELD_CHARS` raises an :class:`InputError` at its line.
+    """
+
+    def __init__(self, source: str, start: int):
+        self.source = source
+        self.start = start  # line number of the record's first line
+        self.fields: list[tuple[str, list[str]]] = []
+        self._size = 0
+
+    def add(self, tag: str, value: str, number: int) -> None:
+        """A new ``tag`` field starting with ``value``."""
+        self.fields.append((tag, [value]))
+        self._size = 0
+        self._grow(value, number)
+
+    def extend(self, value: str, number: int) -> None:
+        """A continuation line of the last field."""
+        self.fields[-1][1].append(value)
+        self._grow(value, number)
+
+    def _grow(self, value: str, number: int) -> None:
+        self._size += len(value) + 1
+        if self._size > MAX_FIELD_CHARS:
+            raise InputError(
+                f"the {self.fields[-1][0]} field is longer than {MAX_FIELD_CHARS:,} characters",
+                f"{self.source}:{number}",
+                "the file is damaged or is not a bibliographic export; export it again",
+            )
+
+    @property
+    def last_tag(self) -> str | None:
+        return self.fields[-1][0] if self.fields else None
+
+    def pairs(self, separator: str = "\n") -> list[tuple[str, str]]:
+        """``(tag, value)`` pairs, each field's lines joined by ``separator``."""
+        return [(tag, separator.join(lines)) for tag, lines in self.fields]
 
 
 class Fields:
@@ -122,7 +170,9 @@ class Fields:
 
 
 def strip_doi(value: str | None) -> str | None:
-    """A DOI without ``https://doi.org/``, ``http://dx.doi.org/`` or ``doi:`` (case kept)."""
+    """A DOI without ``https://doi.org/``, ``http://dx.doi.org/``, ``doi:`` or ``DOI ``
+    (case kept). The one DOI cleaner: every reader uses it, and
+    :func:`metareview.dedupe.normalise_doi` builds its match key on it."""
     value = clean(value)
     return clean(_DOI_PREFIX.sub("", value)) if value else None
 

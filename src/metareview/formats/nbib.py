@@ -338,6 +338,8 @@ def _author_tags(author: Author) -> Iterator[tuple[str, str]]:
     else:
         if author.first:
             yield "FAU", f"{author.last}, {author.first}" if author.last else author.first
+        elif author.last and not author.initials:  # "Caizhi Shen" as printed: not "Caizhi S"
+            yield "FAU", author.last
         yield "AU", author.display
         if author.orcid:
             yield "AUID", f"ORCID: {author.orcid}"

@@ -1,10 +1,19 @@
-"""RIS (``TY  - JOUR`` … ``ER  -``): exports of Zotero, EndNote, Mendeley, Scopus,
-ScienceDirect and most publisher sites; written back for the same tools.
+"""RIS (``TY  - JOUR`` … ``ER  -``): exports of Zotero, EndNote, Mendeley, Scopus, Embase,
+Ovid, Cochrane CENTRAL, EBSCOhost, ScienceDirect and most publisher sites; written back
+for the same tools.
 
-Lines are split into tag and value by :mod:`rispy`'s line rule. The record loop is our
-own so that continuation lines keep their line breaks (abstract paragraphs), a repeated
-tag keeps every value, and a record without ``ER`` or text outside any record is
-reported instead of skipped. Tags with no place in :class:`Article` stay in ``extra``.
+A tag line is two characters, one to four spaces, a hyphen and the value: ``TY  - JOUR``,
+Cochrane's ``TY  -  JOUR``, ``TY -  BOOK``. Untagged lines inside a record continue the
+field before them and keep their line breaks (abstract paragraphs, Scopus reference lists
+in ``N1``); a repeated tag keeps every value. Outside records the furniture of known
+exports is skipped: record counters (``1.``), Cochrane's ``Record #3 of 18`` /
+``Provider:`` / ``Content:`` headers. Ovid's ``Link to the Ovid Full Text …`` line and
+tag lines after a record's ``ER`` belong to that record. Other text outside records, and a
+record without ``ER``, are reported with their line, and no record is dropped.
+
+The database a record came from is read from ``DB`` (``DP  - EBSCOhost`` codes too),
+Ovid links and Cochrane's ``CN-`` accession numbers. Tags with no place in
+:class:`Article` stay in ``extra``.
 """
 
 from __future__ import annotations
@@ -14,13 +23,13 @@ import warnings
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO, TextIO
 
-import rispy
-
 from ..errors import ReviewWarning
 from ..records import Abstract, Article, Author, Journal, PubDate, Section, Text
 from . import Format
+from ._databases import cochrane_database, database_name, ovid_link_database
 from ._plaintext import (
     Fields,
+    TaggedRecord,
     decode_lines,
     given_names,
     pages,
@@ -30,9 +39,13 @@ from ._plaintext import (
 )
 from ._xmltext import clean
 
-_PARSER = rispy.RisParser()
-_COUNTER = re.compile(r"^\s*\d+\.?\s*$")  # rispy's writer numbers records ("1.")
-_DETECT = re.compile(rb"^TY  - ", re.MULTILINE)
+_TAG_LINE = re.compile(r"^([A-Z][A-Z0-9]) {1,4}-[ \t]*(.*?)\s*$")
+#: Lines between records that exports print and that hold nothing of a record: record
+#: counters ("1.", "6. "), Cochrane's "Record #3 of 18", "Provider: …", "Content: …".
+_FURNITURE = re.compile(r"^\s*(?:\d+\.?|Record #\d+ of \d+|Provider: .*|Content: .*)\s*$")
+_OVID_LINK = re.compile(r"^\s*Link to the (?:Ovid Full Text|External Link Resolver)")
+_DETECT_TYPE = re.compile(rb"^TY {1,4}- ", re.MULTILINE)
+_DOI_LIKE = re.compile(r"^\s*(?:https?://(?:dx\.)?doi\.org/|doi:\s*)?10\.\d+/", re.IGNORECASE)
 
 #: RIS reference types and the BibTeX entry types that mean the same.
 RIS_TO_BIBTEX = {
@@ -54,54 +67,90 @@ RIS_TO_BIBTEX = {
 
 
 def detect(head: bytes) -> bool:
-    """A ``TY  - `` line near the start (some exports put a few header lines first)."""
-    return _DETECT.search(head[:4096]) is not None
+    """A ``TY  - `` line near the start (exports may put a few header lines first)."""
+    return _DETECT_TYPE.search(head[:4096]) is not None
+
+
+def split_line(line: str) -> tuple[str | None, str]:
+    """``(tag, value)`` of a RIS line, ``(None, text)`` for an untagged line."""
+    found = _TAG_LINE.match(line)
+    if found is None:
+        return None, line.strip()
+    return found.group(1), found.group(2) or ""
 
 
 def read(stream: BinaryIO, source: str) -> Iterator[Article]:
     """Stream the records of a RIS file."""
-    pairs: list[tuple[str, str]] | None = None
-    start = 0
-    index = 0
-    stray: list[int] = []
+    reader = _Reader(source)
     for number, line in decode_lines(stream, source):
-        tag, value = _PARSER.parse_line(line)
-        if tag == "TY" and pairs is not None:
-            _warn(source, start, "this record has no ER line; it ends where the next TY starts")
-            yield _article(pairs, source, index)
-            index += 1
-            pairs = None
-        if pairs is None:
-            if tag == "TY":
-                pairs, start = [(tag, value)], number
-            elif line.strip() and not _COUNTER.match(line):
-                stray.append(number)
-        elif tag == "ER":
-            yield _article(pairs, source, index)
-            index += 1
-            pairs = None
-        elif tag is None:  # a continuation line: keeps its line break
-            last_tag, last_value = pairs[-1]
-            pairs[-1] = (last_tag, f"{last_value}\n{value}")
+        yield from reader.line(number, line)
+    yield from reader.finish()
+
+
+class _Reader:
+    """The record loop. A record is yielded when the next one starts (or the file ends),
+    since Ovid prints lines that belong to it after its ``ER``."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.open: TaggedRecord | None = None  # between TY and ER
+        self.closed: TaggedRecord | None = None  # after ER, not yet yielded
+        self.index = 0
+        self.stray: list[int] = []
+        self.ovid = False
+
+    def line(self, number: int, line: str) -> Iterator[Article]:
+        tag, value = split_line(line)
+        record = self.open
+        if tag == "TY":
+            if record is not None:
+                _warn(self.source, record.start, "this record has no ER line; it ends where "
+                      "the next TY starts")
+                self.closed = record
+            yield from self._flush()
+            self.open = TaggedRecord(self.source, number)
+            self.open.add(tag, value, number)
+        elif record is not None:
+            if tag == "ER":
+                self.closed, self.open = record, None
+            elif tag is None:
+                record.extend(value, number)
+            else:
+                record.add(tag, value, number)
+        elif not value or _FURNITURE.match(line):
+            return
+        elif self.closed is not None and (tag is not None or _OVID_LINK.match(line)):
+            self.ovid = self.ovid or tag is None
+            self.closed.add(tag or "L2", value, number)
         else:
-            pairs.append((tag, value))
-    if pairs is not None:
-        _warn(source, start, "the last record has no ER line; is the file complete?")
-        yield _article(pairs, source, index)
-    if stray:
-        _warn(
-            source,
-            stray[0],
-            f"{len(stray)} line(s) outside any TY … ER record were not read",
-        )
+            self.stray.append(number)
+
+    def finish(self) -> Iterator[Article]:
+        if self.open is not None:
+            _warn(self.source, self.open.start, "the last record has no ER line; is the file "
+                  "complete?")
+            yield from self._flush()
+            self.closed = self.open
+        yield from self._flush()
+        if self.stray:
+            shown = ", ".join(map(str, self.stray[:10])) + (", …" if len(self.stray) > 10 else "")
+            _warn(self.source, self.stray[0], f"{len(self.stray)} line(s) outside any TY … ER "
+                  f"record were not read (lines {shown})")
+
+    def _flush(self) -> Iterator[Article]:
+        if self.closed is not None:
+            yield _article(self.closed.pairs(), self.source, self.index, ovid=self.ovid)
+            self.index += 1
+            self.closed = None
 
 
 def _warn(source: str, line: int, message: str) -> None:
     warnings.warn(f"{source}:{line}: {message}", ReviewWarning, stacklevel=3)
 
 
-def _article(pairs: list[tuple[str, str]], source: str, index: int) -> Article:
+def _article(pairs: list[tuple[str, str]], source: str, index: int, ovid: bool) -> Article:
     f = Fields(pairs)
+    source_database = _database(f, ovid)
     title = clean(f.first("TI", "T1"))
     authors, affiliations = place_affiliations(
         tuple(_author(value) for value in f.take("AU", "A1")), f.take("AD")
@@ -126,7 +175,8 @@ def _article(pairs: list[tuple[str, str]], source: str, index: int) -> Article:
         source_file=source,
         record_index=index,
         pmid=pmid,
-        doi=strip_doi(f.first("DO")),
+        source_database=source_database,
+        doi=_doi(f),
         url=clean(f.first("UR")),
         titles=(Text(title),) if title else (),
         abstracts=(_abstract(abstract),) if abstract else (),
@@ -143,6 +193,31 @@ def _article(pairs: list[tuple[str, str]], source: str, index: int) -> Article:
         keywords=tuple(v for v in map(clean, f.take("KW")) if v),
         extra=f.rest() + extra_date,
     )
+
+
+def _database(f: Fields, ovid: bool) -> str | None:
+    """``DB`` (EBSCOhost codes when ``DP`` says EBSCOhost), else an Ovid link's database,
+    else a Cochrane accession number (``AN  - CN-…``). Every record of an Embase.com export
+    is Embase's, also those it marks ``DB  - Medline``."""
+    links = " ".join(v for tag in ("L2", "UR") for v in [f.peek(tag) or ""])
+    if "www.embase.com/" in links:
+        return "Embase"
+    ovid = ovid or "ovid.com/" in links
+    ebsco = "ebsco" in (f.peek("DP") or "").lower()
+    named = database_name(f.peek("DB"), ovid=ovid, ebsco=ebsco)
+    if named:
+        return named
+    if ovid:
+        return ovid_link_database(links) or "Ovid"
+    return cochrane_database(f.peek("AN")) or ("EBSCOhost" if ebsco else None)
+
+
+def _doi(f: Fields) -> str | None:
+    """``DO``; EBSCOhost prints the DOI in ``L3`` instead."""
+    found = f.first("DO")
+    if found is None and _DOI_LIKE.match(f.peek("L3") or ""):
+        found = f.first("L3")
+    return strip_doi(found)
 
 
 def _author(value: str) -> Author:
