@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -18,10 +18,11 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from .errors import EstimationError, OptionError, ReviewWarning
+from .formula import ModelFrame, model_frame
 from .jsonsafe import plain
 from .meta import METHODS, TESTS, check_choice, tau2_search_max, uniroot
 
-__all__ = ["MetaRegResult", "metareg"]
+__all__ = ["MetaRegPrediction", "MetaRegResult", "WaldTest", "metareg"]
 
 # metafor's rma() control defaults
 _THRESHOLD = 1e-5
@@ -73,11 +74,79 @@ class MetaRegResult:
     method: str
     test: str
     level: float
+    frame: ModelFrame | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-safe dictionary of every field (NaN and infinities become None)."""
-        out: dict[str, Any] = plain(asdict(self))
+        """Plain JSON-safe dictionary of every field but ``frame`` (NaN and infinities
+        become None)."""
+        out: dict[str, Any] = plain(
+            {f.name: getattr(self, f.name) for f in fields(self) if f.name != "frame"})
         return out
+
+    def confidence_interval(self) -> tuple[tuple[float, float], ...]:
+        """``(ci_lb, ci_ub)`` of each coefficient, in ``coef_names`` order."""
+        return tuple(zip(self.ci_lb, self.ci_ub, strict=True))
+
+    def predict(self, newmods: ArrayLike | Sequence[Mapping[str, Any]]) -> MetaRegPrediction:
+        r"""Fitted values at new moderator values (metafor ``predict(fit, newmods=)``).
+
+        ``newmods`` holds one row per point and one column per non-intercept coefficient;
+        a model fitted from a formula also takes the points as mappings of moderator values,
+        ``[{"ablat": 20, "alloc": "random"}]``, coded as the fit was. With :math:`x_0` the row with a
+        leading 1: :math:`\hat y_0 = x_0'\hat\beta`, :math:`se = \sqrt{x_0' V_\beta x_0}`, the CI
+        :math:`\hat y_0 \pm c\,se` and the prediction interval
+        :math:`\hat y_0 \pm c\sqrt{se^2 + \hat\tau^2}`, where :math:`c` is the normal
+        quantile, or the t(k−p) quantile under Knapp–Hartung, as metafor does.
+        """
+        if self.frame is not None and len(newmods) and isinstance(newmods[0], Mapping):  # type: ignore[arg-type]
+            rows = self.frame.rows(newmods)  # type: ignore[arg-type]
+        else:
+            rows = np.asarray(newmods, dtype=float)
+        if rows.ndim == 1:
+            rows = rows[None, :] if self.p > 2 or rows.size != 1 else rows[:, None]
+        if rows.ndim != 2 or rows.shape[1] != self.p - 1:
+            raise OptionError(
+                f"newmods needs {self.p - 1} value(s) per point, one per moderator coefficient",
+                hint=f"coefficients: {', '.join(self.coef_names[1:])}",
+            )
+        X0 = np.column_stack([np.ones(len(rows)), rows])
+        vb = np.array(self.vb)
+        pred = X0 @ np.array(self.beta)
+        se = np.sqrt(np.einsum("ij,jk,ik->i", X0, vb, X0))
+        crit = self._crit()
+        pi_half = crit * np.sqrt(se**2 + self.tau2)
+        return MetaRegPrediction(
+            tuple(map(float, pred)), tuple(map(float, se)),
+            tuple(map(float, pred - crit * se)), tuple(map(float, pred + crit * se)),
+            tuple(map(float, pred - pi_half)), tuple(map(float, pred + pi_half)),
+        )
+
+    def wald_test(self, coefs: Sequence[str]) -> WaldTest:
+        r"""Omnibus test that the named coefficients are all zero (metafor ``anova(fit, btt=)``).
+
+        :math:`Q_M = \hat\beta_b' V_b^{-1} \hat\beta_b`, χ² with m df; under Knapp–Hartung
+        :math:`F = Q_M/m` with (m, k−p) df.
+        """
+        unknown = [c for c in coefs if c not in self.coef_names]
+        if unknown or not coefs:
+            raise OptionError(f"no coefficient {', '.join(unknown) or '(none given)'}",
+                              hint=f"coefficients: {', '.join(self.coef_names)}")
+        btt = [self.coef_names.index(c) for c in dict.fromkeys(coefs)]
+        b, vb = np.array(self.beta)[btt], np.array(self.vb)[np.ix_(btt, btt)]
+        qm = float(b @ np.linalg.solve(vb, b))
+        m = len(btt)
+        if self.ddf is None:
+            return WaldTest(tuple(self.coef_names[i] for i in btt), qm, (m, None),
+                            float(stats.chi2.sf(qm, m)))
+        f = qm / m
+        p = float(stats.f.sf(f, m, self.ddf)) if self.ddf > 0 else math.nan
+        return WaldTest(tuple(self.coef_names[i] for i in btt), f, (m, self.ddf), p)
+
+    def _crit(self) -> float:
+        alpha = 1 - self.level / 100
+        if self.ddf is None:
+            return float(stats.norm.isf(alpha / 2))
+        return float(stats.t.isf(alpha / 2, self.ddf)) if self.ddf > 0 else math.nan
 
     def __str__(self) -> str:
         stat = "t" if self.ddf is not None else "z"
@@ -107,11 +176,49 @@ class MetaRegResult:
         return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class MetaRegPrediction:
+    """Fitted values at new moderator values on the model scale: ``pred``, ``se``, the CI
+    (``ci_lb``, ``ci_ub``) and the prediction interval (``pi_lb``, ``pi_ub``), one entry per
+    point."""
+
+    pred: tuple[float, ...]
+    se: tuple[float, ...]
+    ci_lb: tuple[float, ...]
+    ci_ub: tuple[float, ...]
+    pi_lb: tuple[float, ...]
+    pi_ub: tuple[float, ...]
+
+    def confidence_interval(self) -> tuple[tuple[float, float], ...]:
+        return tuple(zip(self.ci_lb, self.ci_ub, strict=True))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = plain(asdict(self))
+        return out
+
+
+@dataclass(frozen=True)
+class WaldTest:
+    """A test that ``coefs`` are all zero: ``qm`` is χ² with ``df[0]`` df (``df[1]`` None), or
+    under Knapp–Hartung F with ``df`` = (m, k−p)."""
+
+    coefs: tuple[str, ...]
+    qm: float
+    df: tuple[int, int | None]
+    pval: float
+
+    @property
+    def statistic(self) -> str:
+        """``QM(2)`` for the χ² test, ``F(2, 10)`` for the Knapp–Hartung F test."""
+        return f"QM({self.df[0]})" if self.df[1] is None else f"F({self.df[0]}, {self.df[1]})"
+
+
 def metareg(
     yi: ArrayLike,
     vi: ArrayLike,
-    mods: ArrayLike,
+    mods: ArrayLike | str,
     *,
+    data: Mapping[str, Sequence[Any]] | None = None,
     names: Sequence[str] | None = None,
     method: str = "REML",
     test: str = "z",
@@ -148,7 +255,12 @@ def metareg(
         Effect sizes and their sampling variances (same length). Studies with a missing value
         in ``yi``, ``vi`` or a moderator are left out with a warning, as metafor does.
     mods
-        Moderator values: one column per moderator (a 1-D array for a single moderator).
+        Moderator values: one column per moderator (a 1-D array for a single moderator);
+        or a formula such as ``"ablat + alloc"`` or ``"weeks * setting"`` over the columns of
+        ``data``, coded as R's ``model.matrix`` codes it (text columns are factors with the
+        first level in sorted order as reference; see :mod:`metareview.formula`).
+    data
+        With a formula: the moderator columns, name → one value per study.
     names
         Moderator names (default ``mod1``, ``mod2``, ...). The intercept is ``intrcpt``.
     method
@@ -186,6 +298,16 @@ def metareg(
     """
     y = np.asarray(yi, dtype=float).ravel()
     v = np.asarray(vi, dtype=float).ravel()
+    if isinstance(mods, str):
+        if data is None:
+            raise OptionError("a moderator formula needs data", hint="pass data={column: values}")
+        frame = model_frame(mods, data)
+        if len(frame.matrix) != len(y):
+            raise OptionError(f"yi has {len(y)} values but data {len(frame.matrix)} rows",
+                              hint="give one value per study in each")
+        fit = fit_design(y, v, frame.matrix, frame.coef_names, method=method, test=test,
+                         level=level)
+        return replace(fit, frame=frame)
     m = np.asarray(mods, dtype=float)
     if m.ndim == 1:
         m = m[:, None]
