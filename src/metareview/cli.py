@@ -435,6 +435,17 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
               help="Add a cumulative meta-analysis, studies ordered by COLUMN (e.g. year).")
 @click.option("--bias", is_flag=True,
               help="Small-study tests: Egger's regression, Begg's rank test, trim-and-fill.")
+@click.option("--mods", default=None, metavar="FORMULA",
+              help='Meta-regression on sheet columns, e.g. "year + region" or "dose * region" '
+                   "(text columns are factors; * adds the interaction).")
+@click.option("--predict", "predict", multiple=True, metavar="COL=VALUE,...",
+              help='With --mods: the predicted effect at these moderator values, e.g. '
+                   '"year=2000,region=Europe" (repeatable).')
+@click.option("--bubble", type=click.Path(dir_okay=False), default=None,
+              help="With --mods: save a bubble plot (.png, .svg or .pdf) of the effects "
+                   "against a numeric moderator (--bubble-x).")
+@click.option("--bubble-x", default=None, metavar="COLUMN",
+              help="The moderator on the bubble plot's x axis (default: the first numeric one).")
 @click.option("--percent", is_flag=True, help="Show proportions as percentages.")
 @click.option("--format", "format_", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="What to print.")
@@ -448,8 +459,9 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
 def pool_command(table: str, sheet: str | None, design: str | None, measure: str | None,
                  method: str, test: str, study_ci: str, by: str | None, level: float,
                  digits: int, leave_one_out: bool, cumulative: str | None, bias: bool,
-                 percent: bool, format_: str, outputs: tuple[str, ...], plot: str | None,
-                 funnel: str | None, force: bool) -> None:
+                 mods: str | None, predict: tuple[str, ...], bubble: str | None,
+                 bubble_x: str | None, percent: bool, format_: str, outputs: tuple[str, ...],
+                 plot: str | None, funnel: str | None, force: bool) -> None:
     """Pool the studies of an extraction sheet: random-effects meta-analysis.
 
     TABLE is an .xlsx workbook (the first sheet, or --sheet), a CSV file, or - for
@@ -470,40 +482,49 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
       review pool extraction.xlsx --by subgroup --test knha -o results.xlsx
       review pool extraction.xlsx --format json --leave-one-out --bias
       review pool studies.csv --cumulative year --percent
+      review pool extraction.xlsx --mods "year + region" --predict "year=2010,region=Asia"
+      review pool extraction.xlsx --mods year --bubble bubble.png
     """
     import json
 
+    from .errors import OptionError
     from .fileio import check_outputs
     from .plots import PLOT_SUFFIXES
     from .poolrun import OUTPUT_SUFFIXES, PoolOptions, format_report, run_pool, write_report
     from .sheets.extraction import read_extraction
 
     # refuse before any work so nothing is half-written
+    if (bubble or bubble_x) and not mods:
+        raise OptionError("--bubble needs a meta-regression model",
+                          hint='add --mods, e.g. --mods "year"')
     check_outputs([*((o, OUTPUT_SUFFIXES) for o in outputs),
-                   *((p, PLOT_SUFFIXES) for p in (plot, funnel) if p)], [table], force)
+                   *((p, PLOT_SUFFIXES) for p in (plot, funnel, bubble) if p)], [table], force)
+    needed = [c for c in (by, cumulative) if c]
     if table == "-":
         studies = read_extraction("-", sheet=sheet, design=design, data=sys.stdin.buffer.read(),
-                                  name="<stdin>", required=[c for c in (by, cumulative) if c])
+                                  name="<stdin>", required=needed)
     else:
-        studies = read_extraction(table, sheet=sheet, design=design,
-                                  required=[c for c in (by, cumulative) if c])
+        studies = read_extraction(table, sheet=sheet, design=design, required=needed)
     report = run_pool(studies, PoolOptions(
         measure=measure, method=method, test=test, study_ci=study_ci, level=level, by=by,
-        leave_one_out=leave_one_out, cumulative=cumulative, bias=bias))
-    if plot or funnel:
-        from .plots import save_forest, save_funnel
+        leave_one_out=leave_one_out, cumulative=cumulative, bias=bias, mods=mods,
+        predict=predict))
+    if plot or funnel or bubble:
+        from .plots import save_bubble, save_forest, save_funnel
 
         if plot:
             save_forest(report, plot, inputs=[table], force=force, percent=percent)
         if funnel:
             save_funnel(report, funnel, inputs=[table], force=force)
+        if bubble:
+            save_bubble(report, bubble, x=bubble_x, inputs=[table], force=force)
     for target in outputs:
         write_report(report, target, inputs=[table], force=force)
     if format_ == "json":
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         click.echo(format_report(report, digits=digits, percent=percent))
-    written = [*outputs, *(p for p in (plot, funnel) if p)]
+    written = [*outputs, *(p for p in (plot, funnel, bubble) if p)]
     if written:
         click.echo(f"wrote {', '.join(written)}", err=True)
 

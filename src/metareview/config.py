@@ -74,6 +74,7 @@ method = "REML"        # REML DL ML PM HE SJ EB HS FE GLMM
 test = "z"             # z | knha | adhoc
 level = 95
 # by = "subgroup"      # a column of the extraction sheet for subgroup analysis
+# mods = "year + region"  # meta-regression on extraction columns (text columns are factors)
 
 [outputs]
 dir = "output"
@@ -128,6 +129,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "test": str,
         "level": (int, float),
         "by": str,
+        "mods": str,
     },
     "outputs": {"dir": str},
 }
@@ -367,7 +369,8 @@ def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,
                                                   ("test", str), ("level", (int, float)))
              if isinstance(analysis.get(key), kind)}  # a wrong type is reported already
     found: list[tuple[str, OptionError]] = []
-    checked = check_options(design, PoolOptions(**given, by=analysis.get("by")), found)
+    checked = check_options(design, PoolOptions(**given, by=analysis.get("by"),
+                                                mods=analysis.get("mods")), found)
     for key, exc in found:
         if key != "design":  # reported already
             # pool's words name options (--level); here they are keys
@@ -377,7 +380,7 @@ def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,
     return PoolOptions(measure=checked.measure if "measure" in given else None,
                        method=checked.method, test=checked.test,
                        level=float(analysis.get("level", 95)), by=analysis.get("by"),
-                       leave_one_out=extras, bias=extras)
+                       mods=analysis.get("mods"), leave_one_out=extras, bias=extras)
 
 
 def init_project(directory: str | Path, title: str = "") -> Path:

@@ -158,9 +158,9 @@ def _code(terms: Sequence[tuple[str, ...]], columns: Mapping[str, Sequence[Any]]
                            dummies.reshape(k, len(levels[name]) - 1))
         else:
             nums = [math.nan if v is None else _number(v) for v in values]
-            if any(x is None for x in nums):
-                bad = next(v for v, x in zip(values, nums, strict=True) if x is None)
-                raise OptionError(f"{where}: {name} = {bad!r} is not a number",
+            bad = [str(v) for v, x in zip(values, nums, strict=True) if x is None]
+            if bad:
+                raise OptionError(f"{where}: {name} = {bad[0]!r} is not a number",
                                   hint=f"{name} is a numeric moderator")
             coded[name] = ([name], np.array(nums, dtype=float).reshape(k, 1))
     names, blocks = ["intrcpt"], [np.ones((k, 1))]

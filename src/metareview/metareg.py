@@ -92,14 +92,15 @@ class MetaRegResult:
 
         ``newmods`` holds one row per point and one column per non-intercept coefficient;
         a model fitted from a formula also takes the points as mappings of moderator values,
-        ``[{"ablat": 20, "alloc": "random"}]``, coded as the fit was. With :math:`x_0` the row with a
-        leading 1: :math:`\hat y_0 = x_0'\hat\beta`, :math:`se = \sqrt{x_0' V_\beta x_0}`, the CI
-        :math:`\hat y_0 \pm c\,se` and the prediction interval
-        :math:`\hat y_0 \pm c\sqrt{se^2 + \hat\tau^2}`, where :math:`c` is the normal
-        quantile, or the t(k−p) quantile under Knapp–Hartung, as metafor does.
+        ``[{"ablat": 20, "alloc": "random"}]``, coded as the fit was. With :math:`x_0` the row
+        with a leading 1: :math:`\hat y_0 = x_0'\hat\beta`,
+        :math:`se = \sqrt{x_0' V_\beta x_0}`, the CI :math:`\hat y_0 \pm c\,se` and the
+        prediction interval :math:`\hat y_0 \pm c\sqrt{se^2 + \hat\tau^2}`, where :math:`c`
+        is the normal quantile, or the t(k−p) quantile under Knapp–Hartung, as metafor does.
         """
-        if self.frame is not None and len(newmods) and isinstance(newmods[0], Mapping):  # type: ignore[arg-type]
-            rows = self.frame.rows(newmods)  # type: ignore[arg-type]
+        points = list(newmods) if isinstance(newmods, Sequence) else []
+        if self.frame is not None and points and all(isinstance(p, Mapping) for p in points):
+            rows = self.frame.rows(points)
         else:
             rows = np.asarray(newmods, dtype=float)
         if rows.ndim == 1:

@@ -357,6 +357,72 @@ def funnel_plot(report: PoolReport) -> Figure:
     return figure
 
 
+def bubble_plot(report: PoolReport, x: str | None = None) -> Figure:
+    r"""A bubble plot of a meta-regression (metafor ``regplot``): each study's effect on the
+    model scale against moderator ``x`` (default: the first numeric one), the bubble area
+    proportional to its random-effects weight :math:`1/(v_i + \hat\tau^2)`, and the fitted
+    line with its CI band, the other coefficients held at their means over the studies
+    (as regplot does). No line where ``x`` is part of an interaction."""
+    block = report.metareg
+    if block is None or block.fit.frame is None:
+        raise OptionError("a bubble plot needs a meta-regression model",
+                          hint='add --mods, e.g. --mods "year"')
+    fit, frame = block.fit, block.fit.frame
+    numeric = [n for term in frame.terms if len(term) == 1 for n in term
+               if n not in frame.levels]
+    if x is None:
+        if not numeric:
+            raise OptionError("the bubble plot needs a numeric moderator",
+                              hint=f"--mods {block.formula!r} has only factors")
+        x = numeric[0]
+    if x not in numeric:
+        raise OptionError(f"--bubble-x {x!r} is not a numeric moderator of the model",
+                          hint=f"numeric moderators: {', '.join(numeric) or 'none'}")
+    plt = _load_pyplot()
+    import numpy as np
+
+    col = frame.coef_names.index(x)
+    rows = [(s, frame.matrix[i]) for i, s in enumerate(report.studies)
+            if s.yi is not None and s.vi is not None and np.all(np.isfinite(frame.matrix[i]))]
+    xs = np.array([r[col] for _, r in rows])
+    ys = np.array([s.yi for s, _ in rows], dtype=float)
+    w = 1.0 / (np.array([s.vi for s, _ in rows], dtype=float) + fit.tau2)
+    fig, ax = plt.subplots(figsize=(6.4, 5.2))
+    ax.scatter(xs, ys, s=400 * w / w.max() + 10, facecolors="#c9d3e6", edgecolors=_SQUARE,
+               lw=0.8, zorder=3)
+    in_interaction = any(x in term for term in frame.terms if len(term) > 1)
+    if not in_interaction and len(xs) > 1:
+        grid = np.linspace(xs.min(), xs.max(), 100)
+        means = np.array([r for _, r in rows]).mean(axis=0)[1:]
+        points = np.tile(means, (len(grid), 1))
+        points[:, col - 1] = grid
+        pred = fit.predict(points)
+        ax.plot(grid, pred.pred, color=_DIAMOND, lw=1.5)
+        ax.fill_between(grid, pred.ci_lb, pred.ci_ub, color=_DIAMOND, alpha=0.12, lw=0)
+    ax.axhline(0, color="#8a94a8", lw=0.8, ls=":")
+    ax.set_xlabel(x)
+    ax.set_ylabel(report.model_scale.capitalize() + f" ({report.measure})")
+    ax.spines["top"].set_visible(False)
+    ax.spines["right"].set_visible(False)
+    ax.set_title(f"Meta-regression on {x} (~ {block.formula.lstrip('~ ')}), k = {fit.k}",
+                 fontsize=10)
+    fig.subplots_adjust(bottom=0.19)
+    note = (f"{report.measure}, {fit.method} estimator, {fit.level:g}% CI band; bubble area "
+            "proportional to weight")
+    if in_interaction:
+        note += f"; no line: {x} is part of an interaction"
+    fig.text(0.01, 0.01, note, fontsize=6, color="#555555", wrap=True)
+    figure: Figure = fig
+    return figure
+
+
+def save_bubble(report: PoolReport, path: str | Path, *, x: str | None = None,
+                inputs: Sequence[str | Path] = (), force: bool = False) -> Path:
+    """Draw :func:`bubble_plot` and save it atomically (PNG, SVG or PDF by suffix)."""
+    _check_suffix(Path(path))
+    return save_figure(bubble_plot(report, x), path, inputs=inputs, force=force)
+
+
 def save_forest(report: PoolReport, path: str | Path, *, inputs: Sequence[str | Path] = (),
                 force: bool = False, digits: int | None = None, percent: bool = False) -> Path:
     """Draw :func:`forest_plot` and save it atomically (PNG, SVG or PDF by suffix)."""

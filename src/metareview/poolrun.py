@@ -25,6 +25,7 @@ from .errors import OptionError, ReviewWarning
 from .fileio import atomic_path
 from .jsonsafe import plain
 from .meta import check_choice, num
+from .moderators import MetaRegression
 from .sheets.extraction import StudyTable
 
 #: Effect measures per design; the first is the default.
@@ -210,6 +211,7 @@ class PoolReport:
     leave_one_out: Sensitivity | None = None
     cumulative: Sensitivity | None = None
     bias: Bias | None = None
+    metareg: MetaRegression | None = None
     warnings: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
@@ -242,6 +244,8 @@ class PoolReport:
             value = getattr(self, name)
             if value is not None:
                 out[name] = asdict(value)
+        if self.metareg is not None:
+            out["metareg"] = self.metareg.to_dict()
         out["warnings"] = list(self.warnings)
         cleaned: dict[str, Any] = plain(out)
         return cleaned
@@ -329,6 +333,10 @@ def format_report(report: PoolReport, digits: int = 3, percent: bool = False) ->
     if report.bias is not None:
         lines += ["", "Small-study effects:",
                   *(f"  {s}" for s in bias_sentences(report.bias, digits, scale))]
+    if report.metareg is not None:
+        from .moderators import text_lines
+
+        lines += ["", *text_lines(report.metareg, report.natural, digits)]
     return "\n".join(lines)
 
 
@@ -458,6 +466,10 @@ def tables(report: PoolReport) -> dict[str, tuple[list[str], list[list[Any]]]]:
                               [list(r) for r in zip(sens.studies, sens.estimate, sens.ci_lb,
                                                     sens.ci_ub, sens.tau2, sens.i2, sens.notes,
                                                     strict=True)])
+    if report.metareg is not None:
+        from .moderators import table_rows
+
+        out["metareg"] = table_rows(report.metareg)
     if report.bias is not None:
         b = asdict(report.bias)
         tf = b.pop("trimfill") or {}
@@ -538,6 +550,8 @@ class PoolOptions:
     leave_one_out: bool = False
     cumulative: str | None = None
     bias: bool = False
+    mods: str | None = None
+    predict: tuple[str, ...] = ()
 
 
 def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolReport:
@@ -614,6 +628,7 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
         cum = (_cumulative(table, es, labels, options.cumulative, pool_kwargs)
                if options.cumulative else None)
         bias = _bias(es, labels, pool_kwargs) if options.bias else None
+        mods = _moderators(table, es, options, pool_kwargs) if options.mods else None
     messages = _warn_text(caught)
     for message in messages:
         warnings.warn(message, ReviewWarning, stacklevel=2)
@@ -627,7 +642,7 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
         correction=correction, natural=effects.natural_scale(measure),
         model_scale=effects.MODEL_SCALE[measure], excluded=table.excluded, fit=fit,
         studies=studies, data_columns=DATA_COLUMNS[design], by=options.by, subgroups=groups,
-        subgroup_test=group_test, leave_one_out=loo, cumulative=cum, bias=bias,
+        subgroup_test=group_test, leave_one_out=loo, cumulative=cum, bias=bias, metareg=mods,
         warnings=messages,
     )
 
@@ -679,6 +694,13 @@ def check_options(design: str, options: PoolOptions = PoolOptions(),
     if not 0 < options.level < 100:
         check("level", lambda: _refuse(f"--level {options.level:g} is not between 0 and 100",
                                        "give the confidence level in percent, e.g. 95"))
+    if options.predict and not options.mods:
+        check("predict", lambda: _refuse("--predict needs a meta-regression model",
+                                         'add --mods, e.g. --mods "year + region"'))
+    if options.mods:
+        from .formula import parse_formula
+
+        check("mods", lambda: parse_formula(options.mods or "") and None)
     out = replace(options, **checked)
     if out.method == "GLMM" and "measure" in checked:
         check("method", lambda: _check_glmm(design, checked["measure"], out.test, out))
@@ -708,7 +730,7 @@ def _check_glmm(design: str, measure: str, test: str, options: PoolOptions) -> N
         raise OptionError("--method GLMM supports --test z only", hint="drop --test")
     extras = [name for name, on in (("--by", options.by), ("--leave-one-out",
               options.leave_one_out), ("--cumulative", options.cumulative),
-              ("--bias", options.bias)) if on]
+              ("--bias", options.bias), ("--mods", options.mods)) if on]
     if extras:
         raise OptionError(f"{', '.join(extras)} not available with --method GLMM",
                           hint="run them with an inverse-variance method such as REML")
@@ -895,6 +917,17 @@ def _bias(es: Any, labels: list[str], kwargs: dict[str, Any]) -> Bias:
         filled_vi=() if tf is None else tuple(tf.filled_vi), notes=tuple(notes))
 
 
+def _moderators(table: StudyTable, es: Any, options: PoolOptions,
+                kwargs: dict[str, Any]) -> MetaRegression:
+    from .moderators import fit_moderators, moderator_columns
+
+    assert options.mods is not None
+    columns = {name: table.column(name) for name in moderator_columns(options.mods)}
+    return fit_moderators(es.yi, es.vi, columns, options.mods, options.predict,
+                          method=kwargs["method"], test=kwargs["test"], level=kwargs["level"],
+                          measure=kwargs["measure"], ni=es.ni)
+
+
 def _subgroups(table: StudyTable, es: Any, by: str,
                kwargs: dict[str, Any]) -> tuple[tuple[Subgroup, ...], SubgroupTest | None]:
     from .subgroups import subgroup_analysis
@@ -903,6 +936,11 @@ def _subgroups(table: StudyTable, es: Any, by: str,
     if len(set(groups)) == len(groups) > 1:  # one study per subgroup: nothing to compare
         raise OptionError(f"--by {by}: every study is a subgroup of its own", table.source,
                           "give a column that puts several studies in a group")
+    numeric = [g for g in groups if _is_number(g)]
+    if len(numeric) == len(groups) and len(set(groups)) > 2:
+        warnings.warn(f"--by {by} holds numbers: each of its {len(set(groups))} values is a "
+                      f"subgroup of its own; for a continuous moderator use --mods {by}",
+                      ReviewWarning, stacklevel=2)
     result = subgroup_analysis(es.yi, es.vi, groups, labels=list(table.studies), **kwargs)
     subs = tuple(Subgroup(name, _fit(fit)) for name, fit in
                  zip(result.groups, result.fits, strict=True))
@@ -910,6 +948,13 @@ def _subgroups(table: StudyTable, es: Any, by: str,
                         q_separate=result.q_between, p_separate=result.q_between_p,
                         df2=result.qm_df[1])
     return subs, test
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def _warn_text(caught: Sequence[warnings.WarningMessage]) -> tuple[str, ...]:
