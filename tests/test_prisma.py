@@ -149,8 +149,9 @@ def test_translated_box_texts_are_kept_and_drawn() -> None:
         ("records_screened", "n", "12.5", ":17", "not a count"),
         ("records_screened", "n", "NA", ":17", "records_screened has no count"),
         ("dbr_excluded", "n", "Wrong population 31", ":24", "is not 'label, n'"),
-        ("previous_studies", "n", "4", ":3", "updated reviews are not supported"),
-        ("total_studies", "n", "18", ":29", "total_studies (18) differs from new_studies (19)"),
+        ("previous_studies", "n", "four", ":3", "previous_studies is 'four', not a count"),
+        ("total_studies", "n", "18", ":29",
+         "total_studies (18) differs from previous_studies + new_studies (19)"),
     ],
 )
 def test_bad_cells_are_located(key: str, column: str, value: str, where: str, what: str) -> None:

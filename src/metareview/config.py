@@ -42,15 +42,26 @@ title = "{title}"
 # The review question (PICO), used in the report.
 question = ""
 
-# One [[sources]] table per database or register searched. `path` is an export file
-# or a folder of them (PubMed/MEDLINE XML, JATS, Crossref, RIS, nbib, BibTeX, ...).
+# One [[sources]] table per database, register or other method searched, in the order
+# the PRISMA diagram lists them. `path` is an export file or a folder of them (PubMed/
+# MEDLINE XML, JATS, Crossref, RIS, nbib, BibTeX, ...). Without `database`, each record
+# is counted under the database its file names (e.g. PubMed), else under `label`.
 # Every path must lie inside this folder; a source kept elsewhere is read where it is
 # only when its table says `read_only = true` (review never writes there).
 [[sources]]
 label = "pubmed"
 database = "PubMed"
+kind = "database"      # database | register | websites | organisations | citation searching
 path = "sources/pubmed"
 searched = ""          # date of the search, e.g. "2025-01-31"
+# Records the search found that were removed before the export was saved here:
+# removed_by_automation = 0   # marked ineligible by automation tools
+# removed_other = 0           # removed for other reasons
+
+# An update of an earlier review: the studies and reports it included.
+# [prisma]
+# previous_studies = 0
+# previous_reports = 0
 
 [dedupe]
 threshold = 90         # fuzzy title score (0-100) above which records are duplicates
@@ -83,12 +94,35 @@ dir = "output"
 _DESIGNS = ("proportion", "binary", "continuous", "generic")
 
 
+#: The kinds of source, as PRISMA 2020 groups them: databases and registers are
+#: deduplicated and screened; the other methods have their own column.
+SOURCE_KINDS = ("database", "register", "websites", "organisations", "citation searching")
+
+
 @dataclass(frozen=True)
 class Source:
+    """One ``[[sources]]`` entry. ``database`` is ``None`` when not given: each record is
+    then counted under the database its file names (``Article.source_database``), else
+    under ``label``. ``removed_by_automation`` and ``removed_other`` are records the search
+    found but that were removed before the export was saved (databases and registers)."""
+
     label: str
     path: Path
-    database: str
+    database: str | None
     searched: str | None = None
+    kind: str = "database"
+    removed_by_automation: int = 0
+    removed_other: int = 0
+
+    @property
+    def name(self) -> str:
+        """The source's name in the methods and the PRISMA diagram."""
+        return self.database or self.label
+
+    @property
+    def screened(self) -> bool:
+        """A database or register (deduplicated and screened), not an other method."""
+        return self.kind in ("database", "register")
 
 
 @dataclass(frozen=True)
@@ -108,6 +142,8 @@ class ReviewConfig:
     fields: tuple[str, ...]
     analysis: PoolOptions  # what `review run` pools with
     output_dir: Path = Path("output")
+    previous_studies: int = 0  # an updated review: the previous version's
+    previous_reports: int = 0
 
     @property
     def root(self) -> Path:
@@ -119,7 +155,8 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "review": {"title": str, "question": str},
     # a search date may be a TOML date (2025-01-31) or text ("January 2025")
     "sources": {"label": str, "path": str, "database": str, "searched": (str, date),
-                "read_only": bool},
+                "read_only": bool, "kind": str, "removed_by_automation": int,
+                "removed_other": int},
     "dedupe": {"threshold": (int, float)},
     "screening": {"title_abstract": str, "full_text": str, "reasons": list},
     "extraction": {"workbook": str, "design": str, "fields": list},
@@ -132,6 +169,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "mods": str,
     },
     "outputs": {"dir": str},
+    "prisma": {"previous_studies": int, "previous_reports": int},
 }
 
 
@@ -229,6 +267,13 @@ def load_config(path: str | Path) -> ReviewConfig:
     extraction = table("extraction", data.get("extraction", {}))
     analysis = table("analysis", data.get("analysis", {}))
     outputs = table("outputs", data.get("outputs", {}))
+    previous = table("prisma", data.get("prisma", {}))
+    counts = _counts(previous, "prisma", lines, problems)
+    if counts.get("previous_studies", 0) > counts.get("previous_reports", 0):
+        problems.append(InputError(
+            f"previous_studies ({counts['previous_studies']}) exceeds previous_reports "
+            f"({counts.get('previous_reports', 0)})", lines.at("prisma", "previous_reports"),
+            "each study of the previous version has at least one report"))
 
     sources: list[Source] = []
     raw_sources = data.get("sources", [])
@@ -262,9 +307,21 @@ def load_config(path: str | Path) -> ReviewConfig:
                 )
             )
         searched = str(entry["searched"]) if entry.get("searched") else None
-        sources.append(
-            Source(str(label), source_path, str(entry.get("database", label)), searched)
-        )
+        kind = entry.get("kind", "database")
+        if kind not in SOURCE_KINDS:
+            problems.append(InputError(
+                f"source {label!r}: unknown kind {kind!r}", lines.at("sources", "kind", index),
+                f"choose one of: {', '.join(SOURCE_KINDS)}"))
+        removed = _counts(entry, "sources", lines, problems, index)
+        if removed and kind not in ("database", "register"):
+            problems.append(InputError(
+                f"source {label!r} ({kind}): records removed before screening are counted "
+                "for databases and registers only",
+                lines.at("sources", next(iter(removed)), index),
+                "PRISMA 2020 has no such box for other methods; remove the key"))
+        database = entry.get("database")
+        sources.append(Source(str(label), source_path, str(database) if database else None,
+                              searched, str(kind), **removed))
     labels = [s.label for s in sources]
     for duplicate in sorted({x for x in labels if labels.count(x) > 1}):
         problems.append(
@@ -324,6 +381,7 @@ def load_config(path: str | Path) -> ReviewConfig:
         fields=tuple(str(f) for f in extraction.get("fields", ())),
         analysis=choices,
         output_dir=output_dir,
+        **counts,
     )
 
 
@@ -354,6 +412,24 @@ def _refuse_overlaps(sources: list[Source], written: list[tuple[Path, str]],
                 problems.append(OutputError(
                     f"{target} overlaps source {source.label!r} ({read})", where,
                     "keep sources, workbooks and outputs in separate places"))
+
+
+def _counts(entry: dict[str, Any], name: str, lines: _Lines, problems: list[ReviewError],
+            index: int = 0) -> dict[str, int]:
+    """The count keys (whole numbers, 0 or more) of a table, problems noted at their line;
+    keys left out or of the wrong type (reported already) are not returned."""
+    found = {}
+    for key, kind in _SCHEMA[name].items():
+        value = entry.get(key)
+        if kind is not int or not isinstance(value, int) or isinstance(value, bool):
+            continue
+        if value < 0:
+            problems.append(InputError(f"{name}.{key} is {value}, not a count",
+                                       lines.at(name, key, index),
+                                       "give a whole number, 0 or more"))
+        elif value:
+            found[key] = value
+    return found
 
 
 def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,

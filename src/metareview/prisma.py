@@ -1,9 +1,11 @@
-"""PRISMA 2020 flow counts for new systematic reviews: build, check, read and write.
+"""PRISMA 2020 flow counts for new and updated systematic reviews: build, check, read, write.
 
-The counts follow the flow diagram of the PRISMA 2020 statement (Page et al. 2021,
-BMJ 372:n71, doi:10.1136/bmj.n71). Field names are those of the CSV template of the
-PRISMA2020 R package and Shiny app (Haddaway et al. 2022, Campbell Systematic Reviews
-18:e1230, doi:10.1002/cl2.1230), so a CSV written here can be redrawn there and back.
+The counts follow the flow diagrams of the PRISMA 2020 statement (Page et al. 2021,
+BMJ 372:n71, doi:10.1136/bmj.n71): for new reviews, and for updated reviews, which add
+the studies and reports of the previous version and their totals. Field names are
+those of the CSV template of the PRISMA2020 R package and Shiny app (Haddaway et al.
+2022, Campbell Systematic Reviews 18:e1230, doi:10.1002/cl2.1230), so a CSV written here
+can be redrawn there and back.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import io
 import re
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Protocol
@@ -131,9 +133,14 @@ _REQUIRED = (
     "new_studies",
     "new_reports",
 )
-# Rows of updated reviews (previous version): not drawn here, so they must stay empty.
-_UPDATE_KEYS = ("previous_studies", "previous_reports")
-_TOTAL_KEYS = {"total_studies": "new_studies", "total_reports": "new_reports"}
+_TOTAL_KEYS = {"total_studies": ("previous_studies", "new_studies"),
+               "total_reports": ("previous_reports", "new_reports")}
+#: The kinds of the "other methods" column, as ``review.toml`` names them, and their fields.
+OTHER_METHODS = {"websites": "website_results", "organisations": "organisation_results",
+                 "citation searching": "citations_results"}
+# Full-text exclusion reasons that say the report was not retrieved (after normalising).
+_NOT_RETRIEVED = frozenset({"no full text", "full text not available", "full text not retrieved",
+                            "not retrieved", "no full text available"})
 _TITLE_BOXES = ("prevstud", "newstud", "othstud")
 _NA = ("", "NA")
 
@@ -151,7 +158,7 @@ class NamedCount:
 
 @dataclass(frozen=True, kw_only=True)
 class PrismaCounts:
-    """The numbers of a PRISMA 2020 flow diagram for a new systematic review.
+    """The numbers of a PRISMA 2020 flow diagram for a new or an updated systematic review.
 
     Field names are the ``data`` keys of the PRISMA2020 package's CSV template. The
     ``*_specific_results`` fields optionally break ``database_results`` and
@@ -160,7 +167,9 @@ class PrismaCounts:
     and ``other_*`` fields are the column "Identification of new studies via other
     methods", drawn only when one of them is non-zero. ``labels`` holds box texts that
     differ from the template's ``boxtext`` (a translated template), keyed by ``data``
-    key or, for the title boxes, by ``box`` name.
+    key or, for the title boxes, by ``box`` name. ``previous_studies`` and
+    ``previous_reports`` are those of the previous version of an updated review (0 for a
+    new review); the totals are derived (:attr:`total_studies`, :attr:`total_reports`).
 
     Construction checks only that every count is a non-negative integer; call
     :meth:`check` for the PRISMA identities.
@@ -188,6 +197,8 @@ class PrismaCounts:
     other_excluded: tuple[NamedCount, ...] = ()
     new_studies: int
     new_reports: int
+    previous_studies: int = 0
+    previous_reports: int = 0
     labels: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
@@ -243,6 +254,21 @@ class PrismaCounts:
             )
         )
 
+    @property
+    def is_update(self) -> bool:
+        """Whether this is an updated review (studies or reports of a previous version)."""
+        return bool(self.previous_studies or self.previous_reports)
+
+    @property
+    def total_studies(self) -> int:
+        """Studies included in the review: previous version plus new."""
+        return self.previous_studies + self.new_studies
+
+    @property
+    def total_reports(self) -> int:
+        """Reports of the studies included: previous version plus new."""
+        return self.previous_reports + self.new_reports
+
     def label(self, key: str) -> str:
         """The box text for a ``data`` key (or title ``box`` name): the override if any,
         else the template's ``boxtext``."""
@@ -261,8 +287,11 @@ class PrismaCounts:
             f"{self.removed_before_screening:,} removed before screening; "
             f"{self.records_screened:,} screened; {self.dbr_sought_reports:,} reports sought; "
             f"{self.dbr_notretrieved_reports:,} not retrieved; "
-            f"{self.dbr_assessed:,} assessed; {self.new_studies:,} studies "
-            f"({self.new_reports:,} reports) included"
+            f"{self.dbr_assessed:,} assessed; {self.new_studies:,} "
+            f"{'new ' if self.is_update else ''}studies ({self.new_reports:,} reports) included"
+            + (f"; {self.previous_studies:,} studies ({self.previous_reports:,} reports) from "
+               f"the previous version; {self.total_studies:,} studies "
+               f"({self.total_reports:,} reports) in total" if self.is_update else "")
         )
 
     # -- identities --------------------------------------------------------------------
@@ -358,6 +387,13 @@ class PrismaCounts:
                 location,
                 "each included study has at least one report; correct one of the two",
             )
+        if self.previous_studies > self.previous_reports:
+            raise InputError(
+                f"previous_studies = {self.previous_studies:,} exceeds previous_reports = "
+                f"{self.previous_reports:,}",
+                location,
+                "each study of the previous version has at least one report; correct one",
+            )
         return self
 
     # -- construction from the pipeline ------------------------------------------------
@@ -373,6 +409,10 @@ class PrismaCounts:
         registers: Mapping[str, int] | None = None,
         excluded_automatic: int = 0,
         excluded_other: int = 0,
+        other_methods: Mapping[str, int] | None = None,
+        other_full_text: Iterable[ReportOutcome] = (),
+        previous_studies: int = 0,
+        previous_reports: int = 0,
         studies: int | None = None,
     ) -> PrismaCounts:
         """Counts from the review's own steps, checked.
@@ -380,23 +420,34 @@ class PrismaCounts:
         Parameters
         ----------
         identified
-            records found per database, e.g. ``{"pubmed": 120, "embase": 80}``.
+            records found per database, in the order to list them, e.g.
+            ``{"PubMed": 120, "Embase": 80}``.
         duplicates
-            records removed as duplicates by dedupe.
+            records from databases and registers removed as duplicates by dedupe.
         screening
-            the title/abstract decision of each unique record left after dedupe and
-            the other removals: ``include`` and ``maybe`` go on to full text,
-            ``exclude`` is excluded; an empty decision is an error.
+            the title/abstract decision of each unique record from databases and
+            registers left after dedupe and the other removals: ``include`` and ``maybe``
+            go on to full text, ``exclude`` is excluded; an empty decision is an error.
         full_text
             the outcome of each report sought for retrieval: a :class:`FullText`, or any
-            object with ``retrieved``, ``decision`` and ``reason`` (the full-text
-            screening workbook's rows as read back).
+            object with ``retrieved``, ``decision``, ``reason`` and ``reason_cell`` (the
+            full-text screening workbook's rows as read back). A report excluded for a
+            reason that says it was not retrieved ("no full text") counts as not
+            retrieved; reasons that differ only in case or spacing are counted as one,
+            with a :class:`~metareview.errors.ReviewWarning` naming their cells.
         registers
             records found per trial register.
         excluded_automatic, excluded_other
             records removed before screening by automation tools / other reasons.
+        other_methods
+            records identified by other methods, by kind (keys of :data:`OTHER_METHODS`:
+            ``websites``, ``organisations``, ``citation searching``).
+        other_full_text
+            the outcome of each report sought from the other methods, as ``full_text``.
+        previous_studies, previous_reports
+            studies and reports included in the previous version of an updated review.
         studies
-            studies included when several reports describe one study; default: one
+            new studies included when several reports describe one study; default: one
             study per included report.
         """
         decisions = Counter((d or "").strip().lower() for d in screening)
@@ -417,44 +468,43 @@ class PrismaCounts:
                 f"included at title/abstract = {sought:,}",
                 hint="bring the full-text workbook up to date with the screening workbook",
             )
-        unknown_retrieval = sum(r.retrieved is None for r in reports)
-        if unknown_retrieval:
+        other_reports = list(other_full_text)
+        labels = _merge_reasons([*reports, *other_reports])
+        main, other = _outcomes(reports, labels), _outcomes(other_reports, labels)
+        kinds = dict(other_methods or {})
+        unknown_kinds = sorted(set(kinds) - set(OTHER_METHODS))
+        if unknown_kinds:
             raise InputError(
-                f"{unknown_retrieval} report(s) sought without a retrieved yes/no",
-                hint="record for every report sought whether its full text was retrieved",
+                f"unknown other method(s): {', '.join(map(repr, unknown_kinds))}",
+                hint=f"choose from: {', '.join(OTHER_METHODS)}",
             )
-        not_retrieved = sum(r.retrieved is False for r in reports)
-        reasons: Counter[str] = Counter()
-        included = 0
-        for report in (r for r in reports if r.retrieved):
-            decision = (report.decision or "").strip().lower()
-            if decision == "include":
-                included += 1
-            elif decision == "exclude" and (report.reason or "").strip():
-                reasons[(report.reason or "").strip()] += 1
-            else:
-                raise InputError(
-                    f"a retrieved report has decision {report.decision!r} and reason "
-                    f"{report.reason!r}",
-                    hint="decide include, or exclude with a reason, for every retrieved report",
-                )
         registers = dict(registers or {})
+        included = main.included + other.included
         return cls(
             database_results=sum(identified.values()),
             database_specific_results=tuple(NamedCount(k, v) for k, v in identified.items()),
             register_results=sum(registers.values()),
             register_specific_results=tuple(NamedCount(k, v) for k, v in registers.items()),
+            website_results=kinds.get("websites", 0),
+            organisation_results=kinds.get("organisations", 0),
+            citations_results=kinds.get("citation searching", 0),
             duplicates=duplicates,
             excluded_automatic=excluded_automatic,
             excluded_other=excluded_other,
             records_screened=sum(decisions.values()),
             records_excluded=decisions["exclude"],
             dbr_sought_reports=sought,
-            dbr_notretrieved_reports=not_retrieved,
-            dbr_assessed=sought - not_retrieved,
-            dbr_excluded=tuple(NamedCount(k, v) for k, v in sorted(reasons.items())),
+            dbr_notretrieved_reports=main.not_retrieved,
+            dbr_assessed=sought - main.not_retrieved,
+            dbr_excluded=main.reasons,
+            other_sought_reports=len(other_reports),
+            other_notretrieved_reports=other.not_retrieved,
+            other_assessed=len(other_reports) - other.not_retrieved,
+            other_excluded=other.reasons,
             new_studies=included if studies is None else studies,
             new_reports=included,
+            previous_studies=previous_studies,
+            previous_reports=previous_reports,
         ).check()
 
     def to_dict(self) -> dict[str, Any]:
@@ -478,18 +528,104 @@ class ReportOutcome(Protocol):
     @property
     def reason(self) -> str | None: ...
 
+    @property
+    def reason_cell(self) -> str | None: ...
+
 
 @dataclass(frozen=True)
 class FullText:
     """The full-text outcome of one report sought for retrieval.
 
     ``decision`` is ``include`` or ``exclude`` (with a ``reason``); it is not read when
-    the report was not retrieved.
+    the report was not retrieved. ``reason_cell`` locates the reason in messages.
     """
 
     retrieved: bool
     decision: str | None = None
     reason: str | None = None
+    reason_cell: str | None = None
+
+
+def reason_key(reason: str) -> str:
+    """An exclusion reason with case and spacing normalised: the reasons that differ only
+    in them are one reason."""
+    return " ".join(reason.casefold().split())
+
+
+def not_retrieved_reason(reason: str | None) -> bool:
+    """Whether a full-text exclusion reason says the report was not retrieved
+    ("no full text", "full text not available", ...): PRISMA 2020 counts such reports
+    under "reports not retrieved", not among the reports excluded."""
+    return bool(reason) and reason_key(str(reason).replace("-", " ")) in _NOT_RETRIEVED
+
+
+@dataclass(frozen=True)
+class _Outcomes:
+    not_retrieved: int
+    included: int
+    reasons: tuple[NamedCount, ...]
+
+
+def _outcomes(reports: Sequence[ReportOutcome], labels: Mapping[str, str]) -> _Outcomes:
+    """Count one column's full-text outcomes: not retrieved (also when excluded for "no
+    full text"), included, and excluded by reason, under ``labels`` (reason key -> label,
+    from :func:`_merge_reasons`)."""
+    not_retrieved = included = 0
+    excluded: list[ReportOutcome] = []
+    for report in reports:
+        decision = (report.decision or "").strip().lower()
+        reason = (report.reason or "").strip()
+        if decision == "exclude" and not_retrieved_reason(reason):
+            not_retrieved += 1
+        elif report.retrieved is None:
+            raise InputError(
+                f"a report sought without a retrieved yes/no (decision {report.decision!r})",
+                report.reason_cell,
+                "record for every report sought whether its full text was retrieved",
+            )
+        elif not report.retrieved:
+            not_retrieved += 1
+        elif decision == "include":
+            included += 1
+        elif decision == "exclude" and reason:
+            excluded.append(report)
+        else:
+            raise InputError(
+                f"a retrieved report has decision {report.decision!r} and reason "
+                f"{report.reason!r}",
+                report.reason_cell,
+                "decide include, or exclude with a reason, for every retrieved report",
+            )
+    counts = Counter(labels[reason_key(str(r.reason))] for r in excluded)
+    return _Outcomes(not_retrieved, included,
+                     tuple(NamedCount(k, v) for k, v in sorted(counts.items())))
+
+
+def _merge_reasons(reports: Sequence[ReportOutcome]) -> dict[str, str]:
+    """The label of each reason key: of the spellings that differ only in case or spacing,
+    the most frequent (the first met on a tie), with single spaces. A
+    :class:`~metareview.errors.ReviewWarning` names each group of spellings merged, with
+    their cells."""
+    spellings: dict[str, dict[str, list[str]]] = {}  # key -> spelling -> cells
+    for report in reports:
+        reason = (report.reason or "").strip()
+        if reason and not not_retrieved_reason(reason):
+            cells = spellings.setdefault(reason_key(reason), {}).setdefault(reason, [])
+            cells.append(report.reason_cell or "")
+    labels = {}
+    for key, found in spellings.items():
+        # the most frequent spelling (the first on a tie), its spaces tidied
+        labels[key] = " ".join(max(found, key=lambda spelling: len(found[spelling])).split())
+        if len(found) > 1:
+            named = "; ".join(f"{spelling!r} in {', '.join(c for c in cells if c) or 'a row'}"
+                              for spelling, cells in found.items())
+            warnings.warn(
+                "exclusion reasons that differ only in case or spacing are counted as one, "
+                f"{labels[key]!r}: {named}",
+                ReviewWarning,
+                stacklevel=3,
+            )
+    return labels
 
 
 _DEFAULT_LABELS = {row[0] if row[0] != "NA" else row[2]: row[4] for row in TEMPLATE}
@@ -520,7 +656,9 @@ def to_csv(counts: PrismaCounts) -> str:
         key = row[0] if row[0] != "NA" else row[2]
         cells = list(row)
         cells[4] = counts.label(key)
-        if key in _LIST_KEYS:
+        if key in _TOTAL_KEYS:  # the package's template leaves them 0 for a new review
+            cells[7] = str(getattr(counts, key)) if counts.is_update else "0"
+        elif key in _LIST_KEYS:
             items = getattr(counts, key)
             # "0", not blank: the package draws "(n = 0)" for a reasons box given so
             empty = "0" if key.endswith("_excluded") else ""
@@ -651,7 +789,7 @@ def read_csv(source: str | Path, text: str | None = None) -> PrismaCounts:
         seen[key] = lineno
         if key not in template:
             warnings.warn(
-                f"{where}: row {key!r} is not in the PRISMA 2020 template for new reviews "
+                f"{where}: row {key!r} is not in the PRISMA 2020 template "
                 "and is not used",
                 ReviewWarning,
                 stacklevel=2,
@@ -677,19 +815,12 @@ def read_csv(source: str | Path, text: str | None = None) -> PrismaCounts:
             name,
             _TEMPLATE_HINT,
         )
-    for key in _UPDATE_KEYS:
-        if values.pop(key, 0):
+    for key, parts in _TOTAL_KEYS.items():
+        total, expected = values.pop(key, 0), sum(values.get(p, 0) for p in parts)
+        if total and total != expected:
             raise InputError(
-                f"{key} is not 0: diagrams for updated reviews are not supported",
+                f"{key} ({total:,}) differs from {parts[0]} + {parts[1]} ({expected:,})",
                 f"{name}:{seen[key]}",
-                "draw updated reviews in the PRISMA2020 app; set it to 0 here",
-            )
-    for key, new_key in _TOTAL_KEYS.items():
-        total = values.pop(key, 0)
-        if total and total != values.get(new_key):
-            raise InputError(
-                f"{key} ({total:,}) differs from {new_key} ({values.get(new_key, 0):,})",
-                f"{name}:{seen[key]}",
-                "in a new review the totals equal the new studies and reports; set it to 0",
+                "the total is the previous version's plus the new; correct it, or set it to 0",
             )
     return PrismaCounts(**values, labels=tuple(labels))

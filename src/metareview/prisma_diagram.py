@@ -1,9 +1,11 @@
-"""The PRISMA 2020 flow diagram for new systematic reviews, drawn with matplotlib.
+"""The PRISMA 2020 flow diagram for new and updated systematic reviews, drawn with matplotlib.
 
-The layout follows the template of the PRISMA 2020 statement (Page et al. 2021, BMJ
+The layout follows the templates of the PRISMA 2020 statement (Page et al. 2021, BMJ
 372:n71, fig. 1): stage bars on the left, the databases-and-registers column with its
 "removed/excluded" boxes to the right, and the optional "other methods" column beside
-it. Text is wrapped to the box width as measured in the font, and boxes grow with it;
+it. An updated review adds the "Previous studies" column on the left, whose studies
+join the new ones in the "Total studies included in review" box at the bottom. Text is
+wrapped to the box width as measured in the font, and boxes grow with it;
 all boxes of a row share one height so arrows stay level.
 """
 
@@ -42,6 +44,11 @@ YELLOW, GREY, BLUE = "#ffd24d", "#d9d9d9", "#b4c9e6"
 # Box texts of the PRISMA 2020 template for new reviews; a CSV's own box texts
 # (``PrismaCounts.labels``, e.g. a translation) replace them.
 TEXT = {
+    "prevstud": "Previous studies",
+    "previous_studies": "Studies included in previous version of review",
+    "previous_reports": "Reports of studies included in previous version of review",
+    "total_studies": "Total studies included in review",
+    "total_reports": "Reports of total included studies",
     "newstud": "Identification of new studies via databases and registers",
     "othstud": "Identification of new studies via other methods",
     "identification": "Identification",
@@ -67,6 +74,11 @@ TEXT = {
     "other_excluded": "Reports excluded",
     "new_studies": "Studies included in review",
     "new_reports": "Reports of included studies",
+}
+# An updated review's box texts where they differ from a new review's.
+UPDATE_TEXT = {
+    "new_studies": "New studies included in review",
+    "new_reports": "Reports of new included studies",
 }
 
 
@@ -142,12 +154,28 @@ def _excluded(items: Iterable[NamedCount], total: int, label: str, x: float) -> 
     return _Box([_Para(f"{label}:"), *reasons], x, BOX_W, "left")
 
 
-def _boxes(counts: PrismaCounts) -> tuple[list[list[_Box | None]], list[str]]:
-    """The grid of boxes: rows of [main, main-side, other, other-side] columns."""
-    labels = dict(counts.labels)
+def _text(counts: PrismaCounts) -> dict[str, str]:
+    """The box texts: the template's, an updated review's, then the CSV's own."""
+    return {**TEXT, **(UPDATE_TEXT if counts.is_update else {}), **dict(counts.labels)}
+
+
+def _columns(counts: PrismaCounts) -> tuple[float, float, float, float, float]:
+    """The left edges of the previous-studies column, the main column and its side
+    column, the other-methods column and its side column."""
+    x_prev = MARGIN + BAR_W + 0.2
+    x_main = x_prev + (BOX_W + GAP_X + 0.15 if counts.is_update else 0)
+    x_side = x_main + BOX_W + GAP_X
+    x_other = x_side + BOX_W + GAP_X + 0.15
+    return x_prev, x_main, x_side, x_other, x_other + BOX_W + GAP_X
+
+
+def _boxes(counts: PrismaCounts) -> tuple[list[list[_Box | None]], list[_Box]]:
+    """The grid of boxes: rows of [main, main-side, other, other-side, previous] columns
+    (a row more for an updated review's total), and the title boxes."""
+    text = _text(counts)
 
     def t(key: str) -> str:
-        return labels.get(key, TEXT[key])
+        return text[key]
 
     def simple(key: str, value: int) -> list[_Para]:
         return [_Para(t(key)), _Para(_n(value))]
@@ -166,10 +194,7 @@ def _boxes(counts: PrismaCounts) -> tuple[list[list[_Box | None]], list[str]]:
             for key in ("duplicates", "excluded_automatic", "excluded_other")
         ),
     ]
-    x_main = MARGIN + BAR_W + 0.2
-    x_side = x_main + BOX_W + GAP_X
-    x_other = x_side + BOX_W + GAP_X + 0.15
-    x_oside = x_other + BOX_W + GAP_X
+    x_prev, x_main, x_side, x_other, x_oside = _columns(counts)
 
     def box(paras: list[_Para], x: float, align: str = "center") -> _Box:
         return _Box(paras, x, BOX_W, align)
@@ -207,6 +232,14 @@ def _boxes(counts: PrismaCounts) -> tuple[list[list[_Box | None]], list[str]]:
             None,
         ],
     ]
+    for row in rows:
+        row.append(None)
+    if counts.is_update:
+        rows[0][4] = box([*simple("previous_studies", counts.previous_studies),
+                          *simple("previous_reports", counts.previous_reports)], x_prev)
+        rows.append([box([*simple("total_studies", counts.total_studies),
+                          *simple("total_reports", counts.total_reports)], x_main),
+                     None, None, None, None])
     if counts.has_other_methods:
         rows[0][2] = box(
             [
@@ -227,8 +260,13 @@ def _boxes(counts: PrismaCounts) -> tuple[list[list[_Box | None]], list[str]]:
         rows[3][3] = _excluded(
             counts.other_excluded, counts.other_excluded_total, t("other_excluded"), x_oside
         )
-    headers = [t("newstud"), t("othstud")] if counts.has_other_methods else [t("newstud")]
-    return rows, headers
+    span = 2 * BOX_W + GAP_X
+    heads = [_Box([_Para(t("newstud"))], x_main, span)]
+    if counts.has_other_methods:
+        heads.append(_Box([_Para(t("othstud"))], x_other, span))
+    if counts.is_update:
+        heads.append(_Box([_Para(t("prevstud"))], x_prev, BOX_W))
+    return rows, heads
 
 
 def figure(counts: PrismaCounts) -> Any:
@@ -244,28 +282,25 @@ def figure(counts: PrismaCounts) -> Any:
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 
     counts.check()
-    rows, headers = _boxes(counts)
+    rows, head_boxes = _boxes(counts)
     other = counts.has_other_methods
-    x_main = MARGIN + BAR_W + 0.2
-    span = 2 * BOX_W + GAP_X
-    width = x_main + span + MARGIN + (span + GAP_X + 0.15 if other else 0)
+    width = max(b.x + b.width for b in head_boxes) + MARGIN
 
     # Header row (title boxes), then each row as tall as its tallest box.
-    head_boxes = [
-        _Box([_Para(text)], x_main + i * (span + GAP_X + 0.15), span)
-        for i, text in enumerate(headers)
-    ]
     y = MARGIN
     head_h = max(_layout(b) for b in head_boxes)
     for b in head_boxes:
         b.y, b.height = y, head_h
     y += head_h + GAP_Y
-    labels = dict(counts.labels)
-    stages = [labels.get(key, TEXT[key]) for key in ("identification", "screening", "included")]
-    # rows 0 and 4 carry a stage bar alone, so they must be as tall as its label
+    text = _text(counts)
+    stages = [text[key] for key in ("identification", "screening", "included")]
+    last = len(rows) - 1
+    # the first and last rows may carry a stage bar alone, so they must be as tall as its label
     bar_min = {
-        r: _text_width(stages[i], STAGE_FONT, "bold") + 0.25 for r, i in ((0, 0), (4, 2))
+        r: _text_width(stages[i], STAGE_FONT, "bold") + 0.25 for r, i in ((0, 0), (last, 2))
     }
+    if counts.is_update:  # the included bar spans two rows
+        bar_min[last] /= 2
     for r, row in enumerate(rows):
         present = [b for b in row if b is not None]
         height = max([bar_min.get(r, 0.0), *(_layout(b) for b in present)])
@@ -337,7 +372,7 @@ def figure(counts: PrismaCounts) -> Any:
             family=FAMILY,
         )
 
-    for head, face in zip(head_boxes, (YELLOW, GREY), strict=False):
+    for head, face in zip(head_boxes, (YELLOW, GREY, GREY), strict=False):
         draw_box(head, face, bold=True)
     for row in rows:
         for cell in row:
@@ -349,8 +384,8 @@ def figure(counts: PrismaCounts) -> Any:
         assert found is not None
         return found
 
-    for label, (first, last) in zip(stages, ((0, 0), (1, 3), (4, 4)), strict=True):
-        stage(label, box_at(first, 0).y, box_at(last, 0).y + box_at(last, 0).height)
+    for label, (first, end) in zip(stages, ((0, 0), (1, 3), (4, last)), strict=True):
+        stage(label, box_at(first, 0).y, box_at(end, 0).y + box_at(end, 0).height)
 
     def down(a: _Box, b: _Box) -> None:
         x = a.x + a.width / 2
@@ -371,6 +406,11 @@ def figure(counts: PrismaCounts) -> Any:
         source, target = box_at(3, 2), box_at(4, 0)
         x, mid = source.x + source.width / 2, target.y + target.height / 2
         arrow([(x, source.y + source.height), (x, mid), (target.x + target.width, mid)])
+    if counts.is_update:
+        down(box_at(4, 0), box_at(5, 0))
+        source, target = box_at(0, 4), box_at(5, 0)
+        x, mid = source.x + source.width / 2, target.y + target.height / 2
+        arrow([(x, source.y + source.height), (x, mid), (target.x, mid)])
     return fig
 
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -314,7 +315,7 @@ def _steps(r: _Run) -> RunSummary:
     included = {canon(d.record_id) for d in ft_current
                 if d.retrieved and d.decision == "include"}
     _sync_extraction(r, [row for row in rows if row["record_id"] in included], canon)
-    counts = _prisma_step(r, [d.decision for d in ta_current], ft_current)
+    counts = _prisma_step(r, ta_current, ft_current, canon)
 
     studies = _read_studies(r, included, canon)
     if isinstance(studies, str):
@@ -329,31 +330,45 @@ def _steps(r: _Run) -> RunSummary:
 
 def _records_step(r: _Run) -> list[dict[str, Any]]:
     from .articles import expand_paths, read_articles
-    from .dedupe import dedupe, log_csv, read_overrides, unique_csv
+    from .dedupe import dedupe, log_csv, read_overrides, record_key, unique_csv
     from .sheets.extraction import read_record_rows
 
     config = r.config
     records, log = output_path(config, "records"), output_path(config, "duplicates")
     overrides = read_overrides(log) if log.exists() else ()
-    files = [(s.label, s.database, [(r.rel(f), _sha(Path(f))) for f in expand_paths([s.path])])
+    files = [(s.label, s.database, s.kind, s.removed_by_automation, s.removed_other,
+              [(r.rel(f), _sha(Path(f))) for f in expand_paths([s.path])])
              for s in config.sources]
     decided = sorted((o.kept, o.removed, o.merge, o.text) for o in overrides)
     fingerprint = _fingerprint("records", files, config.dedupe_threshold, decided)
     if not r.state.fresh("records", fingerprint, r.outputs(("records", "duplicates"))):
-        articles = []
-        identified: dict[str, int] = {}
+        articles: list[Article] = []
+        kinds: dict[str, str] = {}  # record key -> kind of its source
+        identified: list[list[Any]] = []  # [label, kind, name, n] in config order
         for source in config.sources:
             found = [replace(a, source_file=r.rel(a.source_file))
                      for a in read_articles([str(source.path)])]
-            identified[source.database] = identified.get(source.database, 0) + len(found)
+            names = Counter(source.database or a.source_database or source.label
+                            for a in found)
+            identified += [[source.label, source.kind, name, n] for name, n in names.items()]
+            if not found:
+                identified.append([source.label, source.kind, source.name, 0])
+            kinds.update((record_key(a), source.kind) for a in found)
             r.did(f"read {len(found):,} records from {source.label} ({r.rel(source.path)})")
             articles += found
         result = dedupe(articles, config.dedupe_threshold, overrides)
         r.did(f"found {result.n_removed:,} duplicates; {len(result.records):,} unique records")
         r.write("records", unique_csv(result).encode("utf-8"))
         r.write("duplicates", log_csv(result).encode("utf-8"))
-        r.state.facts["records"] = {"identified": identified, "duplicates": result.n_removed,
-                                    "overrides": len(overrides)}
+        # PRISMA's databases-and-registers column: its duplicates are its records merged
+        # into another; a unique record found by other methods only belongs to theirs.
+        other_only = [u.id for u in result.records
+                      if all(kinds[m] not in ("database", "register") for m in u.members)]
+        screened_records = sum(k in ("database", "register") for k in kinds.values())
+        r.state.facts["records"] = {
+            "identified": identified, "other_only": other_only,
+            "duplicates": screened_records - (len(result.records) - len(other_only)),
+            "overrides": len(overrides)}
         r.state.facts["aliases"] = _aliases(result, articles)
         r.state.done("records", fingerprint)
     rows, _ = read_record_rows(records)
@@ -517,15 +532,39 @@ def _pending(r: _Run, pending: Sequence[tuple[str, str]], total: int, path: Path
 # --- step 3: PRISMA -----------------------------------------------------------------------
 
 
-def _prisma_step(r: _Run, decisions: Sequence[str | None],
-                 full_text: Sequence[Any]) -> PrismaCounts:
+def _prisma_step(r: _Run, title_abstract: Sequence[Any], full_text: Sequence[Any],
+                 canon: Callable[[str], str]) -> PrismaCounts:
+    """The PRISMA counts from the records facts and the current screening decisions: the
+    records found by other methods only go to the other-methods column at full text."""
     from . import prisma_diagram
     from .prisma import PrismaCounts
 
+    config = r.config
     facts = r.state.facts.get("records") or {}
-    counts = PrismaCounts.from_pipeline(identified=facts.get("identified", {}),
-                                        duplicates=int(facts.get("duplicates", 0)),
-                                        screening=decisions, full_text=full_text)
+    other_only = set(facts.get("other_only", ()))
+    kinds = {s.label: s.kind for s in config.sources}
+    by_kind: dict[str, dict[str, int]] = {}
+    for label, kind, name, n in facts.get("identified", ()):
+        counts_of = by_kind.setdefault(kinds.get(label, kind), {})
+        counts_of[name] = counts_of.get(name, 0) + n
+    for source in config.sources:  # found by the search, removed before the export:
+        removed = source.removed_by_automation + source.removed_other
+        if removed:  # counted under the source's (first) database
+            name = next((n for label, _, n, _ in facts.get("identified", ())
+                         if label == source.label), source.name)
+            counts_of = by_kind.setdefault(source.kind, {})
+            counts_of[name] = counts_of.get(name, 0) + removed
+    counts = PrismaCounts.from_pipeline(
+        identified=by_kind.get("database", {}), registers=by_kind.get("register", {}),
+        other_methods={kind: sum(names.values()) for kind, names in by_kind.items()
+                       if kind not in ("database", "register")},
+        duplicates=int(facts.get("duplicates", 0)),
+        excluded_automatic=sum(s.removed_by_automation for s in config.sources),
+        excluded_other=sum(s.removed_other for s in config.sources),
+        screening=[d.decision for d in title_abstract if canon(d.record_id) not in other_only],
+        full_text=[d for d in full_text if canon(d.record_id) not in other_only],
+        other_full_text=[d for d in full_text if canon(d.record_id) in other_only],
+        previous_studies=config.previous_studies, previous_reports=config.previous_reports)
     roles = DERIVED["prisma"]
     fingerprint = _fingerprint("prisma", counts.to_dict())
     if not r.state.fresh("prisma", fingerprint, r.outputs(roles)):
