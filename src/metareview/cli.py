@@ -106,14 +106,16 @@ def prisma_command(
     dpi: int,
     force: bool,
 ) -> None:
-    """Draw the PRISMA 2020 flow diagram of a new systematic review from its counts.
+    """Draw the PRISMA 2020 flow diagram of a new or updated systematic review from its counts.
 
     COUNTS is a CSV in the layout of the PRISMA2020 R package and Shiny app
     (columns data,node,box,description,boxtext,tooltips,url,n; `-` reads stdin). Fill
     in its `n` column; reasons and per-database counts are written "label, n; label, n".
     The counts must add up (identified − removed = screened; screened − excluded =
     sought; sought − not retrieved = assessed; assessed − excluded = included reports):
-    a mismatch is an error naming the two numbers, and nothing is written.
+    a mismatch is an error naming the two numbers, and nothing is written. An updated
+    review (previous_studies or previous_reports not 0) gets the "Previous studies" column
+    and the total box.
 
     \b
     Examples:
