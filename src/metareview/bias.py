@@ -216,7 +216,8 @@ def ranktest(yi: ArrayLike, vi: ArrayLike) -> RanktestResult:
     Raises
     ------
     EstimationError
-        With fewer than 2 studies.
+        With fewer than 2 studies, or when all effect sizes are identical (not computable:
+        their standardised deviations are rounding noise).
 
     References
     ----------
@@ -238,6 +239,14 @@ def ranktest(yi: ArrayLike, vi: ArrayLike) -> RanktestResult:
     y, v = _arrays(yi, vi)
     if y.size < 2:
         raise _too_few("Begg's test", y.size, 2, "not enough finite observations")
+    if np.ptp(y) <= 4 * np.finfo(float).eps * float(np.max(np.abs(y))):
+        # the deviations from the pooled estimate would be rounding noise, and ranking noise
+        # gives a "significant" correlation (p = 0.0028 for 10 identical effects)
+        raise EstimationError(
+            "not computable: all effect sizes are identical, so there is no "
+            "ranking of effects to correlate with their variances",
+            hint="report the rank correlation test as not computable",
+        )
     w = 1 / v
     theta = np.sum(w * y) / np.sum(w)
     y_star = (y - theta) / np.sqrt(v - 1 / np.sum(w))

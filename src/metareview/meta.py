@@ -32,6 +32,7 @@ import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Any, overload
 
 import numpy as np
@@ -365,12 +366,21 @@ _EPS = float(np.finfo(float).eps)
 
 
 class _Sums:
-    """Weighted sums for the intercept-only model at one value of tau2."""
+    r"""Weighted sums for the intercept-only model at one value of tau2.
+
+    With :math:`P = W - ww'/S` (:math:`S=\sum w`), the traces are written over pairs
+    :math:`j \ne i` so that every term is positive: :math:`\mathrm{tr}(P) = \sum_i w_i S_{-i}/S`
+    and :math:`\mathrm{tr}(PP) = \sum_i w_i^2 (S_{-i}^2 + T_{-i})/S^2` with
+    :math:`S_{-i} = \sum_{j\ne i} w_j`, :math:`T_{-i} = \sum_{j\ne i} w_j^2`. The textbook forms
+    (:math:`S - \sum w^2/S`, ...) cancel to noise or below 0 when the variances differ by
+    1e6 or more.
+    """
 
     def __init__(self, y: FloatArray, v: FloatArray, tau2: float):
-        # A tau2 below rounding at the scale of the variances is 0: otherwise a study with
-        # v = 0 would get a huge but finite weight instead of metafor's division-by-zero.
-        if tau2 <= 8 * _EPS * float(v.max(initial=0.0)):
+        # With a study of v = 0, a tau2 below rounding at the scale of the variances is 0:
+        # otherwise that study would get a huge but finite weight instead of metafor's
+        # division-by-zero.
+        if tau2 and tau2 <= 8 * _EPS * float(v.max(initial=0.0)) and not v.all():
             tau2 = 0.0
         with np.errstate(divide="ignore"):
             self.w = 1.0 / (v + tau2) if tau2 else 1.0 / v
@@ -381,32 +391,47 @@ class _Sums:
                 hint=_ZERO_VARIANCE_HINT,
             )
         self.sw2 = float(np.dot(self.w, self.w))
-        self.b = float(np.dot(self.w, y)) / self.sw
-        self.r = y - self.b
+        # residuals about the heaviest study, so that its own (tiny) residual keeps its digits
+        yc = y - y[int(np.argmax(self.w))]
+        shift = float(np.dot(self.w, yc)) / self.sw
+        self.b = float(y[int(np.argmax(self.w))]) + shift
+        self.r = yc - shift
         self.wr = self.w * self.r
+        self._sw_others = _others(self.w)
 
     @property
     def q(self) -> float:
         """Generalised Q, Y'PY."""
         return float(np.dot(self.wr, self.r))
 
-    @property
+    @cached_property
     def tr_p(self) -> float:
-        return self.sw - self.sw2 / self.sw
+        return float(np.dot(self.w, self._sw_others)) / self.sw
 
-    @property
+    @cached_property
+    def _pp_terms(self) -> FloatArray:
+        """:math:`S_{-i}^2 + T_{-i}`: the row sums of :math:`P \\circ P` times :math:`S^2/w_i^2`."""
+        return self._sw_others**2 + _others(self.w * self.w)
+
+    @cached_property
     def tr_pp(self) -> float:
-        w3 = float(np.dot(self.w * self.w, self.w))
-        return self.sw2 - 2 * w3 / self.sw + (self.sw2 / self.sw) ** 2
+        return float(np.dot(self.w * self.w, self._pp_terms)) / self.sw**2
 
     def tr_pvpv_pvp(self, v: FloatArray) -> tuple[float, float]:
-        """tr(PVPV) and tr(PVP)."""
+        """tr(PVPV) and tr(PVP), as sums of positive terms like :attr:`tr_pp`."""
         a = self.w * v
-        aw = float(np.dot(a, self.w))
-        pvpv = float(np.dot(a, a)) - 2 * float(np.dot(a * a, self.w)) / self.sw
-        pvpv += (aw / self.sw) ** 2
-        pvp = float(np.dot(v * self.w, self.w * (1 - 2 * self.w / self.sw + self.sw2 / self.sw**2)))
-        return pvpv, pvp
+        c = self.w * a
+        pvpv = float(np.dot(a * a, self._sw_others**2)) + float(np.dot(c, _others(c)))
+        pvp = float(np.dot(c, self._pp_terms))
+        return pvpv / self.sw**2, pvp / self.sw**2
+
+
+def _others(x: FloatArray) -> FloatArray:
+    """:math:`\\sum_{j \\ne i} x_j` for each i, from prefix and suffix sums (never the total
+    minus :math:`x_i`, which loses every digit when :math:`x_i` dominates)."""
+    before = np.concatenate(([0.0], np.cumsum(x[:-1])))
+    after = np.concatenate((np.cumsum(x[:0:-1])[::-1], [0.0]))
+    return before + after
 
 
 class _Data:
@@ -571,24 +596,12 @@ def _fisher_scoring(
     tau2 = max(0.0, _he(data.y, data.v))
     change = con.threshold + 1
     iteration = 0
-    while change > con.threshold:
+    # a change within rounding of tau2 is as converged as double precision allows (a large
+    # tau2 can never move by less than a tiny threshold)
+    while change > max(con.threshold, 4 * _EPS * tau2):
         iteration += 1
         old = tau2
-        s = data.at(tau2)
-        try:
-            if method == "ML":
-                adj = (float(np.dot(s.wr, s.wr)) - s.sw) / s.sw2
-            elif method == "REML":
-                adj = (float(np.dot(s.wr, s.wr)) - s.tr_p) / s.tr_pp
-            else:  # EB
-                adj = (s.q * k / (k - 1) - k) / s.sw
-        except ZeroDivisionError:
-            # a zero sampling variance with tau2 ~ 0: weights so large the sums cancel to 0
-            raise EstimationError(
-                "Division by zero when computing the inverse variance weights.",
-                hint="a study with sampling variance 0 gets infinite weight while tau^2 is "
-                "near 0; check that study's variance, or keep a continuity correction",
-            ) from None
+        adj = _scoring_step(data.at(tau2), method, k)
         adj = 0.0 if math.isnan(adj) else adj * con.stepadj
         while tau2 + adj < 0:
             adj /= 2
@@ -600,6 +613,16 @@ def _fisher_scoring(
                 f"in {con.maxiter} iterations.",
                 hint="raise control maxiter, lower stepadj, or use method PM or DL",
             )
+    if (
+        0 < tau2 <= con.threshold
+        and allvipos
+        and tau2 > float(data.v.min())
+        and _scoring_step(data.at(0.0), method, k) <= 0
+    ):
+        # The maximum is at 0, which step halving only creeps towards; metafor stops at a
+        # tau2 below the threshold, harmless unless a study's variance is smaller still (its
+        # weight would then be off by half or more): report the boundary itself.
+        tau2 = 0.0
     if (
         method in ("ML", "REML")
         and con.ll0check
@@ -622,6 +645,24 @@ def _fisher_scoring(
     else:
         se = math.sqrt(2 * k**2 / (k - 1) / s.sw**2)
     return tau2, se, iteration
+
+
+def _scoring_step(s: _Sums, method: str, k: int) -> float:
+    """The Fisher scoring step for ML, REML or EB at the tau2 of ``s`` (NaN when undefined);
+    its sign is that of the score."""
+    try:
+        if method == "ML":
+            return (float(np.dot(s.wr, s.wr)) - s.sw) / s.sw2
+        if method == "REML":
+            return (float(np.dot(s.wr, s.wr)) - s.tr_p) / s.tr_pp
+        return (s.q * k / (k - 1) - k) / s.sw  # EB
+    except ZeroDivisionError:
+        # a zero sampling variance with tau2 ~ 0: weights so large the sums cancel to 0
+        raise EstimationError(
+            "Division by zero when computing the inverse variance weights.",
+            hint="a study with sampling variance 0 gets infinite weight while tau^2 is "
+            "near 0; check that study's variance, or keep a continuity correction",
+        ) from None
 
 
 def _loglik(s: _Sums, method: str) -> float:

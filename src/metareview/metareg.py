@@ -381,9 +381,14 @@ def fit_design(
             s2w = max(s2w, 1.0)
     vb = s2w * vb
     se = np.sqrt(np.diag(vb))
-    zval = beta / se
     btt = np.arange(1, p)
-    qm = float(beta[btt] @ np.linalg.solve(vb[np.ix_(btt, btt)], beta[btt]))
+    if s2w > 0:
+        zval = beta / se
+        qm = float(beta[btt] @ np.linalg.solve(vb[np.ix_(btt, btt)], beta[btt]))
+    else:  # knha with all residuals 0: as metafor, z = beta/0 = +-Inf (p = 0) and no QM
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zval = beta / se
+        qm = math.nan
     alpha = 1 - level / 100
     ddf: int | None = None
     if test == "z":
@@ -407,8 +412,9 @@ def fit_design(
             qe = max(0.0, float(yc @ p_fe @ yc))
             qe_p = float(stats.chi2.sf(qe, k - p))
             vt = (k - p) / float(np.trace(p_fe))
-            if method == "FE":
-                i2, h2 = max(0.0, 100 * (qe - (k - p)) / qe), qe / (k - p)
+            if method == "FE":  # QE = 0 gives -Inf, so I2 = 0, as in metafor
+                i2 = max(0.0, 100 * (qe - (k - p)) / qe) if qe > 0 else 0.0
+                h2 = qe / (k - p)
             else:
                 i2, h2 = 100 * tau2 / (vt + tau2), tau2 / vt + 1
         else:

@@ -30,7 +30,9 @@ class SubgroupResult:
     ``qm_p``, residual ``tau2_common``; ``model`` is the full meta-regression (first group as
     reference). Separate τ² per subgroup: ``q_between`` (df ``q_between_df``, p
     ``q_between_p``) is Cochran's Q of a fixed-effect model over the subgroup estimates with
-    their standard errors; ``between`` is that fit.
+    their standard errors; ``between`` is that fit. When a subgroup's SE is 0 (identical
+    estimates under Knapp–Hartung) that test is not computable: ``q_between`` and
+    ``q_between_p`` are NaN and ``between`` is None.
     """
 
     groups: tuple[str, ...]
@@ -43,7 +45,7 @@ class SubgroupResult:
     q_between_df: int
     q_between_p: float
     model: MetaRegResult
-    between: PoolResult
+    between: PoolResult | None
     method: str
     test: str
     level: float
@@ -62,7 +64,7 @@ class SubgroupResult:
             "q_between_df": self.q_between_df,
             "q_between_p": self.q_between_p,
             "model": self.model.to_dict(),
-            "between": self.between.to_dict(),
+            "between": None if self.between is None else self.between.to_dict(),
             "method": self.method,
             "test": self.test,
             "level": self.level,
@@ -88,7 +90,8 @@ class SubgroupResult:
         lines += [
             f"Test for subgroup differences (common tau^2 = {self.tau2_common:.4f}): {common}",
             f"Test for subgroup differences (separate tau^2): Q(df = {self.q_between_df}) = "
-            f"{self.q_between:.4f}, p = {self.q_between_p:.4g}",
+            + ("not computable (a subgroup has SE 0)" if self.between is None
+               else f"{self.q_between:.4f}, p = {self.q_between_p:.4g}"),
         ]
         return "\n".join(lines)
 
@@ -190,10 +193,20 @@ def subgroup_analysis(
     dummies = np.column_stack([(member == g).astype(float) for g in levels[1:]])
     model = metareg(y, v, dummies, names=[f"group{g}" for g in levels[1:]], method=method,
                     test=test, level=level)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # FE over G estimates; k = G may be small
-        between = pool([f.estimate for f in fits], [f.se**2 for f in fits], method="FE",
-                       level=level, measure=measure, labels=list(levels))
+    between = None
+    if all(f.se > 0 for f in fits):  # knha gives SE 0 to a subgroup of identical estimates
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # FE over G estimates; k = G may be small
+            between = pool([f.estimate for f in fits], [f.se**2 for f in fits], method="FE",
+                           level=level, measure=measure, labels=list(levels))
+    else:
+        warnings.warn(
+            "test of subgroup differences with a separate tau^2 not computable: a subgroup "
+            "has standard error 0 (identical estimates under Knapp-Hartung); the test with a "
+            "common tau^2 is reported",
+            ReviewWarning,
+            stacklevel=2,
+        )
     return SubgroupResult(
         groups=levels,
         fits=tuple(fits),
@@ -201,9 +214,9 @@ def subgroup_analysis(
         qm_df=model.qm_df,
         qm_p=model.qm_p,
         tau2_common=model.tau2,
-        q_between=between.q,
-        q_between_df=between.q_df,
-        q_between_p=between.q_p,
+        q_between=math.nan if between is None else between.q,
+        q_between_df=len(levels) - 1,
+        q_between_p=math.nan if between is None else between.q_p,
         model=model,
         between=between,
         method=fits[0].method,
