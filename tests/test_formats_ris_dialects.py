@@ -140,7 +140,7 @@ def test_first_records_field_by_field() -> None:
 
 
 def test_ovid_numbering_and_full_text_link_lines() -> None:
-    """"1." before each record and "Link to the Ovid Full Text…" after it: the link is
+    """ "1." before each record and "Link to the Ovid Full Text…" after it: the link is
     kept with its record (L2), the counter is furniture, nothing is reported."""
     articles = read(FIXTURES / "ovid/mjwestgate_synthesisr_Ovid_ris_example.ris")
     links = [v for a in articles for t, v in a.extra if t == "L2"]
@@ -173,7 +173,7 @@ def test_ovid_database_from_db_line_or_link() -> None:
 
 
 def test_psycinfo_untagged_lines_continue_the_abstract() -> None:
-    """"Abstract (Spanish)" and the Spanish text follow N2 on untagged lines."""
+    """ "Abstract (Spanish)" and the Spanish text follow N2 on untagged lines."""
     articles = read(FIXTURES / f"psycinfo/{CFF}_psychInfo_ovid.ris")
     (spanish,) = [a for a in articles if a.abstract and "Abstract (Spanish)" in a.abstract]
     sections = [s.text for s in spanish.abstracts[0].sections]
@@ -182,7 +182,7 @@ def test_psycinfo_untagged_lines_continue_the_abstract() -> None:
 
 
 def test_cochrane_headers_and_both_flavours() -> None:
-    """"Record #3 of 18" / "Provider:" / "Content:" before each record, two spaces after the
+    """ "Record #3 of 18" / "Provider:" / "Content:" before each record, two spaces after the
     hyphen; the AU/TI/AB and A1/T1/N2 exports of the same records read the same."""
     endnote = read(FIXTURES / f"cochrane_ris/{CFF}_cochrane_endnote.ris")
     refman = read(FIXTURES / f"cochrane_ris/{CFF}_cochrane_refman.ris")
@@ -246,8 +246,11 @@ def test_text_outside_records_is_reported_with_its_lines_and_no_record_is_droppe
         "Scopus\nEXPORT DATE: 05 August 2024\n\nTY  - JOUR\nTI  - One\nER  - \n"
         "some note\nTY  - JOUR\nTI  - Two\nER  - \n"
     )
-    with pytest.warns(ReviewWarning, match=r"mem\.ris:1: 3 line\(s\) outside any TY … ER record "
-                      r"were not read \(lines 1, 2, 7\)"):
+    with pytest.warns(
+        ReviewWarning,
+        match=r"mem\.ris:1: 3 line\(s\) outside any TY … ER record "
+        r"were not read \(lines 1, 2, 7\)",
+    ):
         articles = from_text(text)
     assert [a.title for a in articles] == ["One", "Two"]
 
@@ -272,6 +275,7 @@ def test_cli_parse_names_each_database(tmp_path: Path) -> None:
     import pandas
 
     frame = pandas.read_csv(out)
-    assert frame["source_database"].tolist() == ["Scopus"] * 3 + ["Cochrane CENTRAL"] * 3 + [
-        "Academic Search Premier"
-    ] * 4
+    assert (
+        frame["source_database"].tolist()
+        == ["Scopus"] * 3 + ["Cochrane CENTRAL"] * 3 + ["Academic Search Premier"] * 4
+    )

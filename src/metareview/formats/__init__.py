@@ -52,6 +52,7 @@ def _registry() -> list[Format]:
         pubmed,
         ris,
         scopus_csv,
+        wos_plaintext,
         wos_tabdelim,
     )
 
@@ -73,6 +74,7 @@ def _registry() -> list[Format]:
         ris.FORMAT,
         nbib.FORMAT,
         bibtex.FORMAT,
+        wos_plaintext.FORMAT,
     ]
 
 
