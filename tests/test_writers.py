@@ -43,6 +43,8 @@ SOURCES = [
     "wos_plaintext/massimoaria_bibliometrix_wos_sample.txt",
     "wos_plaintext/mjwestgate_synthesisr_WoS_ciw_example.ciw",
     "wos_plaintext/networks-lab_metaknowledge_savedrecs.txt",
+    "cochrane_txt/andrewjt71_cochrane-application_citation-export.txt",
+    "ovid/knh11545_commandline4expertsearchers_Embase_citavi_r3001-3002.ovd",
     "nbib/biopython_pubmed_result1.txt",
     "nbib/biopython_pubmed_result2.txt",
     "nbib/rispy_example_pubmed.txt",

@@ -39,6 +39,7 @@ def _registry() -> list[Format]:
     from . import (
         bibtex,
         cochrane_csv,
+        cochrane_txt,
         crossref,
         doaj,
         ebsco_csv,
@@ -49,6 +50,7 @@ def _registry() -> list[Format]:
         nbib,
         ojs,
         openalex_csv,
+        ovid,
         pubmed,
         ris,
         scopus_csv,
@@ -75,6 +77,8 @@ def _registry() -> list[Format]:
         nbib.FORMAT,
         bibtex.FORMAT,
         wos_plaintext.FORMAT,
+        cochrane_txt.FORMAT,
+        ovid.FORMAT,
     ]
 
 
@@ -98,7 +102,8 @@ def detect(stream: BinaryIO, source: str) -> Format:
     if codec != "utf-8-sig":  # UTF-16/32 text: judge it by its UTF-8 form
         head = head.decode(codec, errors="ignore").encode("utf-8")
     text_head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
-    if text_head.startswith(b"<"):
+    # "<1. >" opens an Ovid record: no XML element name starts with a digit.
+    if text_head.startswith(b"<") and not text_head[1:].lstrip()[:1].isdigit():
         tag = root_tag(stream, source)
         for fmt in formats():
             if fmt.xml and fmt.detect(tag):  # type: ignore[arg-type]

@@ -1,6 +1,7 @@
 """MEDLINE text, the "PubMed format" download (``.nbib``, ``.txt``): ``TAG - value``
 lines with a four-character tag, continuation lines indented by six spaces, records
-separated by blank lines (a ``PMID-`` line also starts one).
+separated by blank lines (a ``PMID-`` line also starts one; in a PubMed Central export,
+whose records open with ``PMC -``, that line does).
 
 Fields follow the tag table below; authors are built from the ``FAU``/``AU``/``AUID``/
 ``AD`` runs in file order. MeSH headings are given in the form the PubMed XML reader
@@ -20,7 +21,7 @@ from typing import BinaryIO, TextIO
 from ..errors import InputError
 from ..records import Abstract, Article, Author, Journal, PubDate, Section, Text
 from . import Format
-from ._plaintext import Fields, decode_lines, pages, strip_doi, text_date
+from ._plaintext import Fields, TaggedRecord, decode_lines, pages, strip_doi, text_date
 from ._xmltext import clean, orcid_id
 
 _LINE = re.compile(r"^([A-Z][A-Z0-9]{0,3}) {0,3}- ?(.*)$")
@@ -54,19 +55,23 @@ def detect(head: bytes) -> bool:
 
 
 def read(stream: BinaryIO, source: str) -> Iterator[Article]:
-    """Stream the records of a MEDLINE text file."""
-    pairs: list[tuple[str, str]] = []
+    """Stream the records of a MEDLINE text file.
+
+    Records are separated by blank lines; without one, a ``PMID-`` line starts the next
+    record, or a ``PMC -`` line in a PubMed Central export, whose records open with it.
+    """
+    record: TaggedRecord | None = None
+    starter: str | None = None  # the tag that opens each record: PMID, or PMC for PMC files
     index = 0
     for number, line in decode_lines(stream, source):
         if not line.strip():
-            if pairs:
-                yield _article(pairs, source, index)
+            if record is not None:
+                yield _article(record.pairs(" "), source, index, starter)
                 index += 1
-                pairs = []
+                record = None
             continue
-        if line.startswith(" ") and pairs:
-            tag, value = pairs[-1]
-            pairs[-1] = (tag, f"{value} {line.strip()}")
+        if line.startswith(" ") and record is not None:
+            record.extend(line.strip(), number)
             continue
         found = _LINE.match(line)
         if found is None:
@@ -77,16 +82,19 @@ def read(stream: BinaryIO, source: str) -> Iterator[Article]:
                 "line); download the file again in PubMed format",
             )
         tag, value = found.groups()
-        if tag == "PMID" and pairs:  # no blank line between records
-            yield _article(pairs, source, index)
+        starter = starter or ("PMC" if tag == "PMC" else "PMID")
+        if tag == starter and record is not None:  # no blank line between records
+            yield _article(record.pairs(" "), source, index, starter)
             index += 1
-            pairs = []
-        pairs.append((tag, value.strip()))
-    if pairs:
-        yield _article(pairs, source, index)
+            record = None
+        if record is None:
+            record = TaggedRecord(source, number)
+        record.add(tag, value.strip(), number)
+    if record is not None:
+        yield _article(record.pairs(" "), source, index, starter)
 
 
-def _article(pairs: list[tuple[str, str]], source: str, index: int) -> Article:
+def _article(pairs: list[tuple[str, str]], source: str, index: int, starter: str | None) -> Article:
     f = Fields(pairs)
     values: dict[str, object] = {
         field: clean(f.first(tag)) for tag, field in _SINGLE.items() if f.peek(tag)
@@ -113,7 +121,7 @@ def _article(pairs: list[tuple[str, str]], source: str, index: int) -> Article:
     )
     return Article(
         source_format=FORMAT.name,
-        source_database="PubMed",
+        source_database="PubMed Central" if starter == "PMC" else "PubMed",
         source_file=source,
         record_index=index,
         extra=f.rest(),
