@@ -30,13 +30,30 @@ __all__ = [
 Float = NDArray[np.float64]
 
 
+#: Predictors of the regression test (metafor ``regtest(predictor=)``), as functions of vi, ni.
+PREDICTORS: dict[str, str] = {
+    "sei": "standard error",
+    "vi": "sampling variance",
+    "ninv": "1/n",
+    "sqrtninv": "1/sqrt(n)",
+}
+#: The regression models of the test (metafor ``regtest(model=)``).
+REGRESSIONS: dict[str, str] = {
+    "rma": "mixed-effects meta-regression",
+    "lm": "classic Egger test, weighted least squares",
+}
+
+
 @dataclass(frozen=True)
 class RegtestResult:
     """Egger-type regression test for funnel-plot asymmetry.
 
-    ``zval``/``pval`` test the slope on the standard error (a t statistic with ``ddf`` df for
-    ``test="knha"``); ``limit_estimate`` and its CI are the intercept, the estimate for a
-    study of infinite precision (Stanley & Doucouliagos 2014). ``model`` is the full fit.
+    ``zval``/``pval`` test the slope on the ``predictor`` (a t statistic with ``ddf`` df for
+    ``test="knha"`` and for ``regression="lm"``); ``limit_estimate`` and its CI are the
+    intercept, the estimate for a study of infinite precision (Stanley & Doucouliagos 2014).
+    ``coef``/``coef_se`` are the intercept and slope with their SEs. ``model`` is the full
+    meta-regression for ``regression="rma"`` (None for ``"lm"``, whose residual standard
+    error is ``sigma``; its ``method`` is ``"WLS"`` and ``test`` ``"t"``).
     """
 
     zval: float
@@ -45,10 +62,14 @@ class RegtestResult:
     limit_estimate: float
     limit_ci_lb: float
     limit_ci_ub: float
-    model: MetaRegResult
+    model: MetaRegResult | None
     method: str
     test: str
     predictor: str = "sei"
+    regression: str = "rma"
+    coef: tuple[float, ...] = ()
+    coef_se: tuple[float, ...] = ()
+    sigma: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe dictionary (the model as a nested dictionary)."""
@@ -58,13 +79,14 @@ class RegtestResult:
     def __str__(self) -> str:
         stat = f"t = {self.zval:.4f}, df = {self.ddf}" if self.ddf is not None else (
             f"z = {self.zval:.4f}")
+        how = (REGRESSIONS["lm"] if self.regression == "lm"
+               else f"{REGRESSIONS['rma']} ({self.method})")
         return "\n".join(
             [
                 "Regression test for funnel plot asymmetry",
-                f"Model: mixed-effects meta-regression ({self.method}), predictor: standard "
-                "error",
+                f"Model: {how}, predictor: {PREDICTORS[self.predictor]}",
                 f"Test for funnel plot asymmetry: {stat}, p = {self.pval:.4f}",
-                f"Limit estimate (as sei -> 0): b = {self.limit_estimate:.4f} "
+                f"Limit estimate (as {self.predictor} -> 0): b = {self.limit_estimate:.4f} "
                 f"(CI: {self.limit_ci_lb:.4f}, {self.limit_ci_ub:.4f})",
             ]
         )
@@ -139,26 +161,47 @@ def regtest(
     method: str = "REML",
     test: str = "z",
     level: float = 95.0,
+    model: str = "rma",
+    predictor: str = "sei",
+    ni: ArrayLike | None = None,
 ) -> RegtestResult:
-    r"""Egger's regression test for funnel-plot asymmetry (metafor ``regtest(fit)`` default).
+    r"""Egger's regression test for funnel-plot asymmetry (metafor ``regtest``).
 
-    Fits the mixed-effects meta-regression :math:`y_i = b_0 + b_1\sqrt{v_i} + u_i + e_i`
-    (:func:`metareview.metareg.metareg` with the standard error as moderator, using the same
-    τ² estimator and test as the main analysis) and tests :math:`b_1 = 0`. The intercept
-    :math:`b_0` is the "limit estimate" for a study with standard error 0.
+    Regresses :math:`y_i` on a predictor :math:`x_i` of study precision and tests the slope
+    :math:`b_1 = 0`; the intercept :math:`b_0` is the "limit estimate" for a study with
+    :math:`x_i = 0`.
+
+    * ``model="rma"`` (metafor's default): the mixed-effects meta-regression
+      :math:`y_i = b_0 + b_1 x_i + u_i + e_i` (:func:`metareview.metareg.metareg`, same τ²
+      estimator and test as the main analysis).
+    * ``model="lm"``: the classic Egger test as R's meta package runs it, weighted least
+      squares with weights :math:`1/v_i` and a multiplicative residual variance
+      :math:`\hat\sigma^2 = \sum w_i r_i^2/(k-2)`, t test with k − 2 df (the same as regressing
+      :math:`y_i/\sqrt{v_i}` on :math:`1/\sqrt{v_i}`, Egger et al. 1997).
+
+    Predictors: ``"sei"`` :math:`\sqrt{v_i}` (Egger), ``"vi"``, ``"ninv"`` :math:`1/n_i`, and
+    ``"sqrtninv"`` :math:`1/\sqrt{n_i}` (a Peters-type test on sample sizes; needs ``ni``).
 
     Parameters
     ----------
     yi, vi
         Effect sizes and sampling variances.
     method, test, level
-        τ² estimator, ``"z"``/``"knha"``/``"adhoc"`` and confidence level, as for the fit.
+        τ² estimator, ``"z"``/``"knha"``/``"adhoc"`` and confidence level, as for the fit
+        (``method`` and ``test`` are not used by ``model="lm"``).
+    model
+        ``"rma"`` or ``"lm"``.
+    predictor
+        ``"sei"``, ``"vi"``, ``"ninv"`` or ``"sqrtninv"``.
+    ni
+        Study sizes, for the predictors on sample size.
 
     Raises
     ------
     EstimationError
-        With one study, or when all variances are equal (the standard error does not vary),
-        and with k = 2 (too few studies for two coefficients and τ²), as metafor refuses.
+        With one study, when the predictor does not vary (e.g. equal variances), with k = 2
+        (too few studies for two coefficients and τ², or for the t test of ``"lm"``), and for a
+        sample-size predictor without sample sizes, as metafor refuses.
 
     References
     ----------
@@ -166,6 +209,8 @@ def regtest(
     simple, graphical test. BMJ 315:629–634.
     Sterne JAC, Egger M (2005). Regression methods to detect publication and other bias in
     meta-analysis. In Rothstein HR et al. (eds), Publication Bias in Meta-Analysis. Wiley.
+    Peters JL, Sutton AJ, Jones DR, Abrams KR, Rushton L (2006). Comparison of two methods to
+    detect publication bias in meta-analysis. JAMA 295:676–680.
 
     Examples
     --------
@@ -179,28 +224,81 @@ def regtest(
     >>> print(f"z = {r.zval:.4f}, p = {r.pval:.4f}")
     z = 2.4496, p = 0.0143
     """
-    y, v = _arrays(yi, vi)
-    need = 2 if method.upper() == "FE" else 3
+    if model not in REGRESSIONS:
+        raise OptionError(f"unknown regression model {model!r}", hint="use 'rma' or 'lm'")
+    if predictor not in PREDICTORS:
+        raise OptionError(f"unknown predictor {predictor!r}",
+                          hint=f"use one of: {', '.join(PREDICTORS)}")
+    y, v, n = _arrays(yi, vi, ni)
+    if predictor in ("ninv", "sqrtninv") and (n is None or not np.all(n > 0)):
+        raise EstimationError(
+            "No sample size information available to use this predictor.",
+            hint="give the study sizes (ni), or use the predictor 'sei'",
+        )
+    need = 2 if model == "rma" and method.upper() == "FE" else 3
     if y.size < need:
         raise _too_few("Egger's test", y.size, need, _FULL_RANK if y.size < 2 else _TOO_MANY)
-    X = np.column_stack([np.ones(y.size), np.sqrt(v)])
+    if predictor in ("sei", "vi"):
+        x = np.sqrt(v) if predictor == "sei" else v
+    else:
+        assert n is not None  # checked above
+        x = 1 / n if predictor == "ninv" else 1 / np.sqrt(n)
+    X = np.column_stack([np.ones(y.size), x])
     if np.linalg.matrix_rank(X) < 2:
         raise EstimationError(
             _FULL_RANK,
-            hint="the standard errors do not vary (k = 1 or equal variances); Egger's test "
+            hint=f"the predictor ({PREDICTORS[predictor]}) does not vary; Egger's test "
             "needs studies of different precision",
         )
-    model = fit_design(y, v, X, ("intrcpt", "sei"), method=method, test=test, level=level)
+    if model == "lm":
+        return _regtest_lm(y, v, X, predictor, level)
+    fit = fit_design(y, v, X, ("intrcpt", predictor), method=method, test=test, level=level)
     return RegtestResult(
-        zval=model.zval[1],
-        pval=model.pval[1],
-        ddf=model.ddf,
-        limit_estimate=model.beta[0],
-        limit_ci_lb=model.ci_lb[0],
-        limit_ci_ub=model.ci_ub[0],
-        model=model,
-        method=model.method,
-        test=model.test,
+        zval=fit.zval[1],
+        pval=fit.pval[1],
+        ddf=fit.ddf,
+        limit_estimate=fit.beta[0],
+        limit_ci_lb=fit.ci_lb[0],
+        limit_ci_ub=fit.ci_ub[0],
+        model=fit,
+        method=fit.method,
+        test=fit.test,
+        predictor=predictor,
+        coef=fit.beta,
+        coef_se=fit.se,
+    )
+
+
+def _regtest_lm(y: Float, v: Float, X: Float, predictor: str, level: float) -> RegtestResult:
+    """Weighted least squares of y on X (weights 1/v) with the residual variance estimated:
+    R's ``lm(yi ~ X, weights = 1/vi)``, t tests with k - 2 df."""
+    if not 0 < level < 100:
+        raise OptionError(f"level must be between 0 and 100 (got {level})", hint="e.g. 95")
+    w = 1 / v
+    xtwx_inv = np.linalg.inv(X.T @ (w[:, None] * X))
+    beta = xtwx_inv @ (X.T @ (w * y))
+    df = y.size - 2
+    sigma2 = float(np.sum(w * (y - X @ beta) ** 2)) / df
+    se = np.sqrt(sigma2 * np.diag(xtwx_inv))
+    with np.errstate(divide="ignore", invalid="ignore"):  # a perfect fit: t = +-Inf
+        tval = beta / se
+    pval = 2 * stats.t.sf(np.abs(tval), df)
+    crit = float(stats.t.isf((1 - level / 100) / 2, df))
+    return RegtestResult(
+        zval=float(tval[1]),
+        pval=float(pval[1]),
+        ddf=df,
+        limit_estimate=float(beta[0]),
+        limit_ci_lb=float(beta[0] - crit * se[0]),
+        limit_ci_ub=float(beta[0] + crit * se[0]),
+        model=None,
+        method="WLS",
+        test="t",
+        predictor=predictor,
+        regression="lm",
+        coef=(float(beta[0]), float(beta[1])),
+        coef_se=(float(se[0]), float(se[1])),
+        sigma=math.sqrt(sigma2),
     )
 
 
@@ -236,7 +334,7 @@ def ranktest(yi: ArrayLike, vi: ArrayLike) -> RanktestResult:
     >>> print(f"tau = {r.tau:.4f}, p = {r.pval:.4f}")
     tau = 0.2967, p = 0.1572
     """
-    y, v = _arrays(yi, vi)
+    y, v, _ = _arrays(yi, vi)
     if y.size < 2:
         raise _too_few("Begg's test", y.size, 2, "not enough finite observations")
     if np.ptp(y) <= 4 * np.finfo(float).eps * float(np.max(np.abs(y))):
@@ -336,7 +434,7 @@ def trimfill(
     >>> print(tf.k0, tf.side, f"{tf.fit.estimate:.4f}")
     6 left 0.6922
     """
-    y, v = _arrays(yi, vi)
+    y, v, _ = _arrays(yi, vi)
     k = y.size
     if estimator not in ("L0", "R0", "Q0"):
         raise OptionError(f"unknown estimator {estimator!r}", hint="use L0, R0 or Q0")
@@ -444,16 +542,22 @@ def _too_few(what: str, k: int, need: int, reason: str) -> EstimationError:
     )
 
 
-def _arrays(yi: ArrayLike, vi: ArrayLike) -> tuple[Float, Float]:
+def _arrays(yi: ArrayLike, vi: ArrayLike,
+            ni: ArrayLike | None = None) -> tuple[Float, Float, Float | None]:
+    """yi, vi (and ni, when given) as arrays, studies with a missing value left out."""
     y = np.atleast_1d(np.asarray(yi, dtype=float))
     v = np.atleast_1d(np.asarray(vi, dtype=float))
     if y.ndim != 1 or y.shape != v.shape:
         raise InputError(f"yi and vi must have the same length ({y.size} vs {v.size})")
+    n = None if ni is None else np.atleast_1d(np.asarray(ni, dtype=float))
+    if n is not None and n.shape != y.shape:
+        raise InputError(f"ni must have one value per study ({n.size} for {y.size})")
     keep = np.isfinite(y) & np.isfinite(v)
     if not keep.all():
         warnings.warn("Studies with NAs omitted from test.", ReviewWarning, stacklevel=3)
         y, v = y[keep], v[keep]
+        n = None if n is None else n[keep]
     if np.any(v <= 0):
         raise EstimationError("sampling variances must be positive",
                               hint="a study has variance 0; use a measure with a correction")
-    return y, v
+    return y, v, n

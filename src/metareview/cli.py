@@ -436,7 +436,19 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
 @click.option("--cumulative", default=None, metavar="COLUMN",
               help="Add a cumulative meta-analysis, studies ordered by COLUMN (e.g. year).")
 @click.option("--bias", is_flag=True,
-              help="Small-study tests: Egger's regression, Begg's rank test, trim-and-fill.")
+              help="Small-study tests: Egger's regression, Begg's rank test, trim-and-fill "
+                   "(run with 10 or more studies; see --bias-min-k).")
+@click.option("--bias-model", default=None, metavar="rma|lm",
+              help="With --bias: Egger's test as metafor's mixed-effects meta-regression "
+                   "(rma, the default) or the classic Egger test of R meta, weighted least "
+                   "squares with a t test (lm).")
+@click.option("--bias-predictor", default=None, metavar="sei|vi|ninv|sqrtninv",
+              help="With --bias: the predictor of Egger's test: the standard error (sei, the "
+                   "default), the variance, 1/n or 1/sqrt(n) (sqrtninv: Peters-type, needs "
+                   "study sizes).")
+@click.option("--bias-min-k", type=int, default=None, metavar="K",
+              help="With --bias: run the tests with at least K studies (default 10, as R "
+                   "meta's k.min; below 10 they are too weak and a note says so).")
 @click.option("--mods", default=None, metavar="FORMULA",
               help='Meta-regression on sheet columns, e.g. "year + region" or "dose * region" '
                    "(text columns are factors; * adds the interaction).")
@@ -461,6 +473,7 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
 def pool_command(table: str, sheet: str | None, design: str | None, measure: str | None,
                  method: str, test: str, study_ci: str, by: str | None, level: float,
                  digits: int, leave_one_out: bool, cumulative: str | None, bias: bool,
+                 bias_model: str | None, bias_predictor: str | None, bias_min_k: int | None,
                  mods: str | None, predict: tuple[str, ...], bubble: str | None,
                  bubble_x: str | None, percent: bool, format_: str, outputs: tuple[str, ...],
                  plot: str | None, funnel: str | None, force: bool) -> None:
@@ -483,6 +496,8 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
       review pool extraction.xlsx --measure PR --method DL     # binomial variance, DL
       review pool extraction.xlsx --by subgroup --test knha -o results.xlsx
       review pool extraction.xlsx --format json --leave-one-out --bias
+      review pool extraction.xlsx --bias --bias-model lm          # classic Egger, as R meta
+      review pool extraction.xlsx --bias --bias-predictor sqrtninv --bias-min-k 5
       review pool studies.csv --cumulative year --percent
       review pool extraction.xlsx --mods "year + region" --predict "year=2010,region=Asia"
       review pool extraction.xlsx --mods year --bubble bubble.png
@@ -499,6 +514,12 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
     if (bubble or bubble_x) and not mods:
         raise OptionError("--bubble needs a meta-regression model",
                           hint='add --mods, e.g. --mods "year"')
+    bias_given = {"--bias-model": bias_model, "--bias-predictor": bias_predictor,
+                  "--bias-min-k": bias_min_k}
+    if not bias and any(value is not None for value in bias_given.values()):
+        given = ", ".join(name for name, value in bias_given.items() if value is not None)
+        verb = "applies" if "," not in given else "apply"
+        raise OptionError(f"{given} {verb} only to the small-study tests", hint="add --bias")
     check_outputs([*((o, OUTPUT_SUFFIXES) for o in outputs),
                    *((p, PLOT_SUFFIXES) for p in (plot, funnel, bubble) if p)], [table], force)
     needed = [c for c in (by, cumulative) if c]
@@ -510,7 +531,9 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
     report = run_pool(studies, PoolOptions(
         measure=measure, method=method, test=test, study_ci=study_ci, level=level, by=by,
         leave_one_out=leave_one_out, cumulative=cumulative, bias=bias, mods=mods,
-        predict=predict))
+        predict=predict, bias_model=bias_model or PoolOptions.bias_model,
+        bias_predictor=bias_predictor or PoolOptions.bias_predictor,
+        bias_min_k=PoolOptions.bias_min_k if bias_min_k is None else bias_min_k))
     if plot or funnel or bubble:
         from .plots import save_bubble, save_forest, save_funnel
 

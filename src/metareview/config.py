@@ -86,6 +86,10 @@ test = "z"             # z | knha | adhoc
 level = 95
 # by = "subgroup"      # a column of the extraction sheet for subgroup analysis
 # mods = "year + region"  # meta-regression on extraction columns (text columns are factors)
+# small-study tests (run with at least bias_min_k studies, default 10 as R meta's k.min):
+# bias_model = "rma"     # Egger's test: rma (metafor) | lm (classic Egger, as R meta)
+# bias_predictor = "sei" # sei | vi | ninv | sqrtninv (1/sqrt(n), Peters-type)
+# bias_min_k = 10
 
 [outputs]
 dir = "output"
@@ -167,6 +171,9 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "level": (int, float),
         "by": str,
         "mods": str,
+        "bias_model": str,
+        "bias_predictor": str,
+        "bias_min_k": int,
     },
     "outputs": {"dir": str},
     "prisma": {"previous_studies": int, "previous_reports": int},
@@ -444,8 +451,11 @@ def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,
     given = {key: analysis[key] for key, kind in (("measure", str), ("method", str),
                                                   ("test", str), ("level", (int, float)))
              if isinstance(analysis.get(key), kind)}  # a wrong type is reported already
+    bias = {key: analysis[key] for key, kind in (("bias_model", str), ("bias_predictor", str),
+                                                 ("bias_min_k", int))
+            if isinstance(analysis.get(key), kind)}
     found: list[tuple[str, OptionError]] = []
-    checked = check_options(design, PoolOptions(**given, by=analysis.get("by"),
+    checked = check_options(design, PoolOptions(**given, **bias, by=analysis.get("by"),
                                                 mods=analysis.get("mods")), found)
     for key, exc in found:
         if key != "design":  # reported already
@@ -456,7 +466,9 @@ def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,
     return PoolOptions(measure=checked.measure if "measure" in given else None,
                        method=checked.method, test=checked.test,
                        level=float(analysis.get("level", 95)), by=analysis.get("by"),
-                       mods=analysis.get("mods"), leave_one_out=extras, bias=extras)
+                       mods=analysis.get("mods"), leave_one_out=extras, bias=extras,
+                       bias_model=checked.bias_model, bias_predictor=checked.bias_predictor,
+                       bias_min_k=checked.bias_min_k)
 
 
 def init_project(directory: str | Path, title: str = "") -> Path:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .bias import PREDICTORS, REGRESSIONS
 from .errors import OptionError, ReviewWarning
 from .fileio import atomic_path
 from .jsonsafe import plain
@@ -37,7 +38,8 @@ MEASURES = {
 }
 METHODS = ("REML", "DL", "ML", "PM", "HE", "SJ", "EB", "HS", "FE", "GLMM")
 TESTS = ("z", "knha", "adhoc")
-#: Fewest studies for which small-study (funnel asymmetry) tests are advised.
+#: Fewest studies for which small-study (funnel asymmetry) tests are advised, and run by
+#: default (R meta's ``k.min``).
 SMALL_STUDY_MIN_K = 10
 STUDY_CI = ("cp", "wilson", "wald")
 STUDY_CI_NAMES = {"cp": "Clopper–Pearson (exact)", "wilson": "Wilson score", "wald": "Wald"}
@@ -168,9 +170,12 @@ class Sensitivity:
 
 @dataclass(frozen=True)
 class Bias:
-    """Small-study tests: Egger's regression test (``z``, ``p``), Begg's rank correlation
-    (Kendall's ``tau``, ``p``) and trim-and-fill (studies added and the adjusted estimate on
-    the natural scale). Entries are ``None`` where the test cannot run (too few studies)."""
+    """Small-study tests: Egger's regression test (``z``, ``p``; a t statistic with
+    ``egger_df`` df for the classic ``lm`` regression or Knapp–Hartung), Begg's rank
+    correlation (Kendall's ``tau``, ``p``) and trim-and-fill (studies added and the adjusted
+    estimate on the natural scale). ``egger_model`` / ``egger_predictor`` name the regression
+    (metafor's ``model`` and ``predictor``); ``min_k`` is the fewest studies the tests were
+    run for. Entries are ``None`` where a test did not run (``notes`` say why)."""
 
     egger_z: float | None
     egger_p: float | None
@@ -182,6 +187,10 @@ class Bias:
     filled_yi: tuple[float, ...] = ()
     filled_vi: tuple[float, ...] = ()
     notes: tuple[str, ...] = ()
+    egger_model: str = "rma"
+    egger_predictor: str = "sei"
+    egger_df: int | None = None
+    min_k: int = SMALL_STUDY_MIN_K
 
 
 @dataclass(frozen=True)
@@ -387,7 +396,14 @@ def bias_sentences(bias: Bias, digits: int = 3, scale: float = 1.0,
     ``scale`` multiplies the adjusted estimate (100 for percent); ``tau`` is the symbol."""
     out = []
     if bias.egger_z is not None:
-        out.append(f"Egger's regression test: z = {num(bias.egger_z, 3)}, {p_text(bias.egger_p)}")
+        how = [words for on, words in (
+            (bias.egger_model == "lm", REGRESSIONS["lm"]),
+            (bias.egger_predictor != "sei", f"predictor {PREDICTORS[bias.egger_predictor]}"),
+        ) if on]
+        stat = "z" if bias.egger_df is None else f"t({bias.egger_df})"
+        qualifier = f" ({', '.join(how)})" if how else ""
+        out.append(f"Egger's regression test{qualifier}: {stat} = {num(bias.egger_z, 3)}, "
+                   f"{p_text(bias.egger_p)}")
     if bias.begg_tau is not None:
         out.append(f"Begg's rank correlation: Kendall's {tau} = {num(bias.begg_tau, 3)}, "
                    f"{p_text(bias.begg_p)}")
@@ -552,6 +568,9 @@ class PoolOptions:
     bias: bool = False
     mods: str | None = None
     predict: tuple[str, ...] = ()
+    bias_model: str = "rma"
+    bias_predictor: str = "sei"
+    bias_min_k: int = SMALL_STUDY_MIN_K
 
 
 def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolReport:
@@ -627,7 +646,7 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
         loo = _leave_one_out(es, labels, pool_kwargs) if options.leave_one_out else None
         cum = (_cumulative(table, es, labels, options.cumulative, pool_kwargs)
                if options.cumulative else None)
-        bias = _bias(es, labels, pool_kwargs) if options.bias else None
+        bias = _bias(es, labels, pool_kwargs, options) if options.bias else None
         mods = _moderators(table, es, options, pool_kwargs) if options.mods else None
     messages = _warn_text(caught)
     for message in messages:
@@ -686,6 +705,14 @@ def check_options(design: str, options: PoolOptions = PoolOptions(),
     check("method", lambda: check_choice(options.method, METHODS, "method"))
     check("test", lambda: check_choice(options.test, TESTS, "test"))
     check("study_ci", lambda: check_choice(options.study_ci, STUDY_CI, "study CI method"))
+    check("bias_model", lambda: check_choice(options.bias_model, tuple(REGRESSIONS),
+                                             "--bias-model"))
+    check("bias_predictor", lambda: check_choice(options.bias_predictor,
+                                                 tuple(PREDICTORS), "--bias-predictor"))
+    if not (isinstance(options.bias_min_k, int) and options.bias_min_k >= 1):
+        check("bias_min_k", lambda: _refuse(f"--bias-min-k {options.bias_min_k} is not a "
+                                            "whole number of 1 or more",
+                                            f"the default is {SMALL_STUDY_MIN_K}"))
     if design not in MEASURES:
         check("design", lambda: _refuse(f"unknown design {design!r}",
                                         f"choose one of: {', '.join(MEASURES)}"))
@@ -876,23 +903,32 @@ def _cumulative(table: StudyTable, es: Any, labels: list[str], column: str | Non
                         cumulative(es.yi, es.vi, order, labels=labels, **kwargs))
 
 
-def _bias(es: Any, labels: list[str], kwargs: dict[str, Any]) -> Bias:
+def _bias(es: Any, labels: list[str], kwargs: dict[str, Any], options: PoolOptions) -> Bias:
     from .bias import ranktest, regtest, trimfill
     from .errors import EstimationError
 
     notes: list[str] = []
     ok = ~(np.isnan(es.yi) | np.isnan(es.vi))
     yi, vi = es.yi[ok], es.vi[ok]
+    ni = None if es.ni is None else es.ni[ok]
+    chosen = Bias(None, None, None, None, None, None, None, egger_model=options.bias_model,
+                  egger_predictor=options.bias_predictor, min_k=options.bias_min_k)
     if len(yi) < SMALL_STUDY_MIN_K:
         notes.append(
             f"Only {len(yi)} studies: tests for funnel plot asymmetry should be used only when "
             f"there are at least {SMALL_STUDY_MIN_K} studies, as with fewer they are too weak "
             "to tell chance from real asymmetry (Sterne et al. 2011, BMJ 343:d4002; Cochrane "
             "Handbook 13.3.5.4)")
+    if len(yi) < options.bias_min_k:  # refused, as R meta's metabias with k.min
+        notes.append(
+            f"Egger's test, Begg's test and trim-and-fill not run: {len(yi)} studies, fewer "
+            f"than {options.bias_min_k}; lower --bias-min-k to run them anyway")
+        return replace(chosen, notes=tuple(notes))
     egger = begg = tf = None
     try:
         egger = regtest(yi, vi, method=kwargs["method"], test=kwargs["test"],
-                        level=kwargs["level"])
+                        level=kwargs["level"], model=options.bias_model,
+                        predictor=options.bias_predictor, ni=ni)
     except EstimationError as exc:
         notes.append(f"Egger's test not run: {exc.message}")
     try:
@@ -901,16 +937,18 @@ def _bias(es: Any, labels: list[str], kwargs: dict[str, Any]) -> Bias:
         notes.append(f"Begg's test not run: {exc.message}")
     try:
         tf = trimfill(yi, vi, labels=[lab for lab, keep in zip(labels, ok, strict=True) if keep],
-                      **{**kwargs, "ni": None if es.ni is None else es.ni[ok]})
+                      **{**kwargs, "ni": ni})
     except EstimationError as exc:
         notes.append(f"trim-and-fill not run: {exc.message}")
     summary = None
     if tf is not None:
         p = tf.fit.predict()
         summary = Summary(p.pred, p.ci_lb, p.ci_ub, plain(p.pi_lb), plain(p.pi_ub))
-    return Bias(
+    return replace(
+        chosen,
         egger_z=None if egger is None else egger.zval,
         egger_p=None if egger is None else egger.pval,
+        egger_df=None if egger is None else egger.ddf,
         begg_tau=None if begg is None else begg.tau, begg_p=None if begg is None else begg.pval,
         trimfill_k0=None if tf is None else tf.k0, trimfill_side=None if tf is None else tf.side,
         trimfill=summary, filled_yi=() if tf is None else tuple(tf.filled_yi),
