@@ -194,3 +194,15 @@ def test_cli_parse_cochrane_and_ovid(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["parse", str(COCHRANE), str(OVID), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "273 records from 2 of 2 files" in result.output
+
+
+def test_a_folder_of_exports_includes_ciw_and_ovd_files(tmp_path: Path) -> None:
+    shutil.copy(OVID, tmp_path / "embase.ovd")
+    shutil.copy(
+        FIXTURES / "wos_plaintext" / "mjwestgate_synthesisr_WoS_ciw_example.ciw",
+        tmp_path / "savedrecs.ciw",
+    )
+    out = tmp_path / "records.csv"
+    result = CliRunner().invoke(cli, ["parse", str(tmp_path), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "7 records from 2 of 2 files" in result.output

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
-from metareview.formats import detect, nbib
+from metareview.formats import bibtex, detect, nbib
 from metareview.records import Article
 from metareview.xmlsafe import open_input
 
@@ -122,3 +123,112 @@ def test_pmc_export_detected_from_content(tmp_path: Path) -> None:
     path = tmp_path / "pmc-export.ris"
     path.write_text(PMC_RECORDS, encoding="utf-8")
     assert len(read(path, "nbib")) == 3
+
+
+# -------------------------------------------------------------------------- BibTeX
+
+
+def bib_by_grep(path: Path) -> list[dict[str, str | None]]:
+    text = path.read_text(encoding="utf-8")
+    rows = []
+    for entry in re.split(r"(?m)^@", text)[1:]:
+
+        def field(name: str, entry: str = entry) -> str | None:
+            found = re.search(rf"(?m)^\s*{name}\s*=\s*\{{(.*)\}},?\s*$", entry)
+            return found.group(1) if found else None
+
+        rows.append(
+            {
+                "title": field("title"),
+                "author": (field("author") or "").split(",")[0],
+                "year": field("year"),
+                "doi": field("doi"),
+                "abstract": field("abstract"),
+            }
+        )
+    return rows
+
+
+@pytest.mark.parametrize("name", sorted(SCOPUS_BIB))
+def test_scopus_bibtex_matches_the_file_text(name: str) -> None:
+    articles = read(FIXTURES / name, "bibtex")
+    expected = bib_by_grep(FIXTURES / name)
+    assert len(articles) == len(expected) == SCOPUS_BIB[name]
+    for article, row in zip(articles, expected, strict=True):
+        assert article.source_database == "Scopus"  # source = {Scopus}
+        assert article.title == row["title"]
+        assert article.authors[0].last == row["author"]
+        assert article.year == int(row["year"] or 0)
+        assert article.doi == row["doi"]
+        if row["abstract"] is None:
+            assert article.abstract is None
+        else:
+            assert " ".join((article.abstract or "").split()) == " ".join(row["abstract"].split())
+
+
+def test_scopus_bibtex_old_style_repeated_fields_and_odd_names() -> None:
+    """``funding_details`` twice in one entry (refused as damaged before), a field name
+    with a no-break space (``funding_text 1``), author keywords, Scopus's abbreviation and
+    article number fields."""
+    first = read(FIXTURES / "scopus_bib/mjwestgate_synthesisr_Scopus_bib_example.bib", "bibtex")[0]
+    funding = [v for k, v in first.extra if k == "funding_details"]
+    assert funding[0] == "University of TwenteUniversity of Twente"
+    assert len(funding) == 2 and funding[1].startswith("Special Fund for Forest")
+    assert any(k == "funding_text_1" for k, _ in first.extra)
+    assert first.keywords[:3] == ("Environmental factors", "Lake Taihu", "lakeshore wetland")
+    assert first.journal.iso_abbrev == "Ecosyst. Health Sustain."
+    assert first.elocation == "1722034"
+    assert ("note", "cited By 0") in first.extra
+
+
+def test_scopus_bibtex_new_style_tabs_and_en_dash_pages() -> None:
+    first = read(FIXTURES / "scopus_bib/amosfigueiredo_pyBibX_scopus.bib", "bibtex")[0]
+    assert (first.first_page, first.last_page) == ("2609", "2625")  # "2609 – 2625"
+    assert [a.last for a in first.authors] == ["Singh", "Mehta", "Sharma", "Vasudev"]
+    assert first.affiliations[0] == "Global Group of Institutes, Amritsar, 143501, India"
+    assert "ANN model" in first.keywords and "Expert systems" in first.keywords
+
+
+SCOPUS_PREAMBLE = """Scopus
+EXPORT DATE: 21 April 2023
+
+@ARTICLE{Yilmaz2023,
+\tauthor = {Y{\\i}lmaz, Ay{\\c s}e and M{\\"u}ller, J{\\"o}rg and 王, 伟},
+\ttitle = {{\\"O}ğrencilerin tutumları: {\\'E}tude compar{\\'e}e -- 比较研究},
+\tyear = {2023},
+\tjournal = {E{\\u g}itim ve Bilim},
+\tdoi = {10.15390/EB.2023.11},
+\tsource = {Scopus}
+}
+"""
+
+
+def test_scopus_bibtex_export_date_preamble_and_localised_text(tmp_path: Path) -> None:
+    path = tmp_path / "scopus.txt"  # a misleading name: detected from content
+    path.write_text(SCOPUS_PREAMBLE, encoding="utf-8")
+    (article,) = read(path, "bibtex")
+    assert [(a.last, a.first) for a in article.authors] == [
+        ("Yılmaz", "Ayşe"),
+        ("Müller", "Jörg"),
+        ("王", "伟"),
+    ]
+    assert article.title == "Öğrencilerin tutumları: Étude comparée – 比较研究"
+    assert article.journal.title == "Eğitim ve Bilim"
+    assert article.source_database == "Scopus"
+
+
+@pytest.mark.parametrize("name", sorted(SCOPUS_BIB))
+def test_scopus_bibtex_detected_whatever_the_extension(tmp_path: Path, name: str) -> None:
+    copy = tmp_path / "export.ris"
+    shutil.copy(FIXTURES / name, copy)
+    assert len(read(copy, "bibtex")) == SCOPUS_BIB[name]
+
+
+def test_scopus_unescaped_percent_and_ampersand_are_text() -> None:
+    """Scopus writes "0.52%" and "Taylor & Francis" as they are: LaTeX would take the
+    first for a comment (dropping the rest of the line) and the second for a column break."""
+    assert bibtex.latex_text("error of 0.52%, with r = 0.96") == "error of 0.52%, with r = 0.96"
+    assert bibtex.latex_text("Taylor & Francis {Group}") == "Taylor & Francis Group"
+    assert bibtex.latex_text(r"50\% and \& kept") == "50% and & kept"
+    first = read(FIXTURES / "scopus_bib/amosfigueiredo_pyBibX_scopus.bib", "bibtex")[0]
+    assert first.abstract is not None and "to be 0.52%, with a correlation" in first.abstract

@@ -26,6 +26,7 @@ FILES = {
     "networks-lab_metaknowledge_savedrecs.txt": 32,
 }
 WOS = by_name("wos-plaintext")
+CFF = "asreview_citation-file-formatting__baseline"
 
 
 def read(path: Path) -> list[Article]:
@@ -212,3 +213,32 @@ def test_cli_parse_reads_web_of_science_with_the_other_databases(tmp_path: Path)
     )
     assert result.exit_code == 0, result.output
     assert "8 records from 2 of 2 files" in result.output
+
+
+def test_mixed_databases_parse_then_dedupe_finds_the_shared_records(tmp_path: Path) -> None:
+    """Scopus RIS, Web of Science text, Cochrane RIS and Ovid RIS in one call; the two works
+    Scopus and Web of Science share are found."""
+    fixtures = FIXTURES.parent
+    files = [
+        fixtures / "scopus_ris" / "mjwestgate_synthesisr_Scopus_ris_example.ris",
+        FIXTURES / "mjwestgate_synthesisr_WoS_ciw_example.ciw",
+        fixtures / "cochrane_ris" / f"{CFF}_cochrane_refman.ris",
+        fixtures / "ovid" / "mjwestgate_synthesisr_Ovid_ris_example.ris",
+    ]
+    records = tmp_path / "records.csv"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["parse", *map(str, files), "-o", str(records)])
+    assert result.exit_code == 0, result.output
+    assert "15 records from 4 of 4 files" in result.output
+    unique, log = tmp_path / "unique.csv", tmp_path / "duplicates.csv"
+    result = runner.invoke(cli, ["dedupe", str(records), "-o", str(unique), "--log", str(log)])
+    assert result.exit_code == 0, result.output
+    import pandas
+
+    removed = pandas.read_csv(log)
+    assert len(pandas.read_csv(unique)) == 13
+    assert len(removed) == 2
+    assert sorted(removed["kept_title"].str[:30]) == [
+        "Application of Digital Process",
+        "Soil fauna diversity at differ",
+    ]

@@ -25,7 +25,19 @@ if TYPE_CHECKING:
 
 #: File names read from a folder (other files there are skipped); formats are still
 #: detected from content.
-FOLDER_SUFFIXES = (".xml", ".xml.gz", ".nxml", ".gz", ".ris", ".nbib", ".bib", ".txt")
+FOLDER_SUFFIXES = (
+    ".xml",
+    ".xml.gz",
+    ".nxml",
+    ".gz",
+    ".ris",
+    ".nbib",
+    ".bib",
+    ".txt",
+    ".ciw",  # Web of Science plain text
+    ".ovd",  # Ovid Citavi export
+    ".cgi",  # Ovid EndNote export, as browsers save it
+)
 STDIN = "-"
 STDIN_NAME = "<stdin>"
 

@@ -700,8 +700,8 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
 
     INPUTS are files, folders (read recursively), glob patterns (quote them) or `-` for
     stdin; `.gz` files are decompressed on the fly. The format of each file is detected
-    from its content. One row per article: ids (PMID, DOI, PMC), title, authors
-    ("Last FM; …"), first author, affiliations, journal, year and full date, volume,
+    from its content. One row per article: the database it came from, ids (PMID, DOI,
+    PMC), title, authors ("Last FM; …"), first author, affiliations, journal, year and full date, volume,
     issue, pages, abstract (structured sections as "LABEL: text"), keywords, MeSH terms,
     publication types, history dates; other-language titles and abstracts get their own
     columns. PMIDs withdrawn by MEDLINE DeleteCitation entries are reported, not output.
@@ -718,6 +718,7 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
       review parse 'baseline/*.xml.gz' -o records.parquet --jobs 4
       review parse exports/ -o records.csv --keep-going
       review parse pubmed.nbib scopus.ris -o refs.bib   BibTeX for Zotero, JabRef
+      review parse scopus.ris savedrecs.txt embase.ris citation-export.txt -o all.csv
       curl -s "$EFETCH_URL" | review parse - -o records.jsonl
     """
     from .articles import expand_paths, read_articles

@@ -8,10 +8,11 @@ import dataclasses
 import io
 import re
 import unicodedata
+import warnings
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
-from ..errors import InputError
+from ..errors import InputError, ReviewWarning
 from ..records import Author, PubDate
 from ..textcodec import text_codec
 from ._xmltext import clean, iso_date, make_date, split_pages
@@ -34,8 +35,9 @@ def decode_lines(stream: BinaryIO, source: str) -> Iterator[tuple[int, str]]:
     encoding. Bytes that are not UTF-8 raise an :class:`InputError` at ``file:line:col``."""
     head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""
     codec = text_codec(head)
-    lines = _utf8_lines(stream, source) if codec == "utf-8-sig" else _wide_lines(
-        stream, source, codec)
+    lines = (
+        _utf8_lines(stream, source) if codec == "utf-8-sig" else _wide_lines(stream, source, codec)
+    )
     for number, line in lines:
         # A lone CR ends a line too (old Mac exports); keep line numbers physical.
         line = unicodedata.normalize("NFC", line)
@@ -112,9 +114,64 @@ class TaggedRecord:
     def last_tag(self) -> str | None:
         return self.fields[-1][0] if self.fields else None
 
-    def pairs(self, separator: str = "\n") -> list[tuple[str, str]]:
-        """``(tag, value)`` pairs, each field's lines joined by ``separator``."""
-        return [(tag, separator.join(lines)) for tag, lines in self.fields]
+    def pairs(
+        self, separator: str = "\n", items: frozenset[str] = frozenset()
+    ) -> list[tuple[str, str]]:
+        """``(tag, value)`` pairs, each field's lines joined by ``separator``; each line of
+        a tag in ``items`` (authors, addresses) is a value of its own."""
+        found: list[tuple[str, str]] = []
+        for tag, lines in self.fields:
+            if tag in items:
+                found.extend((tag, line) for line in lines)
+            else:
+                found.append((tag, separator.join(lines)))
+        return found
+
+
+def opened_records(
+    lines: Iterable[tuple[int, str]],
+    source: str,
+    opener: re.Pattern[str],
+    tag_line: re.Pattern[str],
+) -> Iterator[TaggedRecord]:
+    """The records of a format whose records open with a line of their own (Cochrane's
+    ``Record #1 of 9``, Ovid's ``<1. >``) and hold ``tag_line`` lines (tag, value groups);
+    other lines continue the field before them. A byte-order mark at the start of a line
+    (batches joined into one file) is dropped. Lines before the first field of a record
+    are reported, not read."""
+    record: TaggedRecord | None = None
+    stray: list[int] = []
+    for number, raw in lines:
+        line = raw.lstrip("\ufeff")
+        if opener.match(line):
+            if record is not None:
+                yield record
+            record = TaggedRecord(source, number)
+            continue
+        if not line.strip():
+            continue
+        found = tag_line.match(line)
+        if record is not None and found is not None:
+            record.add(found.group(1), found.group(2).strip(), number)
+        elif record is not None and record.fields:
+            record.extend(line.strip(), number)
+        else:
+            stray.append(number)
+    if record is not None:
+        yield record
+    if stray:
+        warnings.warn(
+            f"{source}:{stray[0]}: {len(stray)} line(s) outside any record or before its "
+            "first field were not read",
+            ReviewWarning,
+            stacklevel=3,
+        )
+
+
+def split_items(values: Iterable[str], separator: str = ";") -> Iterator[str]:
+    """The items of values that list several (``Article; Early Access``), cleaned."""
+    for value in values:
+        yield from (item for item in map(clean, value.split(separator)) if item)
 
 
 class Fields:

@@ -19,17 +19,25 @@ from collections.abc import Iterable, Iterator
 from typing import BinaryIO, TextIO
 
 from bibtexparser.entrypoint import parse_string
+from bibtexparser.middlewares import RemoveEnclosingMiddleware
 from bibtexparser.middlewares.names import (
     parse_single_name_into_parts,
     split_multiple_persons_names,
 )
-from bibtexparser.model import DuplicateBlockKeyBlock, Entry, ParsingFailedBlock
+from bibtexparser.model import (
+    DuplicateBlockKeyBlock,
+    DuplicateFieldKeyBlock,
+    Entry,
+    ParsingFailedBlock,
+)
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
 from ..errors import InputError, ReviewWarning
 from ..records import Abstract, Article, Author, Journal, PubDate, Section, Text
 from . import Format
+from ._databases import database_name
 from ._plaintext import (
+    MAX_FIELD_CHARS,
     Fields,
     decode_lines,
     given_names,
@@ -69,6 +77,62 @@ def _decoder() -> LatexNodes2Text:
 
 
 _LATEX = _decoder()
+_UNBRACE = RemoveEnclosingMiddleware()
+_LITERAL = re.compile(r"(?<!\\)([%&#])")
+#: What LaTeX decoding can change; text without any of it is returned as it is.
+_MARKUP = re.compile(r"[\\{}$%&~^_]|--|``|''|[!?]`")
+_MACRO_END = re.compile(r"\\(?:[A-Za-z]+|.)$")
+#: Deepest brace nesting decoded (pylatexenc recurses once per level).
+MAX_BRACE_DEPTH = 100
+#: Text decoded in pieces of about this many characters: pylatexenc is slow on long
+#: fields, and a piece ends only at a space outside braces and math, after no macro.
+_CHUNK = 2000
+
+
+class _TooDeep(ValueError):
+    """Braces nested deeper than :data:`MAX_BRACE_DEPTH`."""
+
+
+def latex_text(value: str) -> str:
+    """LaTeX text as Unicode (accents, ``\\&``, ``--``, protection braces removed), in
+    time linear in its length. Raises ``_TooDeep`` past :data:`MAX_BRACE_DEPTH`."""
+    if _MARKUP.search(value) is None:
+        return value
+    # Scopus writes "0.52%" and "Taylor & Francis" unescaped: characters, not markup.
+    value = _LITERAL.sub(r"\\\1", value)
+    return "".join(str(_LATEX.latex_to_text(piece)) for piece in _pieces(value))
+
+
+def _pieces(value: str) -> Iterator[str]:
+    """``value`` cut at spaces where a piece decodes on its own: outside braces and math,
+    and not after a macro name (``\\c c``)."""
+    depth, math, start = 0, False, 0
+    escaped = False
+    for position, char in enumerate(value):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "{":
+            depth += 1
+            if depth > MAX_BRACE_DEPTH:
+                raise _TooDeep
+        elif char == "}":
+            depth = max(depth - 1, 0)
+        elif char == "$":
+            math = not math
+        elif (
+            char.isspace()
+            and position - start >= _CHUNK
+            and depth == 0
+            and not math
+            and _MACRO_END.search(value, max(start, position - 64), position) is None
+        ):
+            yield value[start:position]
+            start = position
+    yield value[start:]
+
+
 # A damaged entry is reported as an InputError with its line; keep bibtexparser's own
 # log line about it off stderr (handlers an application configures still get it).
 logging.getLogger("bibtexparser").addHandler(logging.NullHandler())
@@ -95,6 +159,11 @@ def read(stream: BinaryIO, source: str) -> Iterator[Article]:
                 ReviewWarning,
                 stacklevel=2,
             )
+        elif isinstance(block, DuplicateFieldKeyBlock):
+            # Scopus repeats funding_details: keep each. bibtexparser leaves such an entry
+            # as it stood: remove the outer braces of its values as for the others.
+            if isinstance(block.ignore_error_block, Entry):
+                entry = _UNBRACE.transform_entry(block.ignore_error_block, library)
         elif isinstance(block, ParsingFailedBlock):
             reason = getattr(block.error, "abort_reason", None) or str(block.error)
             raise InputError(
@@ -113,9 +182,30 @@ def _line(block: object) -> int:
 
 
 def _article(entry: Entry, source: str, index: int) -> Article:
-    pairs = [(field.key.lower(), field.value) for field in entry.fields]
-    f = Fields((key, _decode(key, str(value))) for key, value in pairs if key not in _NAMES)
-    names = {key: str(value) for key, value in pairs if key in _NAMES}
+    location = f"{source}:{_line(entry)}"
+    try:
+        return _decoded(entry, source, index, location)
+    except _TooDeep:
+        raise InputError(
+            f"braces nested more than {MAX_BRACE_DEPTH} deep",
+            location,
+            "this is not a bibliographic entry as databases export them; remove the braces "
+            "or the entry",
+        ) from None
+
+
+def _decoded(entry: Entry, source: str, index: int, location: str) -> Article:
+    # "funding_text 1" (Scopus writes a no-break space in the name) → funding_text_1
+    pairs = [("_".join(field.key.lower().split()), str(field.value)) for field in entry.fields]
+    for key, value in pairs:
+        if len(value) > MAX_FIELD_CHARS:
+            raise InputError(
+                f"the {key} field is longer than {MAX_FIELD_CHARS:,} characters",
+                location,
+                "the file is damaged or is not a bibliographic export; export it again",
+            )
+    f = Fields((key, _decode(key, value)) for key, value in pairs if key not in _NAMES)
+    names = {key: value for key, value in pairs if key in _NAMES}
     authors, affiliations = place_affiliations(
         tuple(_authors(names.pop("author", ""))),
         (a for v in f.take("affiliations", "affiliation") for a in v.split(";")),
@@ -127,6 +217,7 @@ def _article(entry: Entry, source: str, index: int) -> Article:
     extra = [("ENTRYTYPE", entry.entry_type.lower()), ("ID", entry.key)]
     return Article(
         source_format=FORMAT.name,
+        source_database=database_name(f.peek("source")),  # kept in extra too
         source_file=source,
         record_index=index,
         pmid=clean(f.first("pmid")),
@@ -137,7 +228,7 @@ def _article(entry: Entry, source: str, index: int) -> Article:
         abstracts=(_abstract(abstract),) if abstract else (),
         journal=Journal(
             title=clean(f.first("journal", "journaltitle", "booktitle")),
-            iso_abbrev=clean(f.first("shortjournal", "journalabbrev")),
+            iso_abbrev=clean(f.first("shortjournal", "journalabbrev", "abbrev_source_title")),
             issn=clean(f.first("issn")),
             publisher=clean(f.first("publisher")),
         ),
@@ -146,13 +237,15 @@ def _article(entry: Entry, source: str, index: int) -> Article:
         first_page=first_page,
         last_page=last_page,
         pages=clean(printed) if first_page is None else None,
-        elocation=clean(f.first("eid")),
+        elocation=clean(f.first("eid", "art_number")),
         pub_date=_date(f),
         authors=authors,
         affiliations=affiliations,
         languages=tuple(v for v in map(clean, f.take("language", "langid")) if v),
-        keywords=_keywords(f.first("keywords")),
-        extra=(*extra, *f.rest(), *((k, _LATEX.latex_to_text(v)) for k, v in names.items())),
+        keywords=tuple(
+            dict.fromkeys(k for v in f.take("author_keywords", "keywords") for k in _keywords(v))
+        ),
+        extra=(*extra, *f.rest(), *((k, latex_text(v)) for k, v in names.items())),
     )
 
 
@@ -168,7 +261,7 @@ def _keywords(value: str | None) -> tuple[str, ...]:
 def _decode(key: str, value: str) -> str:
     if key in _VERBATIM:
         return _ESCAPED.sub(r"\1", value).replace("{", "").replace("}", "")
-    return str(_LATEX.latex_to_text(value))
+    return latex_text(value)
 
 
 def _date(f: Fields) -> PubDate:
@@ -187,14 +280,14 @@ def _authors(value: str) -> Iterator[Author]:
         if name.lower() == "others":  # "and others" means et al.
             continue
         if name.startswith("{") and name.endswith("}") and _balanced(name[1:-1]):
-            yield Author(collective=clean(_LATEX.latex_to_text(name[1:-1])))
+            yield Author(collective=clean(latex_text(name[1:-1])))
             continue
         parts = parse_single_name_into_parts(name, strict=False)
         if parts.jr and _SUFFIX.fullmatch(" ".join(parts.first)):  # "Fulton, James E., Jr."
             parts.first, parts.jr = parts.jr, parts.first
 
         def text(words: list[str]) -> str | None:
-            return clean(_LATEX.latex_to_text(" ".join(words)))
+            return clean(latex_text(" ".join(words)))
 
         last, first, suffix = text(parts.von + parts.last), text(parts.first), text(parts.jr)
         yield Author(last=last, first=first, suffix=suffix)

@@ -14,15 +14,22 @@ is CENTRAL, ``CD`` a Cochrane review. Tags with no place in :class:`Article` sta
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from ..errors import ReviewWarning
 from ..records import Abstract, Article, Author, Journal, Section, Text
 from . import Format
 from ._databases import cochrane_database
-from ._plaintext import Fields, TaggedRecord, decode_lines, pages, strip_doi, text_date
+from ._plaintext import (
+    Fields,
+    TaggedRecord,
+    decode_lines,
+    opened_records,
+    pages,
+    split_items,
+    strip_doi,
+    text_date,
+)
 from ._xmltext import clean
 
 _RECORD = re.compile(r"^Record #\d+ of \d+\s*$")
@@ -45,37 +52,9 @@ def detect(head: bytes) -> bool:
 
 def read(stream: BinaryIO, source: str) -> Iterator[Article]:
     """Stream the records of a Cochrane Library plain-text export."""
-    record: TaggedRecord | None = None
-    index = 0
-    stray: list[int] = []
-    for number, raw in decode_lines(stream, source):
-        line = raw.lstrip("\ufeff")  # a second batch appended to the file brings its BOM
-        if _RECORD.match(line):
-            if record is not None:
-                yield _article(record, source, index)
-                index += 1
-            record = TaggedRecord(source, number)
-            continue
-        if not line.strip():
-            continue
-        found = _LINE.match(line)
-        if record is None:
-            stray.append(number)
-        elif found is not None:
-            record.add(found.group(1), found.group(2).strip(), number)
-        elif record.fields:
-            record.extend(line.strip(), number)
-        else:
-            stray.append(number)
-    if record is not None:
+    records = opened_records(decode_lines(stream, source), source, _RECORD, _LINE)
+    for index, record in enumerate(records):
         yield _article(record, source, index)
-    if stray:
-        warnings.warn(
-            f"{source}:{stray[0]}: {len(stray)} line(s) outside any 'Record #' entry or "
-            "before its first field were not read",
-            ReviewWarning,
-            stacklevel=2,
-        )
 
 
 def _article(record: TaggedRecord, source: str, index: int) -> Article:
@@ -104,16 +83,11 @@ def _article(record: TaggedRecord, source: str, index: int) -> Article:
         pages=clean(f.first("PG")),
         pub_date=text_date(f.first("YR")),
         authors=tuple(_author(name) for name in map(clean, f.take("AU")) if name),
-        keywords=tuple(_split(f.take("KY"))),
-        publication_types=tuple(_split(f.take("PT"))),
+        keywords=tuple(split_items(f.take("KY"))),
+        publication_types=tuple(split_items(f.take("PT"))),
         extra=f.rest(),
         **values,  # type: ignore[arg-type]
     )
-
-
-def _split(values: list[str]) -> Iterator[str]:
-    for value in values:
-        yield from (item for item in map(clean, value.split(";")) if item)
 
 
 def _author(name: str) -> Author:

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import warnings
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from ..errors import ReviewWarning
 from ..records import Abstract, Article, Author, Journal, Section, Text
 from . import Format
 from ._databases import database_name
@@ -27,6 +25,7 @@ from ._plaintext import (
     Fields,
     TaggedRecord,
     decode_lines,
+    opened_records,
     pages,
     place_affiliations,
     strip_doi,
@@ -57,47 +56,13 @@ def detect(head: bytes) -> bool:
 
 def read(stream: BinaryIO, source: str) -> Iterator[Article]:
     """Stream the records of an Ovid tagged export."""
-    record: TaggedRecord | None = None
-    index = 0
-    stray: list[int] = []
-    for number, line in decode_lines(stream, source):
-        if _RECORD.match(line):
-            if record is not None:
-                yield _article(record, source, index)
-                index += 1
-            record = TaggedRecord(source, number)
-            continue
-        if not line.strip():
-            continue
-        found = _LINE.match(line)
-        if record is None:
-            stray.append(number)
-        elif found is not None:
-            record.add(found.group(1), found.group(2).strip(), number)
-        elif record.fields:
-            record.extend(line.strip(), number)
-        else:
-            stray.append(number)
-    if record is not None:
+    records = opened_records(decode_lines(stream, source), source, _RECORD, _LINE)
+    for index, record in enumerate(records):
         yield _article(record, source, index)
-    if stray:
-        warnings.warn(
-            f"{source}:{stray[0]}: {len(stray)} line(s) outside any <n. > record were not read",
-            ReviewWarning,
-            stacklevel=2,
-        )
-
-
-def _pairs(record: TaggedRecord) -> Iterator[tuple[str, str]]:
-    for tag, lines in record.fields:
-        if tag in _LIST_TAGS:
-            yield from ((tag, line) for line in lines)
-        else:
-            yield tag, " ".join(lines)
 
 
 def _article(record: TaggedRecord, source: str, index: int) -> Article:
-    f = Fields(_pairs(record))
+    f = Fields(record.pairs(" ", items=_LIST_TAGS))
     database = database_name(f.peek("DB"), ovid=True)
     pmid = clean(f.first("UI")) if database == "Ovid MEDLINE" else None
     title = clean(f.first("TI"))

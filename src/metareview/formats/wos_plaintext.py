@@ -22,7 +22,14 @@ from typing import BinaryIO
 from ..errors import ReviewWarning
 from ..records import Abstract, Article, Author, Journal, PubDate, Section, Text
 from . import Format
-from ._plaintext import Fields, TaggedRecord, decode_lines, place_affiliations, strip_doi
+from ._plaintext import (
+    Fields,
+    TaggedRecord,
+    decode_lines,
+    place_affiliations,
+    split_items,
+    strip_doi,
+)
 from ._xmltext import clean, make_date, month, orcid_id
 
 _LINE = re.compile(r"^([A-Z][A-Z0-9])(?: (.*))?$")
@@ -97,16 +104,8 @@ def _warn(source: str, line: int, message: str) -> None:
     warnings.warn(f"{source}:{line}: {message}", ReviewWarning, stacklevel=3)
 
 
-def _pairs(record: TaggedRecord) -> Iterator[tuple[str, str]]:
-    for tag, lines in record.fields:
-        if tag in _LIST_TAGS:
-            yield from ((tag, line) for line in lines)
-        else:
-            yield tag, " ".join(lines)
-
-
 def _article(record: TaggedRecord, source: str, index: int) -> Article:
-    f = Fields(_pairs(record))
+    f = Fields(record.pairs(" ", items=_LIST_TAGS))
     values: dict[str, object] = {
         field: clean(f.first(tag)) for tag, field in _SINGLE.items() if f.peek(tag)
     }
@@ -114,7 +113,7 @@ def _article(record: TaggedRecord, source: str, index: int) -> Article:
     if isinstance(values.get("elocation"), str):  # "UNSP 1722034": number unspecified
         values["elocation"] = str(values["elocation"]).removeprefix("UNSP ")
     for tag, field in _SEMICOLONS.items():
-        values[field] = tuple(_split(f.take(tag)))
+        values[field] = tuple(split_items(f.take(tag)))
     journal = Journal(**{field: clean(f.first(tag)) for tag, field in _JOURNAL.items()})
     title = clean(f.first("TI"))
     abstract = clean(f.first("AB"))
@@ -133,15 +132,10 @@ def _article(record: TaggedRecord, source: str, index: int) -> Article:
         pub_date=_date(f.first("PY"), f.first("PD")),
         authors=authors,
         affiliations=affiliations,
-        keywords=tuple(dict.fromkeys(_split(f.take("DE", "ID")))),
+        keywords=tuple(dict.fromkeys(split_items(f.take("DE", "ID")))),
         **values,  # type: ignore[arg-type]
         extra=f.rest(),
     )
-
-
-def _split(values: list[str]) -> Iterator[str]:
-    for value in values:
-        yield from (item for item in map(clean, value.split(";")) if item)
 
 
 def _date(year: str | None, printed: str | None) -> PubDate:
