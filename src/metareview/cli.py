@@ -701,10 +701,11 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
     INPUTS are files, folders (read recursively), glob patterns (quote them) or `-` for
     stdin; `.gz` files are decompressed on the fly. The format of each file is detected
     from its content. One row per article: the database it came from, ids (PMID, DOI,
-    PMC), title, authors ("Last FM; …"), first author, affiliations, journal, year and full date, volume,
-    issue, pages, abstract (structured sections as "LABEL: text"), keywords, MeSH terms,
-    publication types, history dates; other-language titles and abstracts get their own
-    columns. PMIDs withdrawn by MEDLINE DeleteCitation entries are reported, not output.
+    PMC), title, authors ("Last FM; …"), first author, affiliations, journal, year and
+    full date, volume, issue, pages, abstract (structured sections as "LABEL: text"),
+    keywords, MeSH terms, publication types, history dates; other-language titles and
+    abstracts get their own columns. PMIDs withdrawn by MEDLINE DeleteCitation entries
+    are reported, not output.
 
     XML is read with entities, DTDs and network access switched off; a malformed file
     stops the run with its file:line:col (exit 65) unless --keep-going is given. Outputs
