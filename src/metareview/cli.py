@@ -359,7 +359,8 @@ def screen_compare_command(first: str, second: str, as_json: bool) -> None:
 @click.argument("records", nargs=-1)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
               help="The extraction workbook to write (.xlsx).")
-@click.option("--design", type=click.Choice(["proportion", "binary", "continuous", "generic"]),
+@click.option("--design", type=click.Choice(["proportion", "binary", "continuous", "rate",
+                                           "correlation", "generic"]),
               default="proportion", show_default=True,
               help="Which data columns to code (see above).")
 @click.option("--field", "fields", multiple=True, metavar="NAME",
@@ -379,6 +380,8 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
       proportion  events, total
       binary      events_1, total_1, events_2, total_2
       continuous  mean_1, sd_1, n_1, mean_2, sd_2, n_2
+      rate        events, person_time (incidence rates)
+      correlation r, n (correlation coefficients)
       generic     yi with vi or sei
     Always: study (label), include (yes/no), subgroup, notes, and each --field.
     The workbook also has a `codebook` and an `about` sheet; `review pool` ignores them.
@@ -388,6 +391,8 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
       review sheet records.csv -o extraction.xlsx
       review sheet pubmed.xml --design binary --field country --field "risk of bias" -o rct.xlsx
       review sheet --design proportion -o blank.xlsx
+      review sheet --design rate -o rates.xlsx
+      review sheet records.csv --design correlation -o correlations.xlsx
       review sheet 'sources/*/*.xml' -o extraction.xlsx
     """
     from pathlib import Path
@@ -412,11 +417,14 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
 @cli.command("pool")
 @click.argument("table", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--sheet", default=None, help="Worksheet to read (default: the first data sheet).")
-@click.option("--design", type=click.Choice(["proportion", "binary", "continuous", "generic"]),
+@click.option("--design", type=click.Choice(["proportion", "binary", "continuous", "rate",
+                                           "correlation", "generic"]),
               default=None, help="Data layout (default: told from the column names).")
 @click.option("--measure", default=None,
               help="PR, PLN, PLO, PAS, PFT (proportions; default PLO), OR, RR, RD (binary; "
-                   "default OR), SMD, MD (continuous; default SMD). For generic yi: GEN, "
+                   "default OR), SMD, MD (continuous; default SMD), IRLN, IR, IRS, IRFT "
+                   "(rate; default IRLN), ZCOR, COR, UCOR (correlation; default ZCOR). "
+                   "For generic yi: GEN, "
                    "or the measure yi is on (e.g. OR) to back-transform.")
 @click.option("--method", default="REML", show_default=True,
               help="tau² estimator: REML, DL, ML, PM, HE, SJ, EB, HS, FE (common effect), "

@@ -73,12 +73,13 @@ reasons = ["wrong population", "wrong outcome", "wrong study design", "no full t
 
 [extraction]
 workbook = "extraction/extraction.xlsx"
-design = "proportion"  # proportion | binary | continuous | generic
+design = "proportion"  # proportion | binary | continuous | rate | correlation | generic
 fields = []            # extra columns to code, e.g. ["country", "setting"]
 
 [analysis]
 # measure must fit the design: proportion PLO PR PLN PAS PFT | binary OR RR RD |
-# continuous SMD MD | generic GEN (or any of these)
+# continuous SMD MD | rate IRLN IR IRS IRFT | correlation ZCOR COR UCOR |
+# generic GEN (or any of these)
 measure = "PLO"
 method = "REML"        # REML DL ML PM HE SJ EB HS FE GLMM
 # GLMM: proportions with PLO, test z, no `by`; runs without leave-one-out and small-study tests
@@ -95,7 +96,7 @@ level = 95
 dir = "output"
 """
 
-_DESIGNS = ("proportion", "binary", "continuous", "generic")
+_DESIGNS = ("proportion", "binary", "continuous", "rate", "correlation", "generic")
 
 
 #: The kinds of source, as PRISMA 2020 groups them: databases and registers are

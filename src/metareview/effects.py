@@ -36,7 +36,10 @@ FloatArray = NDArray[np.float64]
 PROPORTION_MEASURES = ("PR", "PLN", "PLO", "PAS", "PFT")
 TWO_BY_TWO_MEASURES = ("OR", "RR", "RD")
 MEAN_MEASURES = ("MD", "SMD", "ROM")
-MEASURES = (*PROPORTION_MEASURES, *TWO_BY_TWO_MEASURES, *MEAN_MEASURES, "GEN")
+RATE_MEASURES = ("IR", "IRLN", "IRS", "IRFT")
+CORRELATION_MEASURES = ("COR", "UCOR", "ZCOR")
+MEASURES = (*PROPORTION_MEASURES, *TWO_BY_TWO_MEASURES, *MEAN_MEASURES, *RATE_MEASURES,
+            *CORRELATION_MEASURES, "GEN")
 CORRECTION_TARGETS = ("only0", "all", "if0all", "none")
 
 #: What the back-transformed value of each measure is called.
@@ -52,6 +55,13 @@ NATURAL_SCALE = {
     "MD": "mean difference",
     "SMD": "standardised mean difference (Hedges' g)",
     "ROM": "ratio of means",
+    "IR": "incidence rate",
+    "IRLN": "incidence rate",
+    "IRS": "incidence rate",
+    "IRFT": "incidence rate",
+    "COR": "correlation",
+    "UCOR": "correlation",
+    "ZCOR": "correlation",
     "GEN": "effect size",
 }
 
@@ -68,6 +78,13 @@ MODEL_SCALE = {
     "MD": "mean difference",
     "SMD": "standardised mean difference (Hedges' g)",
     "ROM": "log ratio of means",
+    "IR": "incidence rate",
+    "IRLN": "log incidence rate",
+    "IRS": "square-root incidence rate",
+    "IRFT": "Freeman-Tukey incidence rate",
+    "COR": "correlation",
+    "UCOR": "bias-corrected correlation",
+    "ZCOR": "Fisher's z (r-to-z transformed correlation)",
     "GEN": "effect size",
 }
 
@@ -89,7 +106,8 @@ class EffectSizes:
     yi, vi : numpy.ndarray
         Effect sizes and sampling variances; NaN where metafor gives NA.
     ni : numpy.ndarray
-        Total sample size per study (uncorrected), used by the PFT back-transform.
+        Total sample size per study (uncorrected); for incidence rates the person-time
+        ``ti``, as metafor keeps it. The PFT and IRFT back-transforms use it.
     correction : str
         The continuity correction applied, in plain words ("none" if nothing was added).
     corrected : numpy.ndarray
@@ -228,6 +246,8 @@ def escalc(
     bi: ArrayLike | None = None,
     ci: ArrayLike | None = None,
     di: ArrayLike | None = None,
+    ti: ArrayLike | None = None,
+    ri: ArrayLike | None = None,
     n1i: ArrayLike | None = None,
     n2i: ArrayLike | None = None,
     m1i: ArrayLike | None = None,
@@ -249,12 +269,15 @@ def escalc(
         ``PR``, ``PLN``, ``PLO``, ``PAS``, ``PFT`` (events ``xi`` out of ``ni``);
         ``OR``, ``RR``, ``RD`` (2x2 cells ``ai, bi, ci, di``, or ``ai, ci`` with group sizes
         ``n1i, n2i``); ``MD``, ``SMD``, ``ROM`` (``m1i, sd1i, n1i, m2i, sd2i, n2i``);
+        ``IR``, ``IRLN``, ``IRS``, ``IRFT`` (events ``xi`` in person-time ``ti``);
+        ``COR``, ``UCOR``, ``ZCOR`` (correlation ``ri`` in a sample of ``ni``);
         ``GEN`` (given ``yi`` with ``vi`` or ``sei``).
     add : float, optional
-        Continuity correction. ``None`` means metafor's default: 1/2, but 0 for PAS and PFT.
+        Continuity correction. ``None`` means metafor's default: 1/2, but 0 for PAS, PFT,
+        IRS and IRFT.
     to : {"only0", "all", "if0all", "none"}
         Which studies get ``add``: only those with a zero cell (for proportions: x = 0 or
-        x = n), all, all if any has a zero cell, or none.
+        x = n; for rates: x = 0), all, all if any has a zero cell, or none.
     drop00 : bool
         Drop 2x2 studies with no events (or only events) in both groups. metafor's default
         (False) keeps them, corrected like any study with a zero cell.
@@ -273,12 +296,20 @@ def escalc(
     RD with :math:`v=ab/n_1^3+cd/n_2^3`. SMD is Hedges' g with the exact correction
     :math:`J(m)=\Gamma(m/2)/(\sqrt{m/2}\,\Gamma((m-1)/2))`, :math:`m=n_1+n_2-2` and
     :math:`v=1/n_1+1/n_2+g^2/(2(n_1+n_2))` (Hedges 1981). ROM: :math:`\log(m_1/m_2)`.
+    Rates, with :math:`r=x/t` on the (corrected) count: IR :math:`y=r,\ v=x/t^2`; IRLN
+    :math:`y=\log r,\ v=1/x`; IRS :math:`y=\sqrt r,\ v=1/(4t)`; IRFT (Freeman & Tukey
+    1950) :math:`y=\tfrac12(\sqrt{r}+\sqrt{r+1/t}),\ v=1/(4t)`. Correlations: COR
+    :math:`y=r,\ v=(1-r^2)^2/(n-1)`; UCOR (Olkin & Pratt 1958)
+    :math:`y=r\,{}_2F_1(\tfrac12,\tfrac12;\tfrac{n-2}2;1-r^2),\ v=(1-y^2)^2/(n-1)`
+    (missing for n <= 4); ZCOR (Fisher 1921) :math:`y=\operatorname{atanh} r,\ v=1/(n-3)`
+    (missing for n <= 3).
 
     Raises
     ------
     InputError
         Listing every study with impossible data (x > n, negative or non-integer counts,
-        n = 0, sd <= 0, non-positive means for ROM, negative variances).
+        n = 0, sd <= 0, non-positive means for ROM, person-time <= 0, |r| > 1, negative
+        variances).
 
     Examples
     --------
@@ -304,6 +335,10 @@ def escalc(
         result = _two_by_two(measure, ai, bi, ci, di, n1i, n2i, add, to, drop00)
     elif measure in MEAN_MEASURES:
         result = _means(measure, m1i, sd1i, n1i, m2i, sd2i, n2i)
+    elif measure in RATE_MEASURES:
+        result = _rates(measure, xi, ti, add, to)
+    elif measure in CORRELATION_MEASURES:
+        result = _correlations(measure, ri, ni)
     else:
         result = _generic(yi, vi, sei, ni)
     if measure == "PFT":
@@ -512,6 +547,92 @@ def _means(
     return EffectSizes(measure, y, v, n1 + n2, "none", np.zeros(k, dtype=bool), dropped)
 
 
+def _rates(
+    measure: str, xi: ArrayLike | None, ti: ArrayLike | None, add: float | None, to: str
+) -> EffectSizes:
+    x = _array("xi", xi)
+    t = _array("ti", ti, x.size)
+    problems: list[str] = []
+    _check_counts(problems, xi=x)
+    _check(problems, np.isinf(t), "ti is infinite")
+    _check(problems, t <= 0, "ti (person-time) is not above 0")
+    _raise(problems)
+    if add is None:
+        add = 0.0 if measure in ("IRS", "IRFT") else 0.5
+    mask = _zero_mask(to, x == 0) if add > 0 else np.zeros(x.size, dtype=bool)
+    xc = x + add * mask
+    rate = xc / t
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if measure == "IR":
+            y, v = rate, xc / t**2
+        elif measure == "IRLN":
+            y, v = np.log(rate), 1 / xc
+        elif measure == "IRS":
+            y, v = np.sqrt(rate), 1 / (4 * t)
+        else:
+            y, v = 0.5 * (np.sqrt(rate) + np.sqrt(rate + 1 / t)), 1 / (4 * t)
+    y, v, dropped = _finish(y, v, _missing(x, t))
+    correction = _describe(add, to, mask, "zero count")
+    return EffectSizes(measure, y, v, t, correction, mask, dropped)
+
+
+#: Smallest sample size for which each correlation measure has a variance (metafor: NA below).
+_COR_MIN_N = {"COR": 2, "UCOR": 5, "ZCOR": 4}
+
+
+def _olkin_pratt(r: FloatArray, n: FloatArray) -> FloatArray:
+    """:math:`{}_2F_1(1/2, 1/2; (n-2)/2; 1-r^2)`, the Olkin-Pratt correction factor.
+
+    scipy's ``hyp2f1`` returns NaN for large c with x near 1; there the power series
+    converges within a few dozen terms (its terms fall like k^-c), so it is summed directly.
+    """
+    from scipy.special import hyp2f1
+
+    c, x = (n - 2) / 2, 1 - r**2
+    out = np.asarray(hyp2f1(0.5, 0.5, c, x), dtype=np.float64)
+    big = np.isfinite(c) & np.isfinite(x) & (c >= 10)
+    cb, xb = c[big], x[big]
+    total, term = np.ones_like(xb), np.ones_like(xb)
+    for k in range(10_000):
+        term = term * (k + 0.5) ** 2 / ((cb + k) * (k + 1)) * xb
+        total += term
+        if np.all(term <= 1e-17 * total):
+            break
+    out[big] = total
+    return out
+
+
+def _correlations(measure: str, ri: ArrayLike | None, ni: ArrayLike | None) -> EffectSizes:
+    r = _array("ri", ri)
+    n = _array("ni", ni, r.size)
+    problems: list[str] = []
+    _check(problems, np.abs(r) > 1, "ri is outside [-1, 1]")
+    _check_counts(problems, ni=n)
+    _check(problems, n == 0, "ni is 0")
+    _raise(problems)
+    small = n < _COR_MIN_N[measure]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if measure == "ZCOR":
+            y, v = np.arctanh(r), 1 / (n - 3)
+        else:
+            y = r if measure == "COR" else r * _olkin_pratt(r, n)
+            v = (1 - y**2) ** 2 / (n - 1)
+    y = np.where(small, np.nan, y)
+    v = np.where(small, np.nan, v)
+    missing = _missing(r, n)
+    reason = f"ni below {_COR_MIN_N[measure]}: no sampling variance for {measure}"
+    dropped = tuple((int(i), reason) for i in np.flatnonzero(small & ~missing))
+    if dropped:
+        warnings.warn(
+            f"{_studies(small & ~missing, 'has')} fewer than {_COR_MIN_N[measure]} "
+            f"participants, too few for {measure}; set to missing and left out of pooling",
+            ReviewWarning,
+            stacklevel=3,
+        )
+    y, v, dropped = _finish(y, v, missing, dropped)
+    return EffectSizes(measure, y, v, n, "none", np.zeros(r.size, dtype=bool), dropped)
+
+
 def _generic(
     yi: ArrayLike | None, vi: ArrayLike | None, sei: ArrayLike | None, ni: ArrayLike | None
 ) -> EffectSizes:
@@ -573,28 +694,80 @@ def ipft_hm(values: ArrayLike, ni: ArrayLike) -> FloatArray:
     return np.asarray(np.where(t < pft(0.0, nhm), 0.0, z), dtype=np.float64)
 
 
+def _isqrt(x: FloatArray) -> FloatArray:
+    # metafor's transf.isqrt: squares, 0 below 0
+    return np.asarray(np.where(x < 0, 0.0, x**2), dtype=np.float64)
+
+
+def _ztor(x: FloatArray) -> FloatArray:
+    return np.asarray(np.tanh(x), dtype=np.float64)
+
+
+def iirft(values: ArrayLike, ti: ArrayLike) -> FloatArray:
+    r"""Inverse Freeman-Tukey transform of incidence rates with the harmonic mean of the
+    person-times ``ti`` (metafor's ``transf.iirft`` with ``targs = 1/mean(1/ti)``).
+
+    Solving :math:`y=\tfrac12(\sqrt r+\sqrt{r+1/t})` for r gives
+    :math:`r=(y-1/(4yt))^2=(1/t-8y^2+16ty^4)/(16y^2t)`; set to 0 below
+    :math:`y(0)=\tfrac12\sqrt{1/t}` (and where it is at most machine epsilon).
+    """
+    y = np.asarray(values, dtype=np.float64)
+    t = 1 / np.nanmean(1 / np.asarray(ti, dtype=np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = (1 / t - 8 * y**2 + 16 * t * y**4) / (16 * y**2 * t)
+    r = np.where((y < 0.5 * np.sqrt(1 / t)) | (r <= np.finfo(float).eps), 0.0, r)
+    return np.asarray(np.where(np.isnan(y), np.nan, r), dtype=np.float64)
+
+
+def exp_int(values: ArrayLike, tau2: float) -> FloatArray:
+    r"""Mean of :math:`e^Y` for :math:`Y\sim N(x,\tau^2)`: :math:`e^{x+\tau^2/2}` (the exact
+    value metafor's ``transf.exp.int`` integrates numerically)."""
+    return np.asarray(np.exp(np.asarray(values, dtype=np.float64) + tau2 / 2), dtype=np.float64)
+
+
+def ztor_int(values: ArrayLike, tau2: float) -> FloatArray:
+    r"""Mean correlation :math:`E[\tanh Y]` for :math:`Y\sim N(x,\tau^2)` (metafor's
+    ``transf.ztor.int``), by 80-point Gauss-Hermite quadrature; ``tanh(x)`` when
+    :math:`\tau^2=0`."""
+    x = np.asarray(values, dtype=np.float64)
+    if tau2 <= 0:
+        return _ztor(x)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(80)
+    z = x[..., None] + np.sqrt(tau2) * nodes
+    return np.asarray(np.tanh(z) @ weights / np.sqrt(2 * np.pi), dtype=np.float64)
+
+
 def transform_for(measure: str, ni: ArrayLike | None = None) -> Callable[[FloatArray], FloatArray]:
     """The function taking the model scale of ``measure`` back to its natural scale.
 
-    identity (PR, RD, MD, SMD, GEN), exp (PLN, OR, RR, ROM), inverse logit (PLO), inverse
-    arcsine clamped to [0, 1] (PAS), inverse Freeman-Tukey with the harmonic mean of ``ni``
-    (PFT; ``ni`` required). PR is not clamped: like metafor, its PI may leave [0, 1].
+    identity (PR, RD, MD, SMD, IR, COR, UCOR, GEN), exp (PLN, OR, RR, ROM, IRLN), inverse
+    logit (PLO), inverse arcsine clamped to [0, 1] (PAS), inverse Freeman-Tukey with the
+    harmonic mean of ``ni`` (PFT; ``ni`` required), square clamped at 0 (IRS), inverse
+    Freeman-Tukey for rates with the harmonic mean of the person-times (IRFT; ``ni``
+    required, holding ``ti``), tanh (ZCOR). PR is not clamped: like metafor, its PI may
+    leave [0, 1].
     """
     measure = measure.upper()
-    if measure in ("PLN", "OR", "RR", "ROM"):
+    if measure in ("PLN", "OR", "RR", "ROM", "IRLN"):
         return np.exp
     if measure == "PLO":
         return _ilogit
     if measure == "PAS":
         return _iarcsin
-    if measure == "PFT":
+    if measure == "IRS":
+        return _isqrt
+    if measure == "ZCOR":
+        return _ztor
+    if measure in ("PFT", "IRFT"):
         if ni is None:
+            what = "study sizes ni" if measure == "PFT" else "person-times ti (as ni)"
             raise OptionError(
-                "the PFT back-transform needs the study sizes ni",
-                hint="pass ni (the uncorrected total per study)",
+                f"the {measure} back-transform needs the {what}",
+                hint="pass ni (EffectSizes.ni of the escalc result)",
             )
         sizes = np.asarray(ni, dtype=np.float64)
-        return lambda values: ipft_hm(values, sizes)
+        inverse = ipft_hm if measure == "PFT" else iirft
+        return lambda values: inverse(values, sizes)
     if measure in MEASURES:
         return lambda values: np.asarray(values, dtype=np.float64)
     raise OptionError(f"unknown measure {measure!r}", hint=f"use one of {', '.join(MEASURES)}")
@@ -679,8 +852,11 @@ __all__: Sequence[str] = [
     "EffectSizes",
     "back_transform",
     "escalc",
+    "exp_int",
+    "iirft",
     "ipft_hm",
     "natural_scale",
     "proportion_ci",
     "transform_for",
+    "ztor_int",
 ]

@@ -34,6 +34,8 @@ MEASURES = {
     "proportion": ("PLO", "PR", "PLN", "PAS", "PFT"),
     "binary": ("OR", "RR", "RD"),
     "continuous": ("SMD", "MD"),
+    "rate": ("IRLN", "IR", "IRS", "IRFT"),
+    "correlation": ("ZCOR", "COR", "UCOR"),
     "generic": ("GEN", "OR", "RR", "PLO", "PLN", "PR", "RD", "MD", "SMD"),
 }
 METHODS = ("REML", "DL", "ML", "PM", "HE", "SJ", "EB", "HS", "FE", "GLMM")
@@ -671,6 +673,8 @@ DATA_COLUMNS = {
     "proportion": ("events", "total"),
     "binary": ("group 1", "group 2"),
     "continuous": ("n_1", "n_2"),
+    "rate": ("events", "person_time"),
+    "correlation": ("r", "n"),
     "generic": (),
 }
 
@@ -774,6 +778,10 @@ def _effect_sizes(design: str, measure: str, v: dict[str, np.ndarray]) -> Any:
     if design == "continuous":
         return escalc(measure, m1i=v["mean_1"], sd1i=v["sd_1"], n1i=v["n_1"],
                       m2i=v["mean_2"], sd2i=v["sd_2"], n2i=v["n_2"])
+    if design == "rate":
+        return escalc(measure, xi=v["events"], ti=v["person_time"])
+    if design == "correlation":
+        return escalc(measure, ri=v["r"], ni=v["n"])
     vi = v.get("vi", np.full(len(v["yi"]), np.nan))
     if "sei" in v:
         vi = np.where(np.isnan(vi), v["sei"] ** 2, vi)
@@ -870,8 +878,11 @@ def _data_cells(table: StudyTable) -> list[tuple[str, ...]]:
     if table.design == "binary":
         return [(f"{n(a)}/{n(b)}", f"{n(c)}/{n(d)}") for a, b, c, d in
                 zip(v["events_1"], v["total_1"], v["events_2"], v["total_2"], strict=True)]
-    if table.design == "continuous":
-        return [(n(a), n(b)) for a, b in zip(v["n_1"], v["n_2"], strict=True)]
+    for design, (first, second) in (("continuous", ("n_1", "n_2")),
+                                    ("rate", ("events", "person_time")),
+                                    ("correlation", ("r", "n"))):
+        if table.design == design:
+            return [(n(a), n(b)) for a, b in zip(v[first], v[second], strict=True)]
     return [() for _ in table.studies]
 
 

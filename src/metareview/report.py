@@ -41,6 +41,13 @@ VARIANCE = {
     "RD": "the variance p₁(1 − p₁)/n₁ + p₂(1 − p₂)/n₂ of the risk difference",
     "MD": "the variance sd₁²/n₁ + sd₂²/n₂ of the mean difference",
     "SMD": "the large-sample variance 1/n₁ + 1/n₂ + g²/(2(n₁ + n₂)) of Hedges' g",
+    "IR": "the Poisson variance x/t² of the incidence rate",
+    "IRLN": "the variance 1/x of the log incidence rate",
+    "IRS": "the variance 1/(4t) of the square-root incidence rate",
+    "IRFT": "the variance 1/(4t) of the Freeman–Tukey incidence rate",
+    "COR": "the large-sample variance (1 − r²)²/(n − 1) of the correlation",
+    "UCOR": "the large-sample variance (1 − r²)²/(n − 1) of the bias-corrected correlation",
+    "ZCOR": "the variance 1/(n − 3) of Fisher's z",
 }
 GLMM_NAME = "a binomial-normal generalised linear mixed model fitted by maximum likelihood"
 IMAGES = {

@@ -259,13 +259,18 @@ def write_table(ws: Worksheet, header: Sequence[str], rows: Iterable[Sequence[An
 
 def add_validation(ws: Worksheet, column: int, first_row: int, last_row: int, *, kind: str,
                    choices: Sequence[str] = (), minimum: float | None = None,
-                   prompt: str | None = None) -> None:
+                   maximum: float | None = None, prompt: str | None = None) -> None:
     """Excel data validation on one column: ``kind`` is ``whole`` or ``decimal`` (with an
-    optional minimum) or ``list`` (of ``choices``). Empty cells stay allowed."""
+    optional minimum, or a minimum and a maximum) or ``list`` (of ``choices``). Empty cells
+    stay allowed."""
     if kind == "list":
         validation = DataValidation(type="list", formula1='"' + ",".join(choices) + '"',
                                     allow_blank=True)
         validation.error = f"Choose one of: {', '.join(choices)}"
+    elif minimum is not None and maximum is not None:
+        validation = DataValidation(type=kind, operator="between", formula1=str(minimum),
+                                    formula2=str(maximum), allow_blank=True)
+        validation.error = f"Enter a number from {minimum:g} to {maximum:g}"
     elif minimum is not None:
         validation = DataValidation(type=kind, operator="greaterThanOrEqual",
                                     formula1=str(minimum), allow_blank=True)

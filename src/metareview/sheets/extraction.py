@@ -26,7 +26,7 @@ from ..fileio import atomic_path
 from . import common
 
 #: Data columns per design: (name, kind, description). Kinds: ``count`` (whole number ≥ 0),
-#: ``positive`` (number ≥ 0), ``number``.
+#: ``positive`` (number ≥ 0), ``number``, ``correlation`` (number in [-1, 1]).
 DESIGNS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "proportion": (
         ("events", "count", "number of participants with the event (e.g. improved)"),
@@ -46,6 +46,14 @@ DESIGNS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("sd_2", "positive", "standard deviation in group 2"),
         ("n_2", "count", "participants in group 2"),
     ),
+    "rate": (
+        ("events", "count", "number of events (e.g. strokes) during follow-up"),
+        ("person_time", "positive", "person-time at risk, e.g. patient-years; above 0"),
+    ),
+    "correlation": (
+        ("r", "correlation", "correlation coefficient (Pearson's r)"),
+        ("n", "count", "sample size the correlation was computed on"),
+    ),
     "generic": (
         ("yi", "number", "effect size on the model scale (e.g. log odds ratio)"),
         ("vi", "positive", "its sampling variance (give vi or sei)"),
@@ -61,6 +69,8 @@ _PAIRS = {
     "proportion": (("events", "total"),),
     "binary": (("events_1", "total_1"), ("events_2", "total_2")),
     "continuous": (),
+    "rate": (),
+    "correlation": (),
     "generic": (),
 }
 
@@ -71,6 +81,8 @@ ALIASES: dict[str, dict[str, str]] = {
                "bi": "nonevents_1", "di": "nonevents_2"},
     "continuous": {"m1i": "mean_1", "sd1i": "sd_1", "n1i": "n_1",
                    "m2i": "mean_2", "sd2i": "sd_2", "n2i": "n_2"},
+    "rate": {"xi": "events", "ti": "person_time"},
+    "correlation": {"ri": "r", "ni": "n"},
     "generic": {},
 }
 
@@ -184,7 +196,7 @@ def write_extraction(plan: SheetPlan, path: Path) -> None:
             kind = kinds[name]
             common.add_validation(ws, col, 2, last,
                                   kind="whole" if kind == "count" else "decimal",
-                                  minimum=None if kind == "number" else 0)
+                                  minimum=_LIMITS[kind][0], maximum=_LIMITS[kind][1])
     codebook = [(name, _describe(name, plan.design, plan.fields)) for name in header]
     common.add_key_value_sheet(book, "codebook", ("column", "meaning"), codebook, (16, 90))
     about = [
@@ -197,6 +209,12 @@ def write_extraction(plan: SheetPlan, path: Path) -> None:
     ]
     common.add_key_value_sheet(book, "about", ("key", "value"), about, (16, 90))
     book.save(path)
+
+
+#: Excel data-validation bounds per column kind.
+_LIMITS: dict[str, tuple[float | None, float | None]] = {
+    "count": (0, None), "positive": (0, None), "number": (None, None), "correlation": (-1, 1),
+}
 
 
 def _cell_value(value: Any) -> Any:
@@ -222,7 +240,8 @@ def _describe(name: str, design: str, fields: Sequence[str]) -> str:
         return fixed[name]
     for data_name, kind, text in DESIGNS[design]:
         if data_name == name:
-            rule = {"count": "whole number ≥ 0", "positive": "number ≥ 0", "number": "number"}
+            rule = {"count": "whole number ≥ 0", "positive": "number ≥ 0", "number": "number",
+                    "correlation": "number from -1 to 1"}
             return f"{text}; {rule[kind]}"
     return "reviewer-defined field (--field); free text, usable with --by or --cumulative"
 
@@ -325,6 +344,10 @@ def infer_design(headers: Iterable[str]) -> str | None:
     keys = {key(h) for h in headers}
     if keys & {"mean1", "m1i"}:
         return "continuous"
+    if keys & {"persontime", "ti"}:
+        return "rate"
+    if keys & {"r", "ri"}:
+        return "correlation"
     if keys & {"events1", "ai", "ci"}:
         return "binary"
     if keys & {"events", "xi"}:
@@ -355,8 +378,8 @@ def validate(table: common.RawTable, *, design: str | None = None,
         raise InputError(
             "cannot tell the design from the columns", table.source,
             "name the data columns events,total (proportions), events_1,total_1,events_2,total_2 "
-            "(binary), mean_1,sd_1,n_1,mean_2,sd_2,n_2 (continuous) or yi,vi (generic), "
-            "or give --design",
+            "(binary), mean_1,sd_1,n_1,mean_2,sd_2,n_2 (continuous), events,person_time "
+            "(rate), r,n (correlation) or yi,vi (generic), or give --design",
         )
     if design not in DESIGNS:
         raise OptionError(f"unknown design {design!r}", hint=f"choose one of: {', '.join(DESIGNS)}")
@@ -565,6 +588,10 @@ class _Checker:
         if not math.isfinite(number):
             self.error(cell, f"{name} is {value}, not a finite number", "enter a number")
             return None
+        if kind == "correlation" and abs(number) > 1:
+            self.error(cell, f"{name} is {number:g}; a correlation lies between -1 and 1",
+                       "enter the correlation coefficient, not a percentage or a statistic")
+            return None
         if kind in ("count", "positive") and number < 0:
             self.error(cell, f"{name} is {number:g}; it cannot be negative", "enter a value ≥ 0")
             return None
@@ -592,6 +619,12 @@ class _Checker:
             if i is not None and value is not None and value < 2:
                 self.error(row[i], f"{name} is {value:g}", "a group needs at least 2 participants "
                            "for a standard deviation")
+        i = cols.get("person_time")
+        if i is not None and numbers.get("person_time") == 0:
+            self.error(row[i], "person_time is 0", "a rate needs person-time above 0")
+        i = cols.get("n")
+        if self.design == "correlation" and i is not None and numbers.get("n") == 0:
+            self.error(row[i], "n is 0", "give the sample size of the correlation")
         for name in ("sd_1", "sd_2"):  # negative ones are reported as negative already
             i = cols.get(name)
             if i is not None and numbers.get(name) == 0:
