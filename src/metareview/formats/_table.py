@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from ..errors import InputError
-from ..records import Abstract, Article, Author, Journal, PubDate, Section, Text
+from ..records import Article, Author, PubDate
 from ..textcodec import text_codec
 from . import Format
-from ._plaintext import pages, place_affiliations, strip_doi
+from ._fields import ADDITIVE, build
 from ._xmltext import clean, iso_date, make_date, split_pages
 
 csv.field_size_limit(2**31 - 1)  # one cell may hold a whole reference list
@@ -31,21 +31,6 @@ csv.field_size_limit(2**31 - 1)  # one cell may hold a whole reference list
 _FORMULA = re.compile(r'^="(.*)"$', re.DOTALL)  # EBSCO wraps numbers as ="0123"
 _DASHES = re.compile(r"^[\s\-=]+$")
 _PREAMBLE = re.compile(r'^"?SEARCH QUERY"?\s*[,\t]', re.IGNORECASE)
-
-#: Fields a column may fill. ``keywords``, ``affiliations`` and ``publication_types``
-#: add up over columns; any other field takes the first column (in table order) with
-#: a value, and later columns for it stay in ``extra``.
-FIELDS = frozenset(
-    {
-        "title", "abstract", "doi", "pmid", "pmcid", "publisher_id", "url",
-        "journal", "journal_abbrev", "issn", "issn_print", "issn_electronic", "publisher",
-        "volume", "issue", "first_page", "last_page", "pages", "elocation",
-        "year", "date", "month_day", "publication_status", "citation",
-        "authors", "affiliations", "languages", "keywords", "publication_types",
-    }
-)  # fmt: skip
-_ADDITIVE = frozenset({"keywords", "affiliations", "publication_types"})
-
 
 def _same(value: str) -> Any:
     return value
@@ -55,10 +40,11 @@ def _same(value: str) -> Any:
 class Column:
     """Where one column goes.
 
-    ``field`` is one of :data:`FIELDS`; ``sep`` (a regular expression) splits a cell
-    holding several values; ``read`` turns each value into the field's type (a
-    :class:`Author` for ``authors``, a :class:`PubDate` for ``date``, a mapping of
-    fields for ``citation``) and may return ``None`` for a value that is no such thing.
+    ``field`` is one of :data:`~metareview.formats._fields.FIELDS`; ``sep`` (a regular
+    expression) splits a cell holding several values; ``read`` turns each value into
+    the field's type (a :class:`Author` for ``authors``, a :class:`PubDate` for
+    ``date``, a mapping of fields for ``citation``) and may return ``None`` for a value
+    that is no such thing.
     ``keep`` also keeps the cell as printed in ``extra`` (for values read out of a
     longer text, such as a DOI inside a link).
     """
@@ -191,9 +177,10 @@ def _header(text: io.TextIOWrapper, source: str) -> tuple[int, list[str]] | None
 
 def read_table(table: Table, stream: BinaryIO, source: str) -> Iterator[Article]:
     """Stream the records of a table export."""
-    columns = {column_key(name): (name, column) for name, column in table.columns.items()}
     for index, (_, cells) in enumerate(read_rows(stream, source, table.delimiter)):
-        yield _article(table, columns, cells, source, index)
+        values, extra = gather(table.columns, cells, table.placeholders)
+        database = table.database_of(dict(cells)) if table.database_of else None
+        yield build(table.name, database or table.database, values, extra, source, index)
 
 
 def _cell(value: str) -> str | None:
@@ -201,23 +188,26 @@ def _cell(value: str) -> str | None:
     return clean(found.group(1) if found else value)
 
 
-def _article(
-    table: Table,
-    columns: Mapping[str, tuple[str, Column]],
-    cells: list[tuple[str, str]],
-    source: str,
-    index: int,
-) -> Article:
+def gather(
+    columns: Mapping[str, Column],
+    cells: Iterable[tuple[str, str]],
+    placeholders: frozenset[str] = frozenset(),
+) -> tuple[dict[str, list[Any]], tuple[tuple[str, str], ...]]:
+    """The values of each field from named cells (a row, or a flattened JSON record),
+    and the ``(name, text)`` pairs no column took, for ``extra``.
+
+    Columns are tried in declared order: a field takes the first column with a value
+    (``keywords`` and the like add up); later columns for the same field stay in extra.
+    """
     by_key = {column_key(name): (name, value) for name, value in cells}
     values: dict[str, list[Any]] = {}
     used: set[str] = set()
-    extra: list[tuple[str, str]] = []
-    for key, (_, column) in columns.items():
-        name, raw = by_key.get(key, ("", ""))
-        value = _cell(raw)
-        if value is None or value in table.placeholders:
+    for name, column in columns.items():
+        key = column_key(name)
+        value = _cell(by_key.get(key, ("", ""))[1])
+        if value is None or value in placeholders:
             continue
-        if column.field in values and column.field not in _ADDITIVE:
+        if column.field in values and column.field not in ADDITIVE:
             continue  # an earlier column gave it; this one stays in extra
         parts = re.split(column.sep, value) if column.sep else [value]
         found = [v for v in (column.read(p) for p in map(clean, parts) if p) if v is not None]
@@ -225,92 +215,12 @@ def _article(
             values.setdefault(column.field, []).extend(found)
             if not column.keep:
                 used.add(key)
-    for key, (name, raw) in by_key.items():
-        value = _cell(raw)
-        if key not in used and value is not None:
-            extra.append((name, value))
-    database = table.database_of(dict(cells)) if table.database_of else None
-    return build(table.name, database or table.database, values, tuple(extra), source, index)
-
-
-def build(
-    format_name: str,
-    database: str | None,
-    values: Mapping[str, list[Any]],
-    extra: tuple[tuple[str, str], ...],
-    source: str,
-    index: int,
-) -> Article:
-    """An :class:`Article` from field values gathered by column (see :data:`FIELDS`)."""
-    citation: dict[str, str] = {}
-    for parsed in values.get("citation", []):
-        citation.update({k: v for k, v in parsed.items() if v})
-
-    def one(field: str) -> Any:
-        found = values.get(field)
-        return found[0] if found else citation.get(field)
-
-    first, last = one("first_page"), one("last_page")
-    printed = one("pages")
-    if printed and not first:
-        first, last = pages(printed)
-        printed = None if (first and f"{first}-{last}" == printed) else printed
-    elif printed:
-        extra = (*extra, ("pages", printed))
-        printed = None
-    authors, affiliations = place_affiliations(
-        tuple(values.get("authors", ())), values.get("affiliations", ())
+    extra = tuple(
+        (name, value)
+        for key, (name, raw) in by_key.items()
+        if key not in used and (value := _cell(raw)) is not None
     )
-    title, abstract = one("title"), one("abstract")
-    return Article(
-        source_format=format_name,
-        source_database=database,
-        source_file=source,
-        record_index=index,
-        pmid=one("pmid"),
-        doi=strip_doi(one("doi")),
-        pmcid=one("pmcid"),
-        publisher_id=one("publisher_id"),
-        url=one("url"),
-        titles=(Text(title),) if title else (),
-        abstracts=(Abstract((Section(abstract),)),) if abstract else (),
-        journal=Journal(
-            title=one("journal"),
-            iso_abbrev=one("journal_abbrev"),
-            issn=one("issn"),
-            issn_print=one("issn_print"),
-            issn_electronic=one("issn_electronic"),
-            publisher=one("publisher"),
-        ),
-        volume=one("volume"),
-        issue=one("issue"),
-        first_page=first,
-        last_page=last,
-        pages=printed,
-        elocation=one("elocation"),
-        pub_date=_date(one("date"), one("year"), one("month_day")),
-        publication_status=one("publication_status"),
-        authors=authors,
-        affiliations=affiliations,
-        languages=tuple(dict.fromkeys(values.get("languages", ()))),
-        keywords=tuple(dict.fromkeys(values.get("keywords", ()))),
-        publication_types=tuple(dict.fromkeys(values.get("publication_types", ()))),
-        extra=extra,
-    )
-
-
-def _date(date: PubDate | None, year: str | None, month_day: str | None) -> PubDate:
-    """A full date when given and agreeing with the year column; else the year with a
-    WoS-style ``PD`` (``NOV 22``, ``SPR``) when there is one."""
-    by_year = make_date(year) if year else PubDate()
-    if date is not None and date.year is not None and by_year.year in (None, date.year):
-        return date
-    if month_day and by_year.year is not None:
-        parts = month_day.split()
-        if len(parts) == 2 and parts[1].isdecimal():
-            return make_date(year, parts[0], parts[1])
-        return make_date(year, month_day)
-    return by_year
+    return values, extra
 
 
 def table_format(table: Table) -> Format:
