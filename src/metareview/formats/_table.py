@@ -183,9 +183,9 @@ def read_table(table: Table, stream: BinaryIO, source: str) -> Iterator[Article]
         yield build(table.name, database or table.database, values, extra, source, index)
 
 
-def _cell(value: str) -> str | None:
+def _unwrap(value: str) -> str:
     found = _FORMULA.match(value.strip())
-    return clean(found.group(1) if found else value)
+    return found.group(1) if found else value
 
 
 def gather(
@@ -204,12 +204,13 @@ def gather(
     used: set[str] = set()
     for name, column in columns.items():
         key = column_key(name)
-        value = _cell(by_key.get(key, ("", ""))[1])
+        raw = _unwrap(by_key.get(key, ("", ""))[1])
+        value = clean(raw)
         if value is None or value in placeholders:
             continue
         if column.field in values and column.field not in ADDITIVE:
             continue  # an earlier column gave it; this one stays in extra
-        parts = re.split(column.sep, value) if column.sep else [value]
+        parts = re.split(column.sep, raw) if column.sep else [value]
         found = [v for v in (column.read(p) for p in map(clean, parts) if p) if v is not None]
         if found:
             values.setdefault(column.field, []).extend(found)
@@ -218,7 +219,7 @@ def gather(
     extra = tuple(
         (name, value)
         for key, (name, raw) in by_key.items()
-        if key not in used and (value := _cell(raw)) is not None
+        if key not in used and (value := clean(_unwrap(raw))) is not None
     )
     return values, extra
 

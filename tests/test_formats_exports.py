@@ -1,11 +1,13 @@
-"""Tabular database exports (Scopus, Embase, Cochrane, EBSCOhost, Lens, OpenAlex CSV; Web of
-Science tab-delimited): every fixture file checked against values read from its own text,
+"""Database exports read from tables, JSON and EndNote XML (Scopus, Embase, Cochrane,
+EBSCOhost, Lens, OpenAlex CSV; Web of Science tab-delimited; OpenAlex API JSON; CSL-JSON;
+EndNote XML): every fixture file checked against values read from its own text,
 detection from content, round trips through RIS and BibTeX, each export quirk, and clear
-errors for damaged tables."""
+errors for damaged files."""
 
 from __future__ import annotations
 
 import io
+import json
 import shutil
 from pathlib import Path
 
@@ -161,6 +163,77 @@ CASES = [
              " research in Ocean Technology."),
         ],
     ),
+    (
+        "openalex_json/FMuro_bibliographer_openalex.json", "openalex-json", "OpenAlex", 65,
+        [
+            (0, "Homotopy theory of non-symmetric operads", "Fernando Muro", 2011, None,
+             "We endow categories of nonsymmetric oper", "ric monoidal model categories."),
+            (1, "Triangulated categories without models", "Fernando Muro", 2007,
+             "10.1007/s00222-007-0061-2", None, None),
+            (64, "The derived Auslander-Iyama correspondence", "Gustavo Jasso", 2026,
+             "10.1090/jams/1079", None, None),
+        ],
+    ),
+    (
+        "csl_json/EarlOld_zotero-dstu-8302-2015_Exported_Items.json", "csl-json",
+        "DOI.org (Datacite)", 1,
+        [
+            (0, "Google Quantum AI's Quest for Error-Corrected Quantum Computers", "AbuGhanem",
+             2024, "10.48550/ARXIV.2410.00917", "Quantum computers stand at the forefront",
+             " quantum computing technology."),
+        ],
+    ),
+    (
+        "csl_json/MarisaIsabell_marisaisabell.github.io_Exported_Items.json", "csl-json",
+        {"BioMed Central", "Frontiers", "PubMed Central", "ScienceDirect", "Silverchair",
+         "Wiley Online Library", "bioRxiv", "opus.bibliothek.uni-wuerzburg.de",
+         "www.journal-of-hepatology.eu", "www.nature.com"},  # each item's "source"
+        13,
+        [
+            (0, "Fecal microbial load is a major determinant of gut microbiome variation and a "
+             "confounder for disease associations", "Nishijima", 2024,
+             "10.1016/j.cell.2024.10.022", "The microbiota in individual habitats di",
+             "riation in health and disease."),
+            (12, "Metalog: curated and harmonised contextual data for global metagenomics "
+             "samples", "Kuhn", 2026, "10.1093/nar/gkaf1118",
+             "Metagenomic sequencing enables the in-de", "d at https://metalog.embl.de/."),
+        ],
+    ),
+    (
+        "endnote_xml/IEBH_RefLib_SpiderCite_demo.xml", "endnote-xml", "NLM", 10,
+        [
+            (0, "A multicenter, randomized, split-face clinical trial evaluating the efficacy and "
+             "safety of chromophore gel-assisted blue light phototherapy for the treatment of "
+             "acne", "Antoniou", 2016, "10.1111/ijd.13349",
+             "BACKGROUND: Although a variety of laser/", "vere facial inflammatory acne."),
+            (9, "Blue light phototherapy in the treatment of acne", "Tzung", 2004,
+             "10.1111/j.1600-0781.2004.00109.x", "BACKGROUND: Blue light irradiation is kn",
+             "es for blue light irradiation."),
+        ],
+    ),
+    (
+        "endnote_xml/IEBH_RefLib_blue-light.xml", "endnote-xml", "NLM", 102,
+        [
+            (0, "Formulation of Herbal Gel of Antirrhinum majus Extract and Evaluation of its "
+             "Anti-Propionibacterium acne Effects", "Shahtalebi", 2018, "10.4103/abr.abr_99_17",
+             "BACKGROUND: Antirrhinum majus contains a", "cne lesions must be performed."),
+            (101, "Proton magic angle spinning NMR reveals new features in photodynamically "
+             "treated bacteria", "Johansen", 2003, "10.1515/znc-2003-5-619",
+             "The bacterium Propionibacterium acnes is", "treatment of the acne disease."),
+        ],
+    ),
+    (
+        "endnote_xml/hash-bang_Reflib-EndNoteXML_endnote-sm.xml", "endnote-xml",
+        {"MEDLINE", None},  # remote-database-name; the last record has none
+        5,
+        [
+            (0, "In situ carcinomas of the female breast. Diagnostic and therapeutic aspects "
+             "with special reference to histological growth patterns. Clinical review",
+             "Blichert-Toft", 1990, None, "There is a disparity between the autopsy",
+             "AT 250 WORDS) [References: 38]"),
+            (4, "Do we all have cancer?", "Resch", 2008, None, None, None),
+        ],
+    ),
 ]  # fmt: skip
 FILES = [case[0] for case in CASES]
 
@@ -170,20 +243,25 @@ def first_author(article: Article) -> str | None:
     if not article.authors:
         return None
     author = article.authors[0]
-    if article.source_format in ("lens-csv", "openalex-csv"):
+    if article.source_format in ("lens-csv", "openalex-csv", "openalex-json"):
         return " ".join(p for p in (author.first, author.last) if p)
     return author.last
 
 
 @pytest.mark.parametrize(("fixture", "name", "database", "count", "expected"), CASES)
 def test_every_file_read_against_its_text(
-    fixture: str, name: str, database: str, count: int, expected: list[tuple[object, ...]]
+    fixture: str,
+    name: str,
+    database: str | set[str | None],
+    count: int,
+    expected: list[tuple[object, ...]],
 ) -> None:
     found = read(FIXTURES / fixture)
     assert len(found) == count
     assert [a.record_index for a in found] == list(range(count))
     assert {a.source_format for a in found} == {name}
-    assert {a.source_database for a in found} == {database}
+    databases = database if isinstance(database, set) else {database}
+    assert {a.source_database for a in found} == databases
     for index, title, author, year, doi, start, end in expected:
         article = found[index]
         assert article.title == title
@@ -218,9 +296,10 @@ def test_round_trip_through_ris_and_bibtex(fixture: str, writer: object) -> None
         assert after.title == before.title
         assert after.doi == before.doi
         assert after.year == before.year
-        # A name given whole ("Viet-Cuong Ta") comes back from BibTeX as a braced group.
+        # A name given whole ("Viet-Cuong Ta") comes back from BibTeX as a braced group,
+        # a group author from RIS as a last name.
         assert [a.last or a.collective for a in after.authors] == [
-            a.last for a in before.authors
+            a.last or a.collective for a in before.authors
         ]
         assert (after.abstract is None) == (before.abstract is None)
 
@@ -234,7 +313,8 @@ def test_review_parse_reads_each_file(fixture: str, tmp_path: Path) -> None:
     count = next(case[3] for case in CASES if case[0] == fixture)
     database = next(case[2] for case in CASES if case[0] == fixture)
     assert len(frame) == count
-    assert set(frame["source_database"]) == {database}
+    databases = database if isinstance(database, set) else {database}
+    assert set(frame["source_database"].fillna("")) == {d or "" for d in databases}
     assert f"{count} records" in result.stderr
 
 
@@ -527,3 +607,134 @@ def test_cli_reports_bad_tables_without_traceback(data: bytes, tmp_path: Path) -
     assert str(path) in result.stderr
     assert "Traceback" not in result.output
     assert not (tmp_path / "out.csv").exists()
+
+
+# ------------------------------------------------------------------ JSON and EndNote XML
+
+OPENALEX = FIXTURES / "openalex_json/FMuro_bibliographer_openalex.json"
+
+
+def test_openalex_single_work_and_its_fields() -> None:
+    work = json.loads(OPENALEX.read_text(encoding="utf-8"))["results"][1]
+    data = json.dumps(work, indent=2).encode()
+    assert detected(data) == "openalex-json"
+    (article,) = records(data)
+    assert article.title == "Triangulated categories without models"
+    assert article.doi == "10.1007/s00222-007-0061-2"  # printed as a doi.org link
+    assert article.publisher_id == work["id"]
+    assert article.authors[0].orcid == "0000-0001-8457-9889"
+    assert (article.authors[0].first, article.authors[0].last) == ("Fernando", "Muro")
+    assert article.journal.title == work["primary_location"]["source"]["display_name"]
+    assert dict(article.extra)["cited_by_count"] == str(work["cited_by_count"])
+
+
+def test_openalex_abstract_rebuilt_from_the_inverted_index() -> None:
+    index = {"Blue": [0], "light": [1, 4], "treats": [2], "acne;": [3], "helps.": [5]}
+    work = {"id": "https://openalex.org/W1", "title": "T", "abstract_inverted_index": index}
+    data = json.dumps(work).encode()
+    (article,) = records(data)
+    assert article.abstract == "Blue light treats acne; light helps."
+
+
+def test_csl_date_parts_mix_string_year_and_numeric_month_day() -> None:
+    data = (b'[{"type": "article-journal", "title": "T", "issued": {"date-parts": '
+            b'[["2024", 11, 13]]}, "author": [{"family": "Doe", "given": "Jane"}, '
+            b'{"literal": "The Study Group"}, {"family": "Berg", "given": "Ana", '
+            b'"non-dropping-particle": "van den"}]}]')
+    assert detected(data) == "csl-json"
+    (article,) = records(data)
+    assert (article.pub_date.year, article.pub_date.month, article.pub_date.day) == (2024, 11, 13)
+    assert [a.display for a in article.authors] == ["Doe J", "The Study Group", "van den Berg A"]
+    assert article.authors[1].collective == "The Study Group"
+    assert article.source_database is None  # no "source" given
+
+
+def test_csl_single_item_and_raw_date() -> None:
+    data = b'{"type": "book", "title": "T", "issued": {"raw": "2019/05/02"}, "source": "PubMed"}'
+    assert detected(data) == "csl-json"
+    (article,) = records(data)
+    assert (article.year, article.pub_date.month) == (2019, 5)
+    assert article.source_database == "PubMed"
+
+
+ENDNOTE = FIXTURES / "endnote_xml/IEBH_RefLib_blue-light.xml"
+
+
+def test_endnote_one_line_file_with_carriage_return_separators() -> None:
+    assert ENDNOTE.read_bytes().count(b"\n") == 0  # the whole file is one line
+    article = read(ENDNOTE)[0]
+    assert article.affiliations[:2] == (
+        "Department of Pharmaceutics, School of Pharmacy and Pharmaceutical Sciences, "
+        "Isfahan University of Medical Sciences, Isfahan, Iran.",
+        "Department of Pharmacognosy, School of Pharmacy and Pharmaceutical Sciences, "
+        "Isfahan University of Medical Sciences, Isfahan, Iran.",
+    )
+    assert article.keywords[:2] == ("Acne", "Antirrhinum majus")
+    assert (article.authors[0].last, article.authors[0].initials) == ("Shahtalebi", "MA")
+    assert article.pmid == "29657938"  # accession number of an NLM record
+    assert dict(article.extra)["custom2"] == "PMC5887696"
+
+
+def test_endnote_empty_contributors() -> None:
+    article = read(ENDNOTE)[89]
+    assert article.authors == ()
+    assert article.title is not None
+
+
+def test_endnote_doi_as_resolver_link_and_pub_date_month() -> None:
+    text = ENDNOTE.read_text(encoding="utf-8")
+    style = '<style face="normal" font="default" size="100%">'
+    doi = "10.4103/abr.abr_99_17"
+    linked = text.replace(f"{style}{doi}", f"{style}https://dx.doi.org/{doi}")
+    assert linked != text
+    article = records(linked.encode())[0]
+    assert article.doi == "10.4103/abr.abr_99_17"
+    demo = read(FIXTURES / "endnote_xml/IEBH_RefLib_SpiderCite_demo.xml")[0]
+    assert (demo.pub_date.year, demo.pub_date.month) == (2016, 12)  # <date>Dec</date>
+
+
+def test_endnote_xml_goes_through_the_hardened_parser() -> None:
+    data = (b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+            b"<xml><records><record><titles><title>&x;</title></titles></record></records></xml>")
+    with pytest.raises(InputError):
+        records(data, "endnote-xml")
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "message"),
+    [
+        (b"[1, 2]", "openalex-json", "item 1 is not a JSON object, as works are"),
+        (b'{"meta": {}, "results": 5}', "openalex-json", "not a list of works"),
+        (b'[{"title": "T"}, "x"]', "csl-json", "item 2 is not a JSON object, as items are"),
+        (b'[{"title": "T",\n "issued": }]', "csl-json", "broken JSON"),
+    ],
+)
+def test_json_that_is_not_a_list_of_works(data: bytes, name: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        records(data, name)
+
+
+def test_broken_json_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "works.json"
+    path.write_bytes(b'{"id": "https://openalex.org/W1",\n "title": }')
+    result = CliRunner().invoke(cli, ["parse", str(path), "-o", str(tmp_path / "out.csv")])
+    assert result.exit_code != 0
+    assert f"review: error: {path}:2:" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_cli_forced_format_on_json_that_holds_no_works(tmp_path: Path) -> None:
+    path = tmp_path / "numbers.json"
+    path.write_bytes(b"[1, 2, 3]")
+    result = CliRunner().invoke(
+        cli, ["parse", str(path), "--format", "openalex-json", "-o", str(tmp_path / "o.csv")]
+    )
+    assert result.exit_code != 0
+    assert "review: error:" in result.stderr and "not a JSON object" in result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("data", [b'{"a": 1}', b"[]", b'{"results": []}'])
+def test_other_json_is_not_taken(data: bytes) -> None:
+    with pytest.raises(InputError, match="no format we know"):
+        detected(data)
