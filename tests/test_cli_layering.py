@@ -50,7 +50,7 @@ def test_report_output_is_checked_by_the_library(tmp_path: Path) -> None:
     from metareview.errors import OptionError, OutputError
     from metareview.project import check_report_output
 
-    with pytest.raises(OptionError, match=r"the report is \.html or \.md"):
+    with pytest.raises(OptionError, match=r"the report is \.html, \.md or \.docx"):
         check_report_output(tmp_path / "r.pdf")
     (tmp_path / "r.md").write_text("old", encoding="utf-8")
     with pytest.raises(OutputError, match="the file exists"):

@@ -69,7 +69,7 @@ def numbers(text: str) -> list[float]:
 def test_report_has_every_section(page: Any) -> None:
     ids = [s.get("id") for s in page.iter("section")]
     assert ids == ["question", "methods", "selection", "characteristics", "results",
-                   "forest-plot", "funnel-plot", "leave-one-out", "bias"]
+                   "forest-plot", "funnel-plot", "leave-one-out", "bias", "references"]
     assert "hyperdynamic therapy" in page.get_element_by_id("question").text_content()
 
 
@@ -90,18 +90,20 @@ def test_pooled_numbers_are_metafor_s(page: Any) -> None:
 def test_study_table_weights_are_metafor_s(page: Any) -> None:
     table = page.get_element_by_id("studies-table")
     head = [th.text_content() for th in table.iter("th")]
-    weight = head.index("weight")
+    assert head == ["Study", "Events", "Total", "Proportion", "95% CI", "Weight (%)"]
+    weight = head.index("Weight (%)")
     rows = [[td.text_content() for td in tr.iter("td")] for tr in table.iter("tr")][1:]
-    studies = [r for r in rows if r[0] == "study"]
-    assert len(studies) == GOLD["fit"]["k"]
+    studies = rows[:GOLD["fit"]["k"]]
+    assert rows[GOLD["fit"]["k"]][0] == "Pooled, random effects (k = 14)"
+    assert rows[-1][0] == "Prediction interval"
     for row, w in zip(studies, GOLD["fit"]["weights_pct"], strict=True):
-        assert float(row[weight]) == pytest.approx(w, rel=1e-3)
+        assert row[weight] == f"{w:.1f}"  # one decimal throughout
 
 
 def test_characteristics_come_from_the_extraction_sheet(page: Any) -> None:
     table = page.get_element_by_id("characteristics-table")
     head = [th.text_content() for th in table.iter("th")]
-    assert head[:3] == ["study", "events", "total"]
+    assert head[:3] == ["Study", "Events", "Total"]
     rows = [[td.text_content() for td in tr.iter("td")] for tr in table.iter("tr")][1:]
     source = [line.split(",") for line in PRITZ.read_text(encoding="utf-8").splitlines()[1:]]
     assert [(r[0], r[1], r[2]) for r in rows] == [(s.strip('"'), x, n) for s, x, n in source]
@@ -134,8 +136,8 @@ def test_prisma_sentence_and_images_are_embedded(page: Any) -> None:
     assert "11 records identified; 1 removed before screening; 10 screened" in selection
     assert "wrong population: 1; wrong study design: 1" in selection
     images = list(page.iter("img"))
-    assert [i.get("alt") for i in images] == ["PRISMA 2020 flow diagram", "Forest plot",
-                                              "Funnel plot"]
+    assert [i.get("alt") for i in images] == ["Figure 1. PRISMA 2020 flow diagram",
+                                              "Figure 2. Forest plot", "Figure 3. Funnel plot"]
     for image in images:
         src = image.get("src")
         assert src.startswith("data:image/svg+xml;base64,")
@@ -147,7 +149,7 @@ def test_markdown_report_links_the_pngs(built: Path) -> None:
     text = (built / "output" / "report.md").read_text(encoding="utf-8")
     for heading in ("## Question", "## Methods", "## Study selection",
                     "## Characteristics of included studies", "## Pooled results",
-                    "### Leave one out", "## Small-study effects"):
+                    "## Leave-one-out", "## Small-study effects", "## References"):
         assert f"\n{heading}\n" in text, heading
     for name in ("prisma", "forest", "funnel"):
         assert f"]({name}.png)" in text
@@ -217,7 +219,7 @@ def test_subgroups_get_their_table_and_a_methods_sentence() -> None:
     assert groups == ["early", "late"]
     assert "Subgroups were defined by subgroup" in page.get_element_by_id("methods").text_content()
     head = [th.text_content() for th in page.get_element_by_id("characteristics-table").iter("th")]
-    assert head == ["study", "events", "total", "subgroup"]
+    assert head == ["Study", "Events", "Total", "Subgroup"]
 
 
 def test_text_report_and_html_share_the_bias_wording() -> None:

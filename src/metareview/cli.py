@@ -601,7 +601,7 @@ def run_command(review: str) -> None:
     output/duplicates.csv: write `not duplicate` or `duplicate` in its override column
     and run again); the title/abstract, full-text and extraction workbooks; the PRISMA
     2020 counts and diagram; the pooled results, forest and funnel plots; and the report
-    (output/report.html, one self-contained file, and output/report.md).
+    (output/report.html, one self-contained file, output/report.docx and output/report.md).
 
     A workbook is created once and never overwritten: new records are added as new
     rows, records that disappeared are reported. While a workbook has undecided rows the
@@ -623,14 +623,15 @@ def run_command(review: str) -> None:
 @cli.command("report")
 @click.argument("review", default=".", type=click.Path())
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Also save the report here: .html (self-contained) or .md.")
+              help="Also save the report here: .html (self-contained), .docx (Word) or .md.")
 @click.option("-f", "--force", is_flag=True, help="Replace an output file that exists.")
 def report_command(review: str, output: str | None, force: bool) -> None:
     """Make the review's report (bringing the review up to date first) and say where it is.
 
     Does what `review run` does, quietly, then prints the path of output/report.html;
-    with -o it also saves the report there (.html, images embedded so it opens offline,
-    or .md, whose image links point at the PNG files in output/). Fails, naming what is
+    with -o it also saves the report there (.html, images embedded so it opens offline
+    and prints to clean A4 pages with the browser's "Save as PDF"; .docx for Word, same
+    content; or .md, whose image links point at the PNG files in output/). Fails, naming what is
     missing, while the review cannot be reported yet (undecided screening rows, an
     empty extraction sheet).
 
@@ -639,6 +640,7 @@ def report_command(review: str, output: str | None, force: bool) -> None:
       review report data/example-review
       review report my-review -o ~/Desktop/review.html
       review report my-review -o review.md
+      review report my-review -o review.docx
     """
     from .config import load_config
     from .errors import InputError

@@ -39,6 +39,7 @@ TEMPLATE = """\
 
 [review]
 title = "{title}"
+authors = []           # on the report, e.g. ["A. Reviewer", "B. Reviewer"]
 # The review question (PICO), used in the report.
 question = ""
 
@@ -147,6 +148,7 @@ class ReviewConfig:
     fields: tuple[str, ...]
     analysis: PoolOptions  # what `review run` pools with
     output_dir: Path = Path("output")
+    authors: tuple[str, ...] = ()  # on the report's title page
     previous_studies: int = 0  # an updated review: the previous version's
     previous_reports: int = 0
 
@@ -157,7 +159,7 @@ class ReviewConfig:
 
 # table -> key -> expected type; a declarative schema so unknown keys are caught.
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "review": {"title": str, "question": str},
+    "review": {"title": str, "question": str, "authors": list},
     # a search date may be a TOML date (2025-01-31) or text ("January 2025")
     "sources": {"label": str, "path": str, "database": str, "searched": (str, date),
                 "read_only": bool, "kind": str, "removed_by_automation": int,
@@ -379,6 +381,7 @@ def load_config(path: str | Path) -> ReviewConfig:
         path=file.resolve(),
         title=str(review.get("title", "")),
         question=str(review.get("question", "")),
+        authors=tuple(str(a) for a in review.get("authors", ()) if str(a).strip()),
         sources=tuple(sources),
         dedupe_threshold=threshold,
         title_abstract=title_abstract,

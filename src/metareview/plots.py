@@ -29,6 +29,9 @@ PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 _RATIO_SCALES = ("odds ratio", "risk ratio", "ratio of means")
 _DIAMOND = "#1f3b73"
 _SQUARE = "#4a4a4a"
+#: Footer size (pt): the forest plot is shown about 0.6 of its size on an A4 page, so
+#: its footer must start large to stay readable there (about 5.5 pt).
+FOOTER_PT = 9.0
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,7 @@ def forest_plot(report: PoolReport, *, digits: int | None = None, percent: bool 
     rows = _rows(report, digits, scale)
     log = report.natural in _RATIO_SCALES
     n = len(rows)
-    height = 1.3 + 0.26 * (n + 2)
+    height = 1.6 + 0.26 * (n + 2)  # 1.2 in under the axis: its labels and the footer
     data_cols = list(report.data_columns)
     unit = " (%)" if scale == 100 else ""
     lv = f"{report.level:g}%"
@@ -188,7 +191,7 @@ def forest_plot(report: PoolReport, *, digits: int | None = None, percent: bool 
     width = pad + study_w + sum(data_w) + 0.2 + plot_w + 0.3 + result_w + weight_w + pad
     fig = plt.figure(figsize=(width, height))
     plot_left = pad + study_w + sum(data_w) + 0.2
-    ax = fig.add_axes((plot_left / width, 0.9 / height, plot_w / width, 1 - 1.5 / height))
+    ax = fig.add_axes((plot_left / width, 1.2 / height, plot_w / width, 1 - 1.8 / height))
 
     def at(inch: float) -> float:  # a position in inches from the figure's left edge, in axes units
         return (inch - plot_left) / plot_w
@@ -287,7 +290,8 @@ def forest_plot(report: PoolReport, *, digits: int | None = None, percent: bool 
                     clip_on=False)
     ax.plot([col_x[0], weight_x], [n + 0.4, n + 0.4], transform=trans, color="black",
             lw=0.8, clip_on=False)
-    fig.text(0.01, 0.15 / height, _method_note(report), fontsize=7, color="#555555")
+    fig.text(0.01, 0.08 / height, _method_note(report), fontsize=FOOTER_PT, color="#444444",
+             va="bottom")
     if title:
         fig.suptitle(title, fontsize=11, fontweight="bold")
     figure: Figure = fig
@@ -295,9 +299,9 @@ def forest_plot(report: PoolReport, *, digits: int | None = None, percent: bool 
 
 
 def _method_note(report: PoolReport) -> str:
-    """The footer every plot carries: how its numbers were made."""
+    """The footer every plot carries, on two lines: how its numbers were made."""
     return (f"{report.measure}, {report.method} estimator; pooled CI: {report.pooled_ci}; "
-            f"study CIs: {report.study_ci}; continuity correction: {report.correction}")
+            f"study CIs: {report.study_ci}\ncontinuity correction: {report.correction}")
 
 
 def _limits(values: Sequence[float], log: bool, natural: str) -> tuple[float, float]:
@@ -351,8 +355,9 @@ def funnel_plot(report: PoolReport) -> Figure:
     ax.spines["right"].set_visible(False)
     ax.set_title(f"Funnel plot, {report.method} pooled estimate with {report.level:g}% region",
                  fontsize=10)
-    fig.subplots_adjust(bottom=0.19)  # room for the method note under the axis label
-    fig.text(0.01, 0.01, _method_note(report), fontsize=6, color="#555555", wrap=True)
+    fig.subplots_adjust(bottom=0.23)  # room for the method note under the axis label
+    fig.text(0.01, 0.015, _method_note(report), fontsize=FOOTER_PT - 1, color="#444444",
+             wrap=True)
     figure: Figure = fig
     return figure
 

@@ -13,7 +13,7 @@ The steps, each run only when its inputs changed since the last run:
 4. once every included row of the extraction sheet holds data (until then the run stops
    politely, listing the rows still to extract; rows filled in part are errors): the
    pooled results (``results.json``, ``results.md``), forest and funnel plots, and the
-   report (``report.html``, ``report.md``).
+   report (``report.html``, ``report.md``, ``report.docx``).
 
 Whether a step must run is decided by a fingerprint (SHA-256) of its inputs, kept in
 ``<outputs>/.review-state.json``; files are only rewritten when their bytes change, so a
@@ -71,6 +71,7 @@ OUTPUTS = {
     "funnel_png": "funnel.png",
     "report_html": "report.html",
     "report_md": "report.md",
+    "report_docx": "report.docx",
 }
 #: The steps after the workbooks and the outputs of each, in run order. Outputs of a step a
 #: run does not get through describe earlier inputs, so the run removes them.
@@ -78,7 +79,7 @@ DERIVED = {
     "prisma": ("prisma_csv", "prisma_svg", "prisma_png"),
     "pool": ("results_json", "results_md", "forest_svg", "forest_png", "funnel_svg",
              "funnel_png"),
-    "report": ("report_html", "report_md"),
+    "report": ("report_html", "report_md", "report_docx"),
 }
 _SHOWN = 10  # undecided rows listed before "and N more"
 
@@ -650,20 +651,23 @@ def _pool_step(r: _Run, studies: StudyTable) -> PoolReport:
 def _report_step(r: _Run, counts: PrismaCounts, studies: StudyTable,
                  pool: PoolReport) -> Path:
     from . import report
+    from .report_docx import to_docx
 
     config = r.config
-    images = {name: output_path(config, f"{name}_svg") for name in ("prisma", "forest", "funnel")}
+    names = tuple(report.IMAGES)
     content = report.ReportContent(
         config=config, prisma=counts, pool=pool,
         characteristics=report.characteristics(studies, config.fields),
         dedupe=r.state.facts.get("records") or {},
-        images={name: path.read_bytes() for name, path in images.items()})
+        images={name: output_path(config, f"{name}_svg").read_bytes() for name in names},
+        pngs={name: output_path(config, f"{name}_png").read_bytes() for name in names})
     paths = [output_path(config, role) for role in DERIVED["report"]]
     fingerprint = _fingerprint("report", content.fingerprint())
     if not r.state.fresh("report", fingerprint, r.outputs(DERIVED["report"])):
         r.write("report_html", report.to_html(content).encode("utf-8"))
         r.write("report_md", report.to_markdown(
-            content, {name: f"{name}.png" for name in images}).encode("utf-8"))
+            content, {name: f"{name}.png" for name in names}).encode("utf-8"))
+        r.write("report_docx", to_docx(content))
         r.state.done("report", fingerprint)
     r.reached.add("report")
     return paths[0]
@@ -671,7 +675,8 @@ def _report_step(r: _Run, counts: PrismaCounts, studies: StudyTable,
 
 
 #: The report files ``review report -o`` can save, by suffix.
-REPORT_SUFFIXES = {".html": "report_html", ".htm": "report_html", ".md": "report_md"}
+REPORT_SUFFIXES = {".html": "report_html", ".htm": "report_html", ".md": "report_md",
+                   ".docx": "report_docx"}
 
 
 def check_report_output(output: str | Path, force: bool = False) -> Path:
@@ -681,22 +686,24 @@ def check_report_output(output: str | Path, force: bool = False) -> Path:
     from .fileio import check_output
 
     if Path(output).suffix.lower() not in REPORT_SUFFIXES:
-        raise OptionError("the report is .html or .md", str(output),
-                          "name the output report.html or report.md")
+        raise OptionError("the report is .html, .md or .docx", str(output),
+                          "name the output report.html, report.md or report.docx")
     return check_output(output, force=force)
 
 
 def save_report(config: ReviewConfig, output: str | Path, *, force: bool = False) -> Path:
-    """Copy the report of the last run to ``output``: .html as it is (its images are
-    embedded), .md with its image links pointing at the PNG files in the outputs folder
-    from the new place."""
+    """Copy the report of the last run to ``output``: .html and .docx as they are (their
+    images are embedded), .md with its image links pointing at the PNG files in the
+    outputs folder from the new place."""
     target = check_report_output(output, force)
     role = REPORT_SUFFIXES[target.suffix.lower()]
-    text = output_path(config, role).read_text(encoding="utf-8")
+    data = output_path(config, role).read_bytes()
     if role == "report_md":
+        text = data.decode("utf-8")
         for name in ("prisma", "forest", "funnel"):
             where = os.path.relpath(output_path(config, f"{name}_png"), target.parent)
             text = text.replace(f"]({name}.png)", f"]({Path(where).as_posix()})")
+        data = text.encode("utf-8")
     with atomic_path(target, force=force) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_bytes(data)
     return target

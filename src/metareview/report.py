@@ -1,13 +1,19 @@
-"""The review report: one self-contained HTML file and the same content as Markdown.
+"""The review report: one document, written as self-contained HTML, Markdown and DOCX.
 
-Sections: the question; a methods paragraph written from the settings actually used
-(databases and search dates, deduplication rules and threshold, effect measure and its
-sampling variance, τ² estimator, CI method, heterogeneity, software and version); the
-PRISMA 2020 flow diagram; the characteristics of the included studies (from the
-extraction sheet); the pooled results with the study and subgroup tables; forest and funnel
-plots; leave-one-out; small-study tests. The HTML embeds its images as ``data:`` URIs so
-it opens offline; the Markdown links PNG files beside it. The result tables come from
-:func:`metareview.poolrun.tables` and :func:`metareview.poolrun.markdown`.
+The report is built once as a :class:`Document` — numbered sections of headings,
+paragraphs, numbered figures and tables with captions, and a references list — and each
+format only renders it (:func:`to_html`, :func:`to_markdown`, and
+:func:`metareview.report_docx.to_docx`), so the three hold the same words and numbers.
+
+Sections: the question; the methods, written from the settings actually used
+(sources by kind and search dates, deduplication rules and threshold, screening, effect
+measure with its sampling variance and continuity correction, model and τ² estimator, CI
+methods, heterogeneity, sensitivity and small-study tests, software), with a table of the
+analysis settings and a citation for every method named; the PRISMA 2020 flow diagram;
+the characteristics of the included studies (the extraction sheet's columns); the pooled
+result, the study table and the subgroups; forest and funnel plots; leave-one-out;
+small-study tests; references. Every text that comes from the user (title, authors,
+question, study and subgroup names) is escaped for the format it is written in.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import math
 import platform
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,8 +32,8 @@ from . import __version__
 from .config import ReviewConfig
 from .errors import OptionError
 from .jsonsafe import plain
-from .meta import num
-from .poolrun import PoolReport, bias_sentences, markdown, p_text, tables
+from .meta import METHOD_NAMES, num
+from .poolrun import PoolReport, bias_sentences, p_text
 from .prisma import PrismaCounts
 from .sheets.extraction import DESIGNS, StudyTable
 
@@ -50,19 +58,80 @@ VARIANCE = {
     "ZCOR": "the variance 1/(n − 3) of Fisher's z",
 }
 GLMM_NAME = "a binomial-normal generalised linear mixed model fitted by maximum likelihood"
+#: The figures by name, in report order.
 IMAGES = {
     "prisma": "PRISMA 2020 flow diagram",
     "forest": "Forest plot",
     "funnel": "Funnel plot",
 }
 
+#: The works the methods cite, in Vancouver style, by key.
+REFERENCES = {
+    "prisma": "Page MJ, McKenzie JE, Bossuyt PM, et al. The PRISMA 2020 statement: an updated "
+              "guideline for reporting systematic reviews. BMJ. 2021;372:n71. "
+              "doi:10.1136/bmj.n71",
+    "rapidfuzz": "Bachmann M. RapidFuzz: rapid fuzzy string matching in Python and C++ "
+                 "[software]. 2020. Available from: https://github.com/rapidfuzz/RapidFuzz",
+    "DL": "DerSimonian R, Laird N. Meta-analysis in clinical trials. Control Clin Trials. "
+          "1986;7(3):177–188. doi:10.1016/0197-2456(86)90046-2",
+    "REML": "Viechtbauer W. Bias and efficiency of meta-analytic variance estimators in the "
+            "random-effects model. J Educ Behav Stat. 2005;30(3):261–293. "
+            "doi:10.3102/10769986030003261",
+    "PM": "Paule RC, Mandel J. Consensus values and weighting factors. J Res Natl Bur Stand. "
+          "1982;87(5):377–385. doi:10.6028/jres.087.022",
+    "HE": "Hedges LV, Olkin I. Statistical methods for meta-analysis. Orlando (FL): Academic "
+          "Press; 1985",
+    "SJ": "Sidik K, Jonkman JN. A simple confidence interval for meta-analysis. Stat Med. "
+          "2002;21(21):3153–3159. doi:10.1002/sim.1262",
+    "EB": "Morris CN. Parametric empirical Bayes inference: theory and applications. J Am Stat "
+          "Assoc. 1983;78(381):47–55. doi:10.1080/01621459.1983.10477920",
+    "HS": "Hunter JE, Schmidt FL. Methods of meta-analysis: correcting error and bias in "
+          "research findings. 2nd ed. Thousand Oaks (CA): Sage; 2004",
+    "GLMM": "Stijnen T, Hamza TH, Özdemir P. Random effects meta-analysis of event outcome in "
+            "the framework of the generalized linear mixed model with applications in sparse "
+            "data. Stat Med. 2010;29(29):3046–3067. doi:10.1002/sim.4040",
+    "knha": "Hartung J, Knapp G. A refined method for the meta-analysis of controlled clinical "
+            "trials with binary outcome. Stat Med. 2001;20(24):3875–3889. doi:10.1002/sim.1009",
+    "cochran": "Cochran WG. The combination of estimates from different experiments. "
+               "Biometrics. 1954;10(1):101–129. doi:10.2307/3001666",
+    "i2": "Higgins JPT, Thompson SG. Quantifying heterogeneity in a meta-analysis. Stat Med. "
+          "2002;21(11):1539–1558. doi:10.1002/sim.1186",
+    "qprofile": "Viechtbauer W. Confidence intervals for the amount of heterogeneity in "
+                "meta-analysis. Stat Med. 2007;26(1):37–52. doi:10.1002/sim.2514",
+    "prediction": "Riley RD, Higgins JPT, Deeks JJ. Interpretation of random effects "
+                  "meta-analyses. BMJ. 2011;342:d549. doi:10.1136/bmj.d549",
+    "cp": "Clopper CJ, Pearson ES. The use of confidence or fiducial limits illustrated in the "
+          "case of the binomial. Biometrika. 1934;26(4):404–413. doi:10.1093/biomet/26.4.404",
+    "wilson": "Wilson EB. Probable inference, the law of succession, and statistical "
+              "inference. J Am Stat Assoc. 1927;22(158):209–212. "
+              "doi:10.1080/01621459.1927.10502953",
+    "PFT": "Freeman MF, Tukey JW. Transformations related to the angular and the square root. "
+           "Ann Math Stat. 1950;21(4):607–611. doi:10.1214/aoms/1177729756",
+    "PFT-back": "Miller JJ. The inverse of the Freeman–Tukey double arcsine transformation. "
+                "Am Stat. 1978;32(4):138. doi:10.1080/00031305.1978.10479283",
+    "SMD": "Hedges LV. Distribution theory for Glass's estimator of effect size and related "
+           "estimators. J Educ Stat. 1981;6(2):107–128. doi:10.3102/10769986006002107",
+    "egger": "Egger M, Davey Smith G, Schneider M, Minder C. Bias in meta-analysis detected by "
+             "a simple, graphical test. BMJ. 1997;315(7109):629–634. "
+             "doi:10.1136/bmj.315.7109.629",
+    "begg": "Begg CB, Mazumdar M. Operating characteristics of a rank correlation test for "
+            "publication bias. Biometrics. 1994;50(4):1088–1101. doi:10.2307/2533446",
+    "trimfill": "Duval S, Tweedie R. Trim and fill: a simple funnel-plot-based method of "
+                "testing and adjusting for publication bias in meta-analysis. Biometrics. "
+                "2000;56(2):455–463. doi:10.1111/j.0006-341X.2000.00455.x",
+    "metafor": "Viechtbauer W. Conducting meta-analyses in R with the metafor package. "
+               "J Stat Softw. 2010;36(3):1–48. doi:10.18637/jss.v036.i03",
+}
+# The estimators whose reference is that of another key.
+_ESTIMATOR_REFERENCE = {"ML": "REML"}
+
 
 @dataclass(frozen=True)
 class ReportContent:
     """Everything the report shows. ``characteristics`` is a header and rows;
-    ``dedupe`` holds the deduplication facts of the run (``identified`` per database,
+    ``dedupe`` holds the deduplication facts of the run (``identified`` per source,
     ``duplicates``, ``overrides``); ``images`` maps ``prisma``/``forest``/``funnel`` to SVG
-    bytes."""
+    bytes (HTML) and ``pngs`` to PNG bytes (DOCX)."""
 
     config: ReviewConfig
     prisma: PrismaCounts
@@ -70,17 +139,22 @@ class ReportContent:
     characteristics: tuple[list[str], list[list[Any]]]
     dedupe: Mapping[str, Any] = field(default_factory=dict)
     images: Mapping[str, bytes] = field(default_factory=dict)
+    pngs: Mapping[str, bytes] = field(default_factory=dict)
 
     def fingerprint(self) -> dict[str, Any]:
         """Plain values that change whenever the report would (for ``review run``)."""
         c = self.config
+
+        def digest(images: Mapping[str, bytes]) -> dict[str, str]:
+            return {k: hashlib.sha256(v).hexdigest() for k, v in sorted(images.items())}
+
         return {
-            "config": [c.title, c.question, [(s.label, s.database, s.searched) for s in
-                                             c.sources], c.dedupe_threshold, c.design,
-                       c.fields, repr(c.analysis)],
+            "config": [c.title, list(c.authors), c.question,
+                       [(s.label, s.database, s.kind, s.searched) for s in c.sources],
+                       c.dedupe_threshold, c.design, c.fields, repr(c.analysis)],
             "prisma": self.prisma.to_dict(), "pool": self.pool.to_dict(),
             "characteristics": self.characteristics, "dedupe": dict(self.dedupe),
-            "images": {k: hashlib.sha256(v).hexdigest() for k, v in sorted(self.images.items())},
+            "images": digest(self.images), "pngs": digest(self.pngs),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -122,7 +196,105 @@ def _cell_value(value: Any) -> Any:
     return value
 
 
-# --- the words ---------------------------------------------------------------------------
+# --- the document --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """Plain text; ``ident`` names it for links and tests (``id`` in HTML)."""
+
+    text: str
+    ident: str = ""
+
+
+@dataclass(frozen=True)
+class Subheading:
+    text: str
+
+
+@dataclass(frozen=True)
+class Figure:
+    """Figure ``number``: the image ``name`` (a key of :data:`IMAGES`) and its caption."""
+
+    name: str
+    number: int
+    caption: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """Table ``number`` with its caption; cells are formatted text, ``numeric`` marks the
+    right-aligned columns and ``strong`` the indices of summary rows (pooled estimates)."""
+
+    ident: str
+    number: int
+    caption: str
+    head: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    numeric: tuple[bool, ...]
+    strong: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class References:
+    items: tuple[str, ...]
+
+
+Block = Paragraph | Subheading | Figure | Table | References
+
+
+@dataclass(frozen=True)
+class Section:
+    ident: str
+    heading: str
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class Document:
+    """The report, format-free: title, authors, sections and a closing line."""
+
+    title: str
+    authors: tuple[str, ...]
+    sections: tuple[Section, ...]
+    footer: str
+
+    def section(self, ident: str) -> Section:
+        return next(s for s in self.sections if s.ident == ident)
+
+
+class _Citations:
+    """Numbers references in the order they are first cited."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+
+    def __call__(self, *keys: str) -> str:
+        numbers = []
+        for key in keys:
+            if key not in self.keys:
+                self.keys.append(key)
+            numbers.append(self.keys.index(key) + 1)
+        return "[" + ", ".join(map(str, numbers)) + "]"
+
+    def items(self) -> tuple[str, ...]:
+        return tuple(REFERENCES[key] for key in self.keys)
+
+
+class _Numbers:
+    """Figure and table numbers in order of appearance."""
+
+    def __init__(self) -> None:
+        self.figures = 0
+        self.tables = 0
+
+    def figure(self) -> int:
+        self.figures += 1
+        return self.figures
+
+    def table(self) -> int:
+        self.tables += 1
+        return self.tables
 
 
 def _join(items: Sequence[str]) -> str:
@@ -131,66 +303,129 @@ def _join(items: Sequence[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def methods(content: ReportContent) -> list[str]:
-    """The methods as paragraphs of plain text, from the settings actually used."""
-    from .meta import METHOD_NAMES
+def _searched(config: ReviewConfig, kinds: Sequence[str]) -> list[str]:
+    return [f"{s.name} (searched {s.searched})" if s.searched
+            else f"{s.name} (search date not recorded)"
+            for s in config.sources if s.kind in kinds]
 
-    config, pool = content.config, content.pool
-    searched = [f"{s.database} (searched {s.searched})" if s.searched
-                else f"{s.database} (search date not recorded)" for s in config.sources]
+
+def _search_paragraph(content: ReportContent, cite: _Citations) -> str:
+    config = content.config
+    databases = _searched(config, ("database",))
+    registers = _searched(config, ("register",))
+    others = [f"{s.kind} ({s.name}{', searched ' + s.searched if s.searched else ''})"
+              for s in config.sources if not s.screened]
+    found = []
+    if databases:
+        found.append(f"the databases {_join(databases)}")
+    if registers:
+        found.append(f"the trial registers {_join(registers)}")
+    text = f"We searched {_join(found) or 'no database or register'}."
+    if others:
+        text += f" Studies were also sought by other methods: {_join(others)}."
     overrides = int(content.dedupe.get("overrides", 0))
-    search = (
-        f"We searched {_join(searched)}. Duplicate records were removed with metareview: "
+    text += (
+        " Duplicate records were removed with metareview: "
         "two records were taken as one article when their normalised DOIs (case, resolver "
         "prefix and trailing punctuation ignored) or PubMed ids matched, or when their "
         "normalised titles (case, punctuation, diacritics and markup ignored) reached a "
-        f"fuzzy similarity of at least {config.dedupe_threshold:g} (rapidfuzz ratio, 0–100) "
-        "with the same publication year, the same first-author surname and no conflicting "
-        "identifier, volume or first page. The most complete record of each group was "
-        "kept. "
+        f"fuzzy similarity of at least {config.dedupe_threshold:g} (rapidfuzz ratio, 0–100 "
+        f"{cite('rapidfuzz')}) with the same publication year, the same first-author surname "
+        "and no conflicting identifier, volume or first page. The most complete record of "
+        "each group was kept. "
         # only an override in the log shows that someone went through it
         + (f"A reviewer checked the duplicates log and corrected {overrides} match(es)."
            if overrides else "The duplicates log is available for checking.")
         + " Titles and abstracts were screened, then the full texts of the records included "
-        "or marked maybe, with the reason for each full-text exclusion recorded."
+        "or marked maybe, with the reason for each full-text exclusion recorded; the flow of "
+        f"records is reported following PRISMA 2020 {cite('prisma')}."
     )
+    return text
+
+
+def _analysis_paragraph(pool: PoolReport, cite: _Citations) -> str:
     if pool.design == "generic":
         variance = "the sampling variances given in the extraction sheet"
     else:
         variance = VARIANCE.get(pool.measure, "the sampling variance of the measure")
+    if pool.measure == "SMD":
+        variance += f" {cite('SMD')}"
+    if pool.measure == "PFT":
+        variance += f" {cite('PFT', 'PFT-back')}"
     if pool.method == "GLMM":
-        model = f"The studies were pooled with {GLMM_NAME} (logit link)"
+        model = f"The studies were pooled with {GLMM_NAME} (logit link) {cite('GLMM')}"
     elif pool.method == "FE":
         model = "The studies were pooled with a common-effect (inverse-variance) model"
-    else:
+    elif pool.method in METHOD_NAMES:
+        ref = _ESTIMATOR_REFERENCE.get(pool.method, pool.method)
         model = ("The studies were pooled with a random-effects model; the between-study "
-                 f"variance τ² was estimated by the {METHOD_NAMES[pool.method]} ({pool.method}) "
-                 "method")
+                 f"variance τ² was estimated by the {METHOD_NAMES[pool.method]} ({pool.method})"
+                 f" method" + (f" {cite(ref)}" if ref in REFERENCES else ""))
+    else:  # a method this report has no words for: name it as poolrun does
+        model = f"The studies were pooled with method {pool.method}"
     level = f"{pool.level:g}%"
-    analysis = (
+    pooled_ci = pool.pooled_ci + (f" {cite('knha')}" if pool.test in ("knha", "adhoc") else "")
+    study_ci = pool.study_ci
+    for key, word in (("cp", "Clopper"), ("wilson", "Wilson")):
+        if word in study_ci:
+            study_ci += f" {cite(key)}"
+    text = (
         f"Effect sizes were computed as {pool.model_scale} (measure {pool.measure}) with "
         f"{variance}; continuity correction: {pool.correction}. {model}. The {level} "
-        f"confidence interval of the pooled estimate used the {pool.pooled_ci}; study "
-        f"confidence intervals used the {pool.study_ci} method. Results are shown as "
-        f"{pool.natural}. Heterogeneity was tested with Cochran's Q and quantified by I² and "
-        "τ²" + (" with Q-profile confidence intervals" if pool.fit.tau2_ci_lb is not None
-                else "") + f", and a {level} prediction interval was computed."
+        f"confidence interval of the pooled estimate used the {pooled_ci}; study "
+        f"confidence intervals used the {study_ci} method. Results are shown as "
+        f"{pool.natural}. Heterogeneity was tested with Cochran's Q {cite('cochran')} and "
+        f"quantified by I² {cite('i2')} and τ²"
+        + (f" with Q-profile confidence intervals {cite('qprofile')}"
+           if pool.fit.tau2_ci_lb is not None else "")
+        + f", and a {level} prediction interval was computed {cite('prediction')}."
     )
     if pool.leave_one_out is not None:
-        analysis += " Sensitivity was examined by leaving out one study at a time."
+        text += " Sensitivity was examined by leaving out one study at a time."
     if pool.bias is not None:
-        analysis += (" Small-study effects were examined by Egger's regression test, Begg's "
-                     "rank correlation test and trim-and-fill.")
+        text += (f" Small-study effects were examined by Egger's regression test "
+                 f"{cite('egger')}, Begg's rank correlation test {cite('begg')} and "
+                 f"trim-and-fill {cite('trimfill')}.")
     if pool.method == "GLMM":
-        analysis += (" Leave-one-out and small-study tests were not run: they need "
-                     "inverse-variance weights, which the GLMM does not use.")
+        text += (" Leave-one-out and small-study tests were not run: they need "
+                 "inverse-variance weights, which the GLMM does not use.")
     if pool.by:
-        analysis += (f" Subgroups were defined by {pool.by} and compared with a test of "
-                     "subgroup differences.")
-    software = (f"Analyses were run with metareview {__version__} (Python "
-                f"{platform.python_version()}), whose results are checked against R's "
-                "metafor.")
-    return [search, analysis, software]
+        text += (f" Subgroups were defined by {pool.by} and compared with a test of "
+                 "subgroup differences.")
+    return text
+
+
+def _software_paragraph(cite: _Citations) -> str:
+    return (f"Analyses were run with metareview {__version__} (Python "
+            f"{platform.python_version()}), whose results are checked against R's "
+            f"metafor {cite('metafor')}.")
+
+
+def methods(content: ReportContent) -> list[str]:
+    """The methods as paragraphs of plain text, from the settings actually used (with the
+    citation numbers of the report's references list)."""
+    return [b.text for b in build(content).section("methods").blocks
+            if isinstance(b, Paragraph)]
+
+
+def _settings_table(pool: PoolReport, number: int) -> Table:
+    """The analysis settings, one per row: what every output of the report states."""
+    if pool.method == "GLMM":
+        model = f"GLMM ({GLMM_NAME})"
+    elif pool.method == "FE":
+        model = "Common effect (inverse variance)"
+    else:
+        model = f"Random effects; τ² estimator {pool.method} ({METHOD_NAMES.get(pool.method, '')})"
+    rows = (
+        ("Effect measure", f"{pool.measure} ({pool.model_scale}); results shown as "
+                           f"{pool.natural}"),
+        ("Model and estimator", model.replace(" ()", "")),
+        (f"{pool.level:g}% CI of the pooled estimate", pool.pooled_ci),
+        (f"{pool.level:g}% CI of each study", pool.study_ci),
+        ("Continuity correction", pool.correction),
+    )
+    return Table("settings-table", number, "Analysis settings.", ("Setting", "Value"),
+                 rows, (False, False))
 
 
 def pooled_sentence(pool: PoolReport) -> str:
@@ -214,142 +449,365 @@ def pooled_sentence(pool: PoolReport) -> str:
     return text + "."
 
 
-def _bias_sentences(pool: PoolReport) -> list[str]:
-    """The small-study results in words (empty when not computed)."""
-    return [] if pool.bias is None else [f"{s}." for s in bias_sentences(pool.bias, tau="τ")]
-
-
 def _prisma_sentence(counts: PrismaCounts) -> str:
-    reasons = "; ".join(f"{item.label}: {item.n}" for item in counts.dbr_excluded)
+    reasons = "; ".join(f"{item.label}: {item.n}"
+                        for item in (*counts.dbr_excluded, *counts.other_excluded))
     return (f"{counts.summary()}." + (f" Reports excluded at full text — {reasons}."
                                        if reasons else ""))
 
 
-# --- HTML --------------------------------------------------------------------------------
+# --- tables ----------------------------------------------------------------------------------
+
+_UPPER = {"sd": "SD", "n": "N", "yi": "yi", "vi": "vi", "se": "SE"}
+
+
+def heading(name: str) -> str:
+    """A column name as a table heading: ``events_1`` → ``Events 1``, ``sd_1`` → ``SD 1``."""
+    words = [_UPPER.get(w.lower(), w) for w in re.split(r"[_\s]+", name.strip()) if w]
+    if not words:
+        return name
+    first = words[0]
+    words[0] = first if first in _UPPER.values() else first[:1].upper() + first[1:]
+    return " ".join(words)
+
+
+def _decimals(value: float) -> int:
+    """Decimals needed to show ``value`` as given (at most 3)."""
+    text = f"{value:.3f}".rstrip("0")
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def _column_texts(values: Sequence[Any]) -> tuple[list[str], bool]:
+    """One column's cells as text with one number of decimals for all its numbers (as
+    many as its most precise value needs, at most 3); whether the column is numeric."""
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    numeric = bool(numbers) and len(numbers) == sum(v is not None for v in values)
+    places = max((_decimals(float(v)) for v in numbers if isinstance(v, float)), default=0)
+    out = []
+    for value in values:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            out.append("")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out.append(f"{value:.{places}f}")
+        else:
+            out.append(str(value))
+    return out, numeric
+
+
+def _characteristics_table(content: ReportContent, number: int) -> Table:
+    head, rows = content.characteristics
+    columns = [_column_texts([row[i] for row in rows]) for i in range(len(head))]
+    cells = tuple(zip(*(texts for texts, _ in columns), strict=True)) if rows else ()
+    return Table("characteristics-table", number,
+                 "Characteristics of the included studies (from the extraction sheet).",
+                 tuple(heading(h) for h in head), cells,
+                 tuple(numeric for _, numeric in columns))
+
+
+def _ci(lb: float | None, ub: float | None, digits: int = 3) -> str:
+    if lb is None or ub is None:
+        return ""
+    return f"{num(lb, digits)} to {num(ub, digits)}"
+
+
+def _studies_table(pool: PoolReport, number: int) -> Table:
+    """The study results on the natural scale with the pooled rows; no weight column for
+    the GLMM, which has no inverse-variance weights."""
+    level = f"{pool.level:g}%"
+    weights = pool.method != "GLMM"
+    by = bool(pool.by)
+    head = ["Study", *([heading(pool.by or "")] if by else []),
+            *(heading(c) for c in pool.data_columns), heading(pool.natural), f"{level} CI",
+            *(["Weight (%)"] if weights else [])]
+    blank = [""] * len(pool.data_columns)
+    rows: list[tuple[str, ...]] = []
+    strong = set()
+
+    def row(label: str, group: str, data: Sequence[str], est: float | None, lb: float | None,
+            ub: float | None, weight: float | None) -> None:
+        rows.append((label, *([group] if by else []), *data,
+                     "" if est is None else num(est, 3), _ci(lb, ub),
+                     *([num(weight, 1) if weight is not None else "—"] if weights else [])))
+
+    for study in pool.studies:
+        row(study.study, study.group or "", study.data, study.estimate, study.ci_lb,
+            study.ci_ub, study.weight)
+    for g in pool.subgroups:
+        share = sum(s.weight or 0.0 for s in pool.studies if s.group == g.name)
+        strong.add(len(rows))
+        row(f"Pooled, {g.name} (k = {g.fit.k})", g.name, blank, g.fit.summary.estimate,
+            g.fit.summary.ci_lb, g.fit.summary.ci_ub, share)
+    s = pool.fit.summary
+    strong.add(len(rows))
+    model = "common effect" if pool.method == "FE" else (
+        "GLMM" if pool.method == "GLMM" else "random effects")
+    row(f"Pooled, {model} (k = {pool.fit.k})", "", blank, s.estimate, s.ci_lb, s.ci_ub,
+        100.0 if weights else None)
+    if s.pi_lb is not None:
+        rows.append(("Prediction interval", *([""] if by else []), *blank, "",
+                     _ci(s.pi_lb, s.pi_ub), *([""] if weights else [])))
+    caption = (f"Study results: {pool.natural} with {level} confidence intervals "
+               f"({pool.study_ci} for the studies, {pool.pooled_ci} for the pooled estimate)"
+               + ("; weights are those of the model, in percent." if weights else
+                  "; the GLMM has no inverse-variance weights, so no weights are shown."))
+    numeric = (False, *([False] if by else []), *(True for _ in pool.data_columns), True,
+               True, *([True] if weights else []))
+    return Table("studies-table", number, caption, tuple(head), tuple(rows), numeric,
+                 frozenset(strong))
+
+
+def _subgroups_table(pool: PoolReport, number: int) -> Table:
+    level = f"{pool.level:g}%"
+    head = (heading(pool.by or "subgroup"), "k", heading(pool.natural), f"{level} CI", "τ²",
+            "I² (%)", "Q", "df", "p")
+    rows = tuple(
+        (g.name, str(g.fit.k), num(g.fit.summary.estimate, 3),
+         _ci(g.fit.summary.ci_lb, g.fit.summary.ci_ub), num(g.fit.tau2, 4),
+         "" if g.fit.i2 is None else num(g.fit.i2, 1),
+         "" if g.fit.q is None else num(g.fit.q, 2), str(g.fit.q_df),
+         "" if g.fit.q_p is None else p_text(g.fit.q_p).removeprefix("p = "))
+        for g in pool.subgroups)
+    return Table("subgroups-table", number, f"Subgroups by {pool.by}: pooled {pool.natural} "
+                 "and heterogeneity within each subgroup.", head, rows,
+                 (False, *([True] * 8)))
+
+
+def _subgroup_test_sentence(pool: PoolReport) -> str:
+    t = pool.subgroup_test
+    if t is None:
+        return ""
+    return (f"Test of subgroup differences: {t.statistic} = {num(t.q, 2)}, {p_text(t.p)} "
+            f"(common τ²); Q = {num(t.q_separate, 2)}, df = {t.df}, {p_text(t.p_separate)} "
+            "(separate τ² per subgroup).")
+
+
+def _leave_one_out_table(pool: PoolReport, number: int) -> Table:
+    loo = pool.leave_one_out
+    assert loo is not None
+    level = f"{pool.level:g}%"
+    notes = any(loo.notes)
+    head = ("Study omitted", heading(pool.natural), f"{level} CI", "τ²", "I² (%)",
+            *(["Note"] if notes else []))
+    rows = tuple(
+        (study, num(est, 3), _ci(lb, ub), num(tau2, 4), "" if i2 is None else num(i2, 1),
+         *([note] if notes else []))
+        for study, est, lb, ub, tau2, i2, note in zip(
+            loo.studies, loo.estimate, loo.ci_lb, loo.ci_ub, loo.tau2, loo.i2, loo.notes,
+            strict=True))
+    return Table("leave-one-out-table", number, "Leave-one-out: each row pools the studies "
+                 f"without the one named ({pool.method}, {level} CI).", head, rows,
+                 (False, True, True, True, True, *([False] if notes else [])))
+
+
+# --- the whole document --------------------------------------------------------------------
+
+
+def _figure_captions(pool: PoolReport, cite: _Citations) -> dict[str, str]:
+    level = f"{pool.level:g}%"
+    model = ("common-effect model" if pool.method == "FE" else
+             "GLMM" if pool.method == "GLMM" else f"random-effects model ({pool.method})")
+    funnel = (f"Funnel plot: {pool.model_scale} ({pool.measure}) of each study against its "
+              f"standard error, with the pooled estimate and its pseudo {level} region")
+    if pool.bias is not None and pool.bias.filled_yi:
+        funnel += "; hollow points are the studies added by trim-and-fill"
+    return {
+        "prisma": f"PRISMA 2020 flow diagram of the study selection {cite('prisma')}.",
+        "forest": (f"Forest plot: {pool.natural} of each study with its {level} confidence "
+                   f"interval and the pooled estimate of the {model} (diamond) with its "
+                   f"prediction interval; measure {pool.measure}, pooled CI: {pool.pooled_ci}, "
+                   f"continuity correction: {pool.correction}."),
+        "funnel": funnel + ".",
+    }
+
+
+def build(content: ReportContent) -> Document:
+    """The report as a :class:`Document`, the same for every format."""
+    config, pool = content.config, content.pool
+    cite, numbers = _Citations(), _Numbers()
+    methods_blocks: list[Block] = [Paragraph(_search_paragraph(content, cite)),
+                                   Paragraph(_analysis_paragraph(pool, cite)),
+                                   Paragraph(_software_paragraph(cite))]
+    methods_blocks.append(_settings_table(pool, numbers.table()))
+    captions = _figure_captions(pool, cite)
+
+    def figure(name: str) -> list[Block]:
+        if name not in content.images and name not in content.pngs:
+            return []
+        return [Figure(name, numbers.figure(), captions[name])]
+
+    sections = [
+        Section("question", "Question", (Paragraph(config.question or "(no question given in "
+                                                                      "review.toml)"),)),
+        Section("methods", "Methods", tuple(methods_blocks)),
+        Section("selection", "Study selection",
+                (Paragraph(_prisma_sentence(content.prisma)), *figure("prisma"))),
+        Section("characteristics", "Characteristics of included studies",
+                (_characteristics_table(content, numbers.table()),)),
+    ]
+    results: list[Block] = [Paragraph(pooled_sentence(pool), "pooled"),
+                            _studies_table(pool, numbers.table())]
+    if pool.subgroups:
+        results += [Subheading("Subgroups"), _subgroups_table(pool, numbers.table())]
+        if pool.subgroup_test is not None:
+            results.append(Paragraph(_subgroup_test_sentence(pool), "subgroup-test"))
+    sections.append(Section("results", "Pooled results", tuple(results)))
+    sections.append(Section("forest-plot", "Forest plot", tuple(figure("forest"))))
+    sections.append(Section("funnel-plot", "Funnel plot", tuple(figure("funnel"))))
+    if pool.leave_one_out is not None:
+        sections.append(Section("leave-one-out", "Leave-one-out",
+                                (_leave_one_out_table(pool, numbers.table()),)))
+    if pool.bias is not None:
+        sections.append(Section("bias", "Small-study effects", tuple(
+            Paragraph(f"{s}.") for s in bias_sentences(pool.bias, tau="τ"))))
+    sections.append(Section("references", "References", (References(cite.items()),)))
+    return Document(config.title or "Systematic review", config.authors, tuple(sections),
+                    f"Made by metareview {__version__} from {config.path.name}.")
+
+
+# --- HTML ----------------------------------------------------------------------------------
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:60rem;margin:2rem auto;
-padding:0 1rem;line-height:1.5;color:#222}
-h1{font-size:1.6rem}h2{font-size:1.25rem;border-bottom:1px solid #ccc;margin-top:2rem}
-table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1rem}
-th,td{border:1px solid #ccc;padding:.2rem .45rem;text-align:left;vertical-align:top}
-td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#eef3fa}
-img{max-width:100%;height:auto}footer{margin-top:3rem;color:#666;font-size:.8rem}
+padding:0 1rem;line-height:1.5;color:#222;overflow-wrap:break-word}
+h1{font-size:1.6rem;margin-bottom:.3rem}.authors{margin-top:0;color:#444}
+h2{font-size:1.25rem;border-bottom:1px solid #ccc;margin-top:2rem}h3{font-size:1.05rem}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1rem;max-width:100%}
+caption{caption-side:top;text-align:left;font-size:.85rem;padding:.2rem 0;color:#333}
+th,td{border:1px solid #ccc;padding:.2rem .45rem;text-align:left;vertical-align:top;
+overflow-wrap:anywhere}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+th{background:#eef3fa}tr.strong td{font-weight:600;background:#f7f7f7}
+figure{margin:1rem 0}figcaption{font-size:.85rem;color:#333;margin-top:.3rem}
+img{max-width:100%;height:auto;display:block}.label{font-weight:600}
+ol.references{font-size:.85rem;padding-left:1.6rem}
+footer{margin-top:3rem;color:#666;font-size:.8rem}
+@page{size:A4;margin:16mm 15mm}
+@media print{
+body{max-width:none;margin:0;padding:0;font-size:10pt;color:#000}
+h2{break-after:avoid;page-break-after:avoid}h3{break-after:avoid}
+figure,caption,tr{break-inside:avoid;page-break-inside:avoid}
+thead{display:table-header-group}
+th{background:#eee;-webkit-print-color-adjust:exact;print-color-adjust:exact}
+table{font-size:8.5pt}
+}
 """
 
 
-def _cell(value: Any) -> tuple[str, bool]:
-    value = _cell_value(value)
-    if value is None:
-        return "", False
-    if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1e5 else f"{value:,.0f}", True
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value), True
-    return html.escape(str(value)), False
-
-
-def _html_table(head: Sequence[str], rows: Sequence[Sequence[Any]], table_id: str) -> str:
-    out = [f'<table id="{table_id}">', "<thead><tr>"
-           + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead>", "<tbody>"]
-    for row in rows:
-        cells = []
-        for value in row:
-            text, numeric = _cell(value)
-            cells.append(f'<td class="n">{text}</td>' if numeric else f"<td>{text}</td>")
-        out.append("<tr>" + "".join(cells) + "</tr>")
+def _html_table(table: Table) -> str:
+    out = [f'<table id="{table.ident}">',
+           f'<caption><span class="label">Table {table.number}.</span> '
+           f"{html.escape(table.caption)}</caption>",
+           "<thead><tr>" + "".join(f'<th scope="col">{html.escape(h)}</th>' for h in table.head)
+           + "</tr></thead>", "<tbody>"]
+    for index, row in enumerate(table.rows):
+        cells = "".join(
+            f'<td class="n">{html.escape(v)}</td>' if numeric else f"<td>{html.escape(v)}</td>"
+            for v, numeric in zip(row, table.numeric, strict=True))
+        attr = ' class="strong"' if index in table.strong else ""
+        out.append(f"<tr{attr}>{cells}</tr>")
     out.append("</tbody></table>")
     return "\n".join(out)
 
 
-def _figure(content: ReportContent, name: str) -> str:
-    data = content.images.get(name)
-    if not data:
-        return ""
-    uri = "data:image/svg+xml;base64," + base64.b64encode(data).decode("ascii")
-    alt = IMAGES[name]
-    return (f'<figure id="{name}"><img alt="{alt}" src="{uri}">'
-            f"<figcaption>{alt}</figcaption></figure>")
+def _html_block(block: Block, content: ReportContent) -> str:
+    if isinstance(block, Paragraph):
+        ident = f' id="{block.ident}"' if block.ident else ""
+        return f"<p{ident}>{html.escape(block.text)}</p>"
+    if isinstance(block, Subheading):
+        return f"<h3>{html.escape(block.text)}</h3>"
+    if isinstance(block, Table):
+        return _html_table(block)
+    if isinstance(block, Figure):
+        svg = content.images.get(block.name)
+        uri = ("data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii") if svg
+               else "data:image/png;base64,"
+               + base64.b64encode(content.pngs[block.name]).decode("ascii"))
+        alt = html.escape(f"Figure {block.number}. {IMAGES[block.name]}")
+        return (f'<figure id="{block.name}"><img alt="{alt}" src="{uri}">'
+                f'<figcaption><span class="label">Figure {block.number}.</span> '
+                f"{html.escape(block.caption)}</figcaption></figure>")
+    return ('<ol class="references">'
+            + "".join(f"<li>{html.escape(item)}</li>" for item in block.items) + "</ol>")
 
 
 def to_html(content: ReportContent) -> str:
-    """The report as one self-contained HTML page (images embedded, no external links)."""
-    config, pool = content.config, content.pool
-    result_tables = tables(pool)
-    title = html.escape(config.title or "Systematic review")
-
-    def section(ident: str, heading: str, *body: str) -> str:
-        return f'<section id="{ident}">\n<h2>{heading}</h2>\n' + "\n".join(body) + "\n</section>"
-
-    def para(text: str, ident: str = "") -> str:
-        return f"<p{f' id={chr(34)}{ident}{chr(34)}' if ident else ''}>{html.escape(text)}</p>"
-
-    head, rows = content.characteristics
+    """The report as one self-contained HTML page (images embedded, no external links,
+    no scripts), with print styles so a browser's "Save as PDF" gives clean A4 pages."""
+    doc = build(content)
+    title = html.escape(doc.title)
     parts = [
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{title}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
         f"<h1>{title}</h1>",
-        section("question", "Question", para(config.question or "(no question given in "
-                                                  "review.toml)")),
-        section("methods", "Methods", *(para(p) for p in methods(content))),
-        section("selection", "Study selection", para(_prisma_sentence(content.prisma)),
-                _figure(content, "prisma")),
-        section("characteristics", "Characteristics of included studies",
-                _html_table(head, rows, "characteristics-table")),
-        section("results", "Pooled results", para(pooled_sentence(pool), "pooled"),
-                _html_table(*result_tables["studies"], "studies-table"),
-                *(["<h3>Subgroups</h3>", _html_table(*result_tables["subgroups"],
-                                                     "subgroups-table")]
-                  if "subgroups" in result_tables else [])),
-        section("forest-plot", "Forest plot", _figure(content, "forest")),
-        section("funnel-plot", "Funnel plot", _figure(content, "funnel")),
     ]
-    if "leave_one_out" in result_tables:
-        parts.append(section("leave-one-out", "Leave-one-out",
-                             para("Each row pools the studies without the one named."),
-                             _html_table(*result_tables["leave_one_out"], "leave-one-out-table")))
-    if pool.bias is not None:
-        parts.append(section("bias", "Small-study effects",
-                             *(para(s) for s in _bias_sentences(pool))))
-    parts += [f"<footer>Made by metareview {__version__} from {html.escape(config.path.name)}."
-              "</footer>", "</body>", "</html>"]
+    if doc.authors:
+        parts.append(f'<p class="authors">{html.escape(", ".join(doc.authors))}</p>')
+    for section in doc.sections:
+        parts += [f'<section id="{section.ident}">', f"<h2>{html.escape(section.heading)}</h2>",
+                  *(_html_block(b, content) for b in section.blocks), "</section>"]
+    parts += [f"<footer>{html.escape(doc.footer)}</footer>", "</body>", "</html>"]
     return "\n".join(parts) + "\n"
 
 
-# --- Markdown ----------------------------------------------------------------------------
+# --- Markdown ------------------------------------------------------------------------------
+
+# Characters that could start markup (emphasis, links, raw HTML, code, tables) anywhere.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&!])")
+# ... and at the start of a line (headings, lists, quotes, rules).
+_MD_LINE_START = re.compile(r"^(\s*)(#+|\++|[\-=]+|\d+[.)])(?=\s|$)", re.M)
 
 
-def _md_table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    def cell(value: Any) -> str:
-        text, _ = _cell(value)
-        return html.unescape(text).replace("|", "\\|")
+def md_escape(text: str) -> str:
+    """``text`` as literal Markdown text: markup characters backslash-escaped (so a title
+    like ``[x](javascript:...)`` or ``<script>`` stays text) and line breaks as spaces."""
+    text = " ".join(text.split())
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return _MD_LINE_START.sub(_escape_marker, text)
 
-    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head),
-            *("| " + " | ".join(cell(v) for v in row) + " |" for row in rows)]
+
+def _escape_marker(match: re.Match[str]) -> str:
+    """``1.`` → ``1\\.``, ``-`` → ``\\-``: the punctuation is what CommonMark escapes."""
+    marker = match.group(2)
+    if marker[0].isdigit():
+        return match.group(1) + marker[:-1] + "\\" + marker[-1]
+    return match.group(1) + "\\" + marker
+
+
+def _md_table(table: Table) -> list[str]:
+    def row(cells: Sequence[str], strong: bool = False) -> str:
+        texts = [md_escape(c) if not strong or not c else f"**{md_escape(c)}**" for c in cells]
+        return "| " + " | ".join(texts) + " |"
+
+    align = "|" + "".join("---:|" if n else "---|" for n in table.numeric)
+    return [f"**Table {table.number}.** {md_escape(table.caption)}", "", row(table.head), align,
+            *(row(r, i in table.strong) for i, r in enumerate(table.rows)), ""]
 
 
 def to_markdown(content: ReportContent, images: Mapping[str, str]) -> str:
-    """The report as Markdown; ``images`` maps ``prisma``/``forest``/``funnel`` to the
-    paths (relative to the Markdown file) of their image files."""
-    config, pool = content.config, content.pool
-
-    def figure(name: str) -> list[str]:
-        return [f"![{IMAGES[name]}]({images[name]})", ""] if name in images else []
-
-    # poolrun's Markdown, its headings moved one level down under "Pooled results"
-    results = ["#" + line if line.startswith("#") else line
-               for line in markdown(pool).splitlines()[1:]]
-    lines = [
-        f"# {config.title or 'Systematic review'}", "", "## Question", "",
-        config.question or "(no question given in review.toml)", "", "## Methods", "",
-        *(p + "\n" for p in methods(content)),
-        "## Study selection", "", _prisma_sentence(content.prisma), "", *figure("prisma"),
-        "## Characteristics of included studies", "", *_md_table(*content.characteristics), "",
-        "## Pooled results", "", pooled_sentence(pool), *results, "",
-        "## Forest plot", "", *figure("forest"), "## Funnel plot", "", *figure("funnel"),
-    ]
-    if pool.bias is not None:
-        lines += ["## Small-study effects", "", *(f"- {s}" for s in _bias_sentences(pool)), ""]
-    lines.append(f"Made by metareview {__version__} from {config.path.name}.")
+    """The report as Markdown, the same content as :func:`to_html`; ``images`` maps
+    ``prisma``/``forest``/``funnel`` to the paths (relative to the Markdown file) of their
+    image files; a figure without a path is left out."""
+    doc = build(content)
+    lines = [f"# {md_escape(doc.title)}", ""]
+    if doc.authors:
+        lines += [md_escape(", ".join(doc.authors)), ""]
+    for section in doc.sections:
+        lines += [f"## {md_escape(section.heading)}", ""]
+        for block in section.blocks:
+            if isinstance(block, Paragraph):
+                lines += [md_escape(block.text), ""]
+            elif isinstance(block, Subheading):
+                lines += [f"### {md_escape(block.text)}", ""]
+            elif isinstance(block, Table):
+                lines += _md_table(block)
+            elif isinstance(block, Figure):
+                if block.name in images:
+                    lines += [f"![Figure {block.number}. {IMAGES[block.name]}]"
+                              f"({images[block.name]})", "",
+                              f"*Figure {block.number}.* {md_escape(block.caption)}", ""]
+            else:
+                lines += [f"{i}. {md_escape(item)}" for i, item in enumerate(block.items, 1)]
+                lines.append("")
+    lines.append(md_escape(doc.footer))
     return "\n".join(lines) + "\n"
