@@ -477,6 +477,12 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
               help="Save a forest plot: .png, .svg or .pdf.")
 @click.option("--funnel", type=click.Path(dir_okay=False), default=None,
               help="Save a funnel plot: .png, .svg or .pdf.")
+@click.option("--cluster", default=None, metavar="COLUMN",
+              help="Several estimates per study: add a three-level model (rma.mv, random = "
+                   "~ 1 | COLUMN/estimate) with estimates nested in the studies named by "
+                   "COLUMN (e.g. study_id): sigma² and I² per level, profile CIs and a "
+                   "likelihood-ratio test against the two-level model. REML or ML, test z; "
+                   "--mods are used as its moderators.")
 @click.option("-f", "--force", is_flag=True, help="Replace output files that exist.")
 def pool_command(table: str, sheet: str | None, design: str | None, measure: str | None,
                  method: str, test: str, study_ci: str, by: str | None, level: float,
@@ -484,7 +490,8 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
                  bias_model: str | None, bias_predictor: str | None, bias_min_k: int | None,
                  mods: str | None, predict: tuple[str, ...], bubble: str | None,
                  bubble_x: str | None, percent: bool, format_: str, outputs: tuple[str, ...],
-                 plot: str | None, funnel: str | None, force: bool) -> None:
+                 plot: str | None, funnel: str | None, cluster: str | None,
+                 force: bool) -> None:
     """Pool the studies of an extraction sheet: random-effects meta-analysis.
 
     TABLE is an .xlsx workbook (the first sheet, or --sheet), a CSV file, or - for
@@ -509,6 +516,8 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
       review pool studies.csv --cumulative year --percent
       review pool extraction.xlsx --mods "year + region" --predict "year=2010,region=Asia"
       review pool extraction.xlsx --mods year --bubble bubble.png
+      review pool outcomes.xlsx --cluster study_id               # several estimates per study
+      review pool outcomes.xlsx --cluster study_id --method ML --mods outcome
     """
     import json
 
@@ -530,7 +539,7 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
         raise OptionError(f"{given} {verb} only to the small-study tests", hint="add --bias")
     check_outputs([*((o, OUTPUT_SUFFIXES) for o in outputs),
                    *((p, PLOT_SUFFIXES) for p in (plot, funnel, bubble) if p)], [table], force)
-    needed = [c for c in (by, cumulative) if c]
+    needed = [c for c in (by, cumulative, cluster) if c]
     if table == "-":
         studies = read_extraction("-", sheet=sheet, design=design, data=sys.stdin.buffer.read(),
                                   name="<stdin>", required=needed)
@@ -541,7 +550,8 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
         leave_one_out=leave_one_out, cumulative=cumulative, bias=bias, mods=mods,
         predict=predict, bias_model=bias_model or PoolOptions.bias_model,
         bias_predictor=bias_predictor or PoolOptions.bias_predictor,
-        bias_min_k=PoolOptions.bias_min_k if bias_min_k is None else bias_min_k))
+        bias_min_k=PoolOptions.bias_min_k if bias_min_k is None else bias_min_k,
+        cluster=cluster))
     if plot or funnel or bubble:
         from .plots import save_bubble, save_forest, save_funnel
 

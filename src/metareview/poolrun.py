@@ -27,6 +27,7 @@ from .fileio import atomic_path
 from .jsonsafe import plain
 from .meta import check_choice, num
 from .moderators import MetaRegression
+from .multilevel import ThreeLevelResult
 from .sheets.extraction import StudyTable
 
 #: Effect measures per design; the first is the default.
@@ -223,6 +224,7 @@ class PoolReport:
     cumulative: Sensitivity | None = None
     bias: Bias | None = None
     metareg: MetaRegression | None = None
+    threelevel: ThreeLevelResult | None = None
     warnings: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
@@ -257,6 +259,10 @@ class PoolReport:
                 out[name] = asdict(value)
         if self.metareg is not None:
             out["metareg"] = self.metareg.to_dict()
+        if self.threelevel is not None:
+            out["threelevel"] = self.threelevel.to_dict()
+            if self.threelevel.p == 1:
+                out["threelevel"]["summary"] = self.threelevel.predict().to_dict()
         out["warnings"] = list(self.warnings)
         cleaned: dict[str, Any] = plain(out)
         return cleaned
@@ -348,6 +354,10 @@ def format_report(report: PoolReport, digits: int = 3, percent: bool = False) ->
         from .moderators import text_lines
 
         lines += ["", *text_lines(report.metareg, report.natural, digits)]
+    if report.threelevel is not None:
+        from . import multilevel
+
+        lines += ["", *multilevel.text_lines(report.threelevel, report.natural, digits)]
     return "\n".join(lines)
 
 
@@ -488,6 +498,10 @@ def tables(report: PoolReport) -> dict[str, tuple[list[str], list[list[Any]]]]:
         from .moderators import table_rows
 
         out["metareg"] = table_rows(report.metareg)
+    if report.threelevel is not None:
+        from . import multilevel
+
+        out["threelevel"] = multilevel.table_rows(report.threelevel)
     if report.bias is not None:
         b = asdict(report.bias)
         tf = b.pop("trimfill") or {}
@@ -573,6 +587,7 @@ class PoolOptions:
     bias_model: str = "rma"
     bias_predictor: str = "sei"
     bias_min_k: int = SMALL_STUDY_MIN_K
+    cluster: str | None = None
 
 
 def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolReport:
@@ -650,6 +665,7 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
                if options.cumulative else None)
         bias = _bias(es, labels, pool_kwargs, options) if options.bias else None
         mods = _moderators(table, es, options, pool_kwargs) if options.mods else None
+        three = _threelevel(table, es, options, measure) if options.cluster else None
     messages = _warn_text(caught)
     for message in messages:
         warnings.warn(message, ReviewWarning, stacklevel=2)
@@ -664,7 +680,7 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
         model_scale=effects.MODEL_SCALE[measure], excluded=table.excluded, fit=fit,
         studies=studies, data_columns=DATA_COLUMNS[design], by=options.by, subgroups=groups,
         subgroup_test=group_test, leave_one_out=loo, cumulative=cum, bias=bias, metareg=mods,
-        warnings=messages,
+        threelevel=three, warnings=messages,
     )
 
 
@@ -732,6 +748,12 @@ def check_options(design: str, options: PoolOptions = PoolOptions(),
         from .formula import parse_formula
 
         check("mods", lambda: parse_formula(options.mods or "") and None)
+    if options.cluster and options.method.upper() not in ("REML", "ML"):
+        check("method", lambda: _refuse("--cluster fits the three-level model by REML or ML",
+                                        "drop --method or give --method ML"))
+    if options.cluster and options.test != "z":
+        check("test", lambda: _refuse("--cluster supports --test z only (as rma.mv's default)",
+                                      "drop --test"))
     out = replace(options, **checked)
     if out.method == "GLMM" and "measure" in checked:
         check("method", lambda: _check_glmm(design, checked["measure"], out.test, out))
@@ -975,6 +997,22 @@ def _moderators(table: StudyTable, es: Any, options: PoolOptions,
     return fit_moderators(es.yi, es.vi, columns, options.mods, options.predict,
                           method=kwargs["method"], test=kwargs["test"], level=kwargs["level"],
                           measure=kwargs["measure"], ni=es.ni)
+
+
+def _threelevel(table: StudyTable, es: Any, options: PoolOptions,
+                measure: str) -> ThreeLevelResult:
+    """Estimates nested in ``options.cluster`` (metafor's ``rma.mv(random = ~ 1 |
+    cluster/id)``), with the ``--mods`` formula as moderators."""
+    from .moderators import moderator_columns
+    from .multilevel import threelevel
+
+    assert options.cluster is not None
+    data = ({name: table.column(name) for name in moderator_columns(options.mods)}
+            if options.mods else None)
+    return threelevel(es.yi, es.vi, table.column(options.cluster), mods=options.mods,
+                      data=data, method=options.method, level=options.level,
+                      cluster_name=options.cluster, inner_name="estimate", measure=measure,
+                      ni=es.ni)
 
 
 def _subgroups(table: StudyTable, es: Any, by: str,
