@@ -738,3 +738,42 @@ def test_cli_forced_format_on_json_that_holds_no_works(tmp_path: Path) -> None:
 def test_other_json_is_not_taken(data: bytes) -> None:
     with pytest.raises(InputError, match="no format we know"):
         detected(data)
+
+
+# ------------------------------------------------------- one search, three databases
+
+CROSSDB = FIXTURES / "crossdb"
+
+
+def test_parse_scopus_wos_embase_then_dedupe_finds_the_shared_records(tmp_path: Path) -> None:
+    runner = CliRunner()
+    parsed = tmp_path / "records.csv"
+    inputs = [str(CROSSDB / name) for name in ("scopus.csv", "wos.txt", "embase.ris")]
+    result = runner.invoke(cli, ["parse", *inputs, "-o", str(parsed)])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(parsed, dtype=str)
+    assert list(frame["source_database"]) == ["Scopus"] * 3 + ["Web of Science"] * 3 + [
+        "Embase"
+    ] * 3
+    assert list(frame["source_format"]) == ["scopus-csv"] * 3 + ["wos-plaintext"] * 3 + [
+        "ris"
+    ] * 3
+
+    unique, log = tmp_path / "unique.csv", tmp_path / "duplicates.csv"
+    result = runner.invoke(cli, ["dedupe", str(parsed), "-o", str(unique), "--log", str(log)])
+    assert result.exit_code == 0, result.output
+    assert "9 records read, 6 unique, 3 duplicates removed (doi 2, title 1)" in result.output
+    pairs = pd.read_csv(log, dtype=str)
+    found = {
+        (row.kept.split("#")[0].rsplit("/", 1)[-1], row.removed.split("#")[0].rsplit("/", 1)[-1],
+         row.rule)
+        for row in pairs.itertuples()
+    }
+    assert found == {
+        ("scopus.csv", "wos.txt", "doi"),  # Wilson et al. 2024
+        ("scopus.csv", "embase.ris", "doi"),  # Riguetti et al. 2022, DOI as an upper-case URL
+        ("embase.ris", "wos.txt", "title"),  # Yang et al. 2024, no DOI in the WoS record
+    }
+    kept = pd.read_csv(unique, dtype=str)
+    assert len(kept) == 6
+    assert kept["doi"].str.lower().value_counts().max() == 1

@@ -702,7 +702,8 @@ def _byte_size(value: str) -> int:
               help="Output type, whatever the file name says.")
 @click.option("--format", "format_", default=None, metavar="NAME",
               help="Read every input as this format instead of detecting it "
-                   "(medline, pubmed, jats, crossref, ris, …).")
+                   "(medline, pubmed, jats, crossref, ris, scopus-csv, wos-tabdelim, "
+                   "openalex-json, csl-json, endnote-xml, …; the README lists them all).")
 @click.option("-f", "--force", is_flag=True, help="Replace an output file that exists.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Parse this many files at once, in separate processes.")
@@ -740,6 +741,7 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
       review parse exports/ -o records.csv --keep-going
       review parse pubmed.nbib scopus.ris -o refs.bib   BibTeX for Zotero, JabRef
       review parse scopus.ris savedrecs.txt embase.ris citation-export.txt -o all.csv
+      review parse scopus.csv savedrecs-tab.txt embase.csv works.json library.xml -o all.csv
       curl -s "$EFETCH_URL" | review parse - -o records.jsonl
     """
     from .articles import expand_paths, read_articles
