@@ -387,8 +387,8 @@ def test_wos_fields() -> None:
         "15", "1", "5", "21",
     )
     assert (article.authors[1].last, article.authors[1].initials) == ("Powell", "WW")
-    assert article.publisher_id is not None and article.publisher_id.startswith("WOS:")
-    assert article.pub_date.raw == "2004 JAN-FEB"  # PD "JAN-FEB" kept as printed
+    assert dict(article.extra)["UT"].startswith("WOS:")
+    assert article.pub_date.raw == "JAN-FEB"  # PD "JAN-FEB" kept as printed
     anonymous = read(FIXTURES / "wos_tabdelim/jpruiz84_ScientoPy_wos_3054.txt")[53]
     assert anonymous.authors == ()
     assert dict(anonymous.extra)["AU"] == "[Anonymous]"
@@ -503,7 +503,7 @@ def test_wos_2023_71_column_layout_with_ut_last() -> None:
     header = path.read_text(encoding="utf-8-sig").splitlines()[0].split("\t")
     assert len(header) == 71 and header[-1] == "UT"
     article = read(path)[0]
-    assert article.publisher_id is not None and article.publisher_id.startswith("WOS:")
+    assert dict(article.extra)["UT"].startswith("WOS:")
     assert article.first_page == "1356"
 
 
@@ -527,7 +527,7 @@ def test_wos_medline_48_column_layout() -> None:
     assert detected(data.encode()) == "wos-tabdelim"
     (article,) = records(data.encode())
     assert article.title == "Knowledge networks as channels"
-    assert article.publisher_id == "MEDLINE:12345678"
+    assert dict(article.extra)["UT"] == "MEDLINE:12345678"
     assert [a.last for a in article.authors] == ["Owen-Smith", "Powell"]
 
 
@@ -777,3 +777,24 @@ def test_parse_scopus_wos_embase_then_dedupe_finds_the_shared_records(tmp_path: 
     kept = pd.read_csv(unique, dtype=str)
     assert len(kept) == 6
     assert kept["doi"].str.lower().value_counts().max() == 1
+
+
+def test_wos_tab_row_reads_like_the_plain_text_record() -> None:
+    """A row's C1 addresses go to the authors in their brackets, OI ORCIDs to theirs."""
+    header = "PT\tAU\tAF\tTI\tC1\tOI\tPY\tPD\tUT\n"
+    row = (
+        "J\tLi, W; Dou, Z\tLi, Wei; Dou, Zhiguo\tSoil fauna\t"
+        "[Li, Wei; Dou, Zhiguo] Chinese Acad Forestry, Beijing, China; "
+        "[Li, Wei] Beijing Key Lab, Beijing, China\t"
+        "Dou, Zhiguo/0000-0001-8031-4330\t2020\tDEC 16\tWOS:1\t\n"
+    )
+    (article,) = records((header + row).encode())
+    li, dou = article.authors
+    assert (li.last, li.first, li.initials) == ("Li", "Wei", "W")
+    assert li.affiliations == (
+        "Chinese Acad Forestry, Beijing, China",
+        "Beijing Key Lab, Beijing, China",
+    )
+    assert dou.affiliations == ("Chinese Acad Forestry, Beijing, China",)
+    assert dou.orcid == "0000-0001-8031-4330"
+    assert (article.pub_date.month, article.pub_date.day) == (12, 16)

@@ -97,13 +97,14 @@ def header_of(head: bytes) -> tuple[list[str], str] | None:
     return None
 
 
-def detects(table: Table, head: bytes) -> bool:
-    """Whether ``head`` starts with this table's header row."""
+def has_header(head: bytes, signatures: Iterable[frozenset[str]], delimiter: str) -> bool:
+    """Whether ``head`` starts with a ``delimiter``-separated header row holding every
+    column (as :func:`column_key` gives it) of one of ``signatures``."""
     found = header_of(head)
-    if found is None or found[1] != table.delimiter:
+    if found is None or found[1] != delimiter:
         return False
     names = {column_key(n) for n in found[0]}
-    return any(signature <= names for signature in table.signatures)
+    return any(signature <= names for signature in signatures)
 
 
 # --------------------------------------------------------------------- reading
@@ -230,7 +231,7 @@ def table_format(table: Table) -> Format:
         name=table.name,
         description=table.description,
         xml=False,
-        detect=lambda head: detects(table, head),
+        detect=lambda head: has_header(head, table.signatures, table.delimiter),
         read=lambda stream, source: read_table(table, stream, source),
     )
 

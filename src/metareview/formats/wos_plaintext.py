@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from ..errors import ReviewWarning
@@ -34,6 +34,7 @@ from ._xmltext import clean, make_date, month, orcid_id
 
 _LINE = re.compile(r"^([A-Z][A-Z0-9])(?: (.*))?$")
 _DETECT = re.compile(rb"\A(?:FN |PT [A-Z]\r?\n)")
+_ANONYMOUS = "[Anonymous]"
 _BRACKETED = re.compile(r"^\[([^\]]*)\]\s*(.*)$")  # "[Li, Wei; Dou, Z] Univ X, China."
 
 #: Tag → Article field, for tags that hold one plain value.
@@ -53,7 +54,7 @@ _JOURNAL = {
     "PU": "publisher",
 }
 #: Tags whose continuation lines are further items, not more text.
-_LIST_TAGS = frozenset({"AU", "AF", "BA", "BF", "BE", "CA", "GP", "CR", "C1", "C3"})
+LIST_TAGS = frozenset({"AU", "AF", "BA", "BF", "BE", "CA", "GP", "CR", "C1", "C3"})
 #: Tags holding several items separated by semicolons → Article field.
 _SEMICOLONS = {"LA": "languages", "DT": "publication_types"}
 
@@ -105,7 +106,15 @@ def _warn(source: str, line: int, message: str) -> None:
 
 
 def _article(record: TaggedRecord, source: str, index: int) -> Article:
-    f = Fields(record.pairs(" ", items=_LIST_TAGS))
+    return tagged_article(record.pairs(" ", items=LIST_TAGS), FORMAT.name, source, index)
+
+
+def tagged_article(
+    pairs: Iterable[tuple[str, str]], format_name: str, source: str, index: int
+) -> Article:
+    """One record from its ``(tag, value)`` pairs, a pair for each item of a list tag (an
+    author, an address); shared with the tab-delimited export, whose columns are these tags."""
+    f = Fields(pairs)
     values: dict[str, object] = {
         field: clean(f.first(tag)) for tag, field in _SINGLE.items() if f.peek(tag)
     }
@@ -120,7 +129,7 @@ def _article(record: TaggedRecord, source: str, index: int) -> Article:
     first_page, last_page = clean(f.first("BP")), clean(f.first("EP"))
     authors, affiliations = place_affiliations(*_authors(f))
     return Article(
-        source_format=FORMAT.name,
+        source_format=format_name,
         source_database="Web of Science",
         source_file=source,
         record_index=index,
@@ -156,6 +165,10 @@ def _authors(f: Fields) -> tuple[tuple[Author, ...], list[str]]:
     """``AF`` full names paired with ``AU`` short ones, then group authors (``CA``/``GP``),
     with their ``C1`` addresses and ``OI`` ORCIDs; and the addresses that name no author."""
     short, full = f.take("AU"), f.take("AF")
+    if _ANONYMOUS in (*short, *full):  # WoS's placeholder is no author; kept in extra
+        f.give_back((tag, _ANONYMOUS) for tag, names in (("AU", short), ("AF", full)) if names)
+        short = [n for n in short if n != _ANONYMOUS]
+        full = [n for n in full if n != _ANONYMOUS]
     if full and len(full) != len(short):
         f.give_back(("AU", name) for name in short)
         short = []

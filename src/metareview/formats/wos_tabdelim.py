@@ -2,49 +2,57 @@
 UTF-8 or UTF-16LE with a BOM, CRLF, LF or lone-CR line ends, a trailing tab that
 makes each row one cell longer than the header, the 59-, 68- and 71-column Core
 Collection layouts and the WoS-MEDLINE layout. Cells are never quoted, so a ``"``
-in a title is text."""
+in a title is text.
+
+The columns are the tags of the plain-text export, so a row is read as that format's
+record (:func:`~metareview.formats.wos_plaintext.tagged_article`): the same field
+table, ``AF`` paired with ``AU``, ``C1`` addresses tied to the authors in their
+brackets, ``OI`` ORCIDs. A list tag's cell holds its items separated by semicolons.
+"""
 
 from __future__ import annotations
 
-from ._table import Column, Table, comma_person, digits, table_format
+import re
+from collections.abc import Iterator
+from typing import BinaryIO
 
-_SEMI = r"\s*;\s*"
+from ..records import Article
+from . import Format
+from ._table import has_header, read_rows
+from .wos_plaintext import LIST_TAGS, tagged_article
 
-TABLE = Table(
+#: What splits a list tag's cell into items: semicolons, except those inside the
+#: bracketed author names that start a ``C1`` address.
+_ITEMS = re.compile(r"\s*;\s*(?![^\[]*\])")
+#: The header holds all of one of these tag sets.
+SIGNATURES = (frozenset({"pt", "ti", "ut"}), frozenset({"pt", "au", "ti", "so"}))
+
+
+def detect(head: bytes) -> bool:
+    """A tab-separated header row of WoS field tags."""
+    return has_header(head, SIGNATURES, "\t")
+
+
+def read(stream: BinaryIO, source: str) -> Iterator[Article]:
+    for index, (_, cells) in enumerate(read_rows(stream, source, "\t")):
+        yield tagged_article(_pairs(cells), FORMAT.name, source, index)
+
+
+def _pairs(cells: list[tuple[str, str]]) -> Iterator[tuple[str, str]]:
+    for name, cell in cells:
+        tag = name.strip().lstrip("\ufeff").upper()
+        if not cell.strip():
+            continue
+        if tag in LIST_TAGS:
+            yield from ((tag, item) for item in _ITEMS.split(cell.strip()) if item)
+        else:
+            yield tag, cell
+
+
+FORMAT = Format(
     name="wos-tabdelim",
     description="Web of Science tab-delimited export",
-    database="Web of Science",
-    delimiter="\t",
-    signatures=(frozenset({"pt", "ti", "ut"}), frozenset({"pt", "au", "ti", "so"})),
-    placeholders=frozenset({"[Anonymous]"}),
-    columns={
-        "TI": Column("title"),
-        "AF": Column("authors", _SEMI, comma_person),
-        "AU": Column("authors", _SEMI, comma_person),
-        "C1": Column("affiliations", r";\s*(?![^\[]*\])"),  # not inside "[Doe, J; Roe, R]"
-        "SO": Column("journal"),
-        "JI": Column("journal_abbrev"),
-        "J9": Column("journal_abbrev"),
-        "LA": Column("languages", _SEMI),
-        "DT": Column("publication_types", _SEMI),
-        "DE": Column("keywords", _SEMI),
-        "ID": Column("keywords", _SEMI),
-        "MH": Column("keywords", _SEMI),
-        "AB": Column("abstract"),
-        "SN": Column("issn_print"),
-        "EI": Column("issn_electronic"),
-        "PU": Column("publisher"),
-        "PY": Column("year"),
-        "PD": Column("month_day"),
-        "VL": Column("volume"),
-        "IS": Column("issue"),
-        "BP": Column("first_page"),
-        "EP": Column("last_page"),
-        "AR": Column("elocation"),
-        "DI": Column("doi"),
-        "PM": Column("pmid", read=digits),
-        "UT": Column("publisher_id"),
-    },
+    xml=False,
+    detect=detect,
+    read=read,
 )
-
-FORMAT = table_format(TABLE)
