@@ -279,3 +279,42 @@ def test_cli_parse_names_each_database(tmp_path: Path) -> None:
         frame["source_database"].tolist()
         == ["Scopus"] * 3 + ["Cochrane CENTRAL"] * 3 + ["Academic Search Premier"] * 4
     )
+
+
+def test_database_from_db_line_variants_and_scopus_links() -> None:
+    text = (
+        "TY  - JOUR\nTI  - A\nDB  - Ovid MEDLINE(R) <1946 to Present>\nER  - \n"
+        "TY  - JOUR\nTI  - B\nUR  - https://www.scopus.com/inward/record.uri?eid=2-s2.0-1\n"
+        "ER  - \n"
+        "TY  - JOUR\nTI  - C\nDB  - PubMed\nAN  - 123\nER  - \n"
+        "TY  - JOUR\nTI  - D\nER  - \n"
+    )
+    assert [a.source_database for a in from_text(text)] == [
+        "Ovid MEDLINE",
+        "Scopus",
+        "PubMed",
+        None,
+    ]
+
+
+@pytest.mark.parametrize(
+    "printed",
+    [
+        "10.1002/CPP.2398",
+        "http://dx.doi.org/10.1002/cpp.2398",
+        "https://doi.org/10.1002/CPP.2398",
+        "doi:10.1002/cpp.2398",
+        "DOI 10.1002/cpp.2398",
+    ],
+)
+def test_one_doi_cleaner_for_reading_and_matching(printed: str) -> None:
+    """Readers drop resolver prefixes (case kept); dedupe matches in lower case, on the
+    same cleaner."""
+    from metareview.dedupe import normalise_doi
+    from metareview.formats._plaintext import strip_doi
+
+    cleaned = strip_doi(printed)
+    assert cleaned is not None and cleaned.lower() == "10.1002/cpp.2398"
+    assert normalise_doi(printed) == "10.1002/cpp.2398"
+    (a,) = from_text(f"TY  - JOUR\nDO  - {printed}\nER  - \n")
+    assert a.doi == cleaned

@@ -55,6 +55,7 @@ def database_name(value: str | None, *, ovid: bool = False, ebsco: bool = False)
     if not text:
         return None
     lower = text.lower()
+    ovid = ovid or lower.startswith("ovid")  # "Ovid MEDLINE(R) <1946 to Present>"
     if ebsco and lower in EBSCO_CODES:
         return EBSCO_CODES[lower]
     for word, name, ovid_name in (

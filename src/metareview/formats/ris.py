@@ -202,6 +202,8 @@ def _database(f: Fields, ovid: bool) -> str | None:
     links = " ".join(v for tag in ("L2", "UR") for v in [f.peek(tag) or ""])
     if "www.embase.com/" in links:
         return "Embase"
+    if "www.scopus.com/" in links and not f.peek("DB"):  # older Scopus files have no DB
+        return "Scopus"
     ovid = ovid or "ovid.com/" in links
     ebsco = "ebsco" in (f.peek("DP") or "").lower()
     named = database_name(f.peek("DB"), ovid=ovid, ebsco=ebsco)
