@@ -318,3 +318,32 @@ def test_one_doi_cleaner_for_reading_and_matching(printed: str) -> None:
     assert normalise_doi(printed) == "10.1002/cpp.2398"
     (a,) = from_text(f"TY  - JOUR\nDO  - {printed}\nER  - \n")
     assert a.doi == cleaned
+
+
+def test_the_same_search_in_six_databases_then_dedupe(tmp_path: Path) -> None:
+    """One search run in Scopus (CSV and RIS), Embase, EBSCOhost, Ovid PsycInfo and Cochrane
+    CENTRAL (the citation-file-formatting datasets): `review parse` reads all six and
+    `review dedupe` finds the records they share, across databases too."""
+    files = [
+        FIXTURES / f"scopus_csv/{CFF}_scopus.csv",
+        FIXTURES / f"scopus_ris/{CFF}_scopus.ris",
+        FIXTURES / f"embase_ris/{CFF}_embase.ris",
+        FIXTURES / f"ebsco_ris/{CFF}_cinahl.ris",
+        FIXTURES / f"psycinfo/{CFF}_psychInfo_ovid.ris",
+        FIXTURES / f"cochrane_ris/{CFF}_cochrane_endnote.ris",
+    ]
+    records, unique, log = (tmp_path / n for n in ("records.csv", "unique.csv", "log.csv"))
+    runner = CliRunner()
+    result = runner.invoke(cli, ["parse", *map(str, files), "-o", str(records)])
+    assert result.exit_code == 0, result.output
+    assert "52 records from 6 of 6 files" in result.output
+    result = runner.invoke(cli, ["dedupe", str(records), "-o", str(unique), "--log", str(log)])
+    assert result.exit_code == 0, result.output
+    import pandas
+
+    kept = pandas.read_csv(unique)
+    assert len(kept) == 40
+    by_doi = dict(zip(kept["doi"].str.lower(), kept["found_in"], strict=True))
+    assert "cinahl" in by_doi["10.1371/journal.pone.0298957"]  # Scopus and EBSCOhost
+    assert "cochrane" in by_doi["10.5093/pi2022a2"]  # PsycInfo and CENTRAL
+    assert "psychInfo" in by_doi["10.5093/pi2022a2"]
