@@ -214,6 +214,17 @@ def test_missing_values_are_left_out_with_a_warning() -> None:
     assert fit.k == 5 and fit.omitted == (2,)
 
 
+def test_a_single_cluster_fixes_its_variance_at_zero_as_metafor() -> None:
+    y, v = [0.1, 0.3, 0.2, 0.5], [0.01, 0.02, 0.01, 0.02]
+    with pytest.warns(UserWarning, match="one cluster: its variance is fixed at 0"):
+        fit = threelevel(y, v, ["a"] * 4)
+    two = pool(y, v, method="REML", control={"threshold": 1e-12, "maxiter": 10000})
+    assert fit.sigma2[0] == 0.0
+    assert fit.sigma2[1] == pytest.approx(two.tau2, rel=1e-6, abs=1e-10)
+    assert fit.sigma2_ci is not None and fit.sigma2_ci[0].ci_lb is None
+    assert fit.lrt_cluster.lrt == 0.0
+
+
 # --- review pool --cluster ---------------------------------------------------------------
 
 
@@ -279,6 +290,22 @@ def test_review_pool_cluster_bad_input(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["pool", str(table), "--cluster", "district",
                                       "--test", "knha"])
     assert result.exit_code != 0 and "--test z only" in result.output
+
+
+def test_review_toml_analysis_cluster(tmp_path: Path) -> None:
+    from metareview.config import load_config
+
+    folder = tmp_path / "review"
+    assert CliRunner().invoke(cli, ["init", str(folder)]).exit_code == 0
+    toml = folder / "review.toml"
+    text = toml.read_text(encoding="utf-8")
+    toml.write_text(text.replace('# cluster = "study_id"', 'cluster = "study_id"'),
+                    encoding="utf-8")
+    assert load_config(toml).analysis.cluster == "study_id"
+    toml.write_text(text.replace('# cluster = "study_id"', 'cluster = "study_id"')
+                    .replace('method = "REML"', 'method = "DL"'), encoding="utf-8")
+    with pytest.raises(Exception, match="REML or ML"):
+        load_config(toml)
 
 
 def test_run_pool_back_transforms_the_three_level_estimate(tmp_path: Path) -> None:

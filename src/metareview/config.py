@@ -88,6 +88,7 @@ test = "z"             # z | knha | adhoc
 level = 95
 # by = "subgroup"      # a column of the extraction sheet for subgroup analysis
 # mods = "year + region"  # meta-regression on extraction columns (text columns are factors)
+# cluster = "study_id"  # several estimates per study: add a three-level model (REML or ML)
 # small-study tests (run with at least bias_min_k studies, default 10 as R meta's k.min):
 # bias_model = "rma"     # Egger's test: rma (metafor) | lm (classic Egger, as R meta)
 # bias_predictor = "sei" # sei | vi | ninv | sqrtninv (1/sqrt(n), Peters-type)
@@ -174,6 +175,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "level": (int, float),
         "by": str,
         "mods": str,
+        "cluster": str,
         "bias_model": str,
         "bias_predictor": str,
         "bias_min_k": int,
@@ -460,7 +462,8 @@ def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,
             if isinstance(analysis.get(key), kind)}
     found: list[tuple[str, OptionError]] = []
     checked = check_options(design, PoolOptions(**given, **bias, by=analysis.get("by"),
-                                                mods=analysis.get("mods")), found)
+                                                mods=analysis.get("mods"),
+                                                cluster=analysis.get("cluster")), found)
     for key, exc in found:
         if key != "design":  # reported already
             # pool's words name options (--level); here they are keys
@@ -470,7 +473,8 @@ def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,
     return PoolOptions(measure=checked.measure if "measure" in given else None,
                        method=checked.method, test=checked.test,
                        level=float(analysis.get("level", 95)), by=analysis.get("by"),
-                       mods=analysis.get("mods"), leave_one_out=extras, bias=extras,
+                       mods=analysis.get("mods"), cluster=analysis.get("cluster"),
+                       leave_one_out=extras, bias=extras,
                        bias_model=checked.bias_model, bias_predictor=checked.bias_predictor,
                        bias_min_k=checked.bias_min_k)
 

@@ -54,7 +54,7 @@ class ProfileCI:
     """Profile-likelihood CI of one variance component: the values of σ² whose likelihood-
     ratio statistic against the fit stays below the χ²(1) quantile. ``ci_lb`` is 0 when the
     statistic at σ² = 0 is already below it; ``ci_ub`` is None when no bound was found
-    below ``search_max``."""
+    below ``search_max``; both are None for a variance fixed at 0 (a single cluster)."""
 
     name: str
     estimate: float
@@ -263,7 +263,11 @@ class _Model:
         Vi, logdet_v = self.inverse(s)
         X, y = self.X, self.y
         vx = Vi @ X
-        xvx_inv = np.linalg.inv(X.T @ vx)
+        try:
+            xvx_inv = np.linalg.inv(X.T @ vx)
+        except np.linalg.LinAlgError:
+            raise EstimationError("X'V⁻¹X is singular at these variance components",
+                                  hint="the data cannot separate the two levels") from None
         beta = xvx_inv @ (vx.T @ y)
         r = y - X @ beta
         vr = Vi @ r  # = P y for REML too
@@ -445,9 +449,14 @@ def threelevel(
                               hint="drop moderators that are redundant")
     model = _Model(y, v, X, _indicator(cl), _indicator(inn), method == "REML")
     start = _start(y, v, X)
-    sigma2, best = _maximise(model, (start / 2, start / 2))
+    single = len(set(cl)) == 1
+    if single:  # as metafor: a one-level factor's variance is fixed at 0
+        warnings.warn(f"all estimates are in one {cluster_name}: its variance is fixed at 0 "
+                      "(the model is the two-level one)", ReviewWarning, stacklevel=2)
+    held = {0: 0.0} if single else {}
+    sigma2, best = _maximise(model, (start / 2, start / 2), fixed=held)
     two_level, reduced = _maximise(model, (0.0, start), fixed={0: 0.0})
-    _, no_within = _maximise(model, (start, 0.0), fixed={1: 0.0})
+    _, no_within = _maximise(model, (start, 0.0), fixed={**held, 1: 0.0})
     ll = float(best["ll"])
     if reduced["ll"] > ll:  # the boundary fit is better: take it (both are maxima of ll)
         sigma2, best, ll = two_level, reduced, float(reduced["ll"])
@@ -476,7 +485,9 @@ def threelevel(
     s_names = (cluster_name, f"{cluster_name}/{inner_name}")
     cis = None
     if profile:
-        cis = tuple(_profile(model, sigma2, ll, j, level, s_names[j]) for j in range(2))
+        cis = tuple(ProfileCI(s_names[j], 0.0, None, None, 0.0) if single and j == 0
+                    else _profile(model, sigma2, ll, j, level, s_names[j], held)
+                    for j in range(2))
     return ThreeLevelResult(
         method=method, level=level, coef_names=coef_names, beta=beta, se=se, zval=zval,
         pval=pval, ci_lb=beta - crit * se, ci_ub=beta + crit * se, vb=vb,
@@ -550,7 +561,7 @@ def _lrt(name: str, ll: float, ll_reduced: float) -> LikelihoodRatioTest:
 
 
 def _profile(model: _Model, sigma2: Float, ll: float, j: int, level: float,
-             name: str) -> ProfileCI:
+             name: str, held: Mapping[int, float]) -> ProfileCI:
     """Profile-likelihood CI of component ``j``: roots of LR(s) = χ²₁ quantile, where the
     other component is re-estimated at each fixed s (metafor's ``confint.rma.mv``)."""
     from scipy import optimize, stats
@@ -562,7 +573,7 @@ def _profile(model: _Model, sigma2: Float, ll: float, j: int, level: float,
     def excess(s: float) -> float:
         start = [0.0, 0.0]
         start[other] = max(float(sigma2[other]), 1e-8)
-        _, fit = _maximise(model, start, fixed={j: s})
+        _, fit = _maximise(model, start, fixed={**held, j: s})
         return 2 * (ll - float(fit["ll"])) - target
 
     lower: float | None = 0.0
@@ -593,7 +604,9 @@ def text_lines(fit: ThreeLevelResult, natural: str, digits: int = 3) -> list[str
              f"{fit.s_nlevels[0]} clusters ({cluster})"]
     for j, name in enumerate((f"between {cluster}", f"within {cluster}")):
         text = f"  sigma² {name} = {num(fit.sigma2[j], 4)}"
-        if fit.sigma2_ci is not None:
+        if fit.sigma2_ci is not None and fit.sigma2_ci[j].ci_lb is None:
+            text += " (fixed: a single cluster)"
+        elif fit.sigma2_ci is not None:
             ci = fit.sigma2_ci[j]
             upper = num(ci.ci_ub, 4) if ci.ci_ub is not None else f">{num(ci.search_max, 4)}"
             text += f" ({lv} profile CI {num(ci.ci_lb, 4)} to {upper})"

@@ -617,8 +617,8 @@ def _read_studies(r: _Run, wanted: set[str],
                     "for a study without usable data")
     if stop:
         return stop
-    by = config.analysis.by
-    return validate(table, design=config.design, required=[by] if by else [])
+    needed = [c for c in (config.analysis.by, config.analysis.cluster) if c]
+    return validate(table, design=config.design, required=needed)
 
 
 def _pool_step(r: _Run, studies: StudyTable) -> PoolReport:
