@@ -651,8 +651,10 @@ def build(content: ReportContent) -> Document:
         if pool.subgroup_test is not None:
             results.append(Paragraph(_subgroup_test_sentence(pool), "subgroup-test"))
     sections.append(Section("results", "Pooled results", tuple(results)))
-    sections.append(Section("forest-plot", "Forest plot", tuple(figure("forest"))))
-    sections.append(Section("funnel-plot", "Funnel plot", tuple(figure("funnel"))))
+    for name, ident, title in (("forest", "forest-plot", "Forest plot"),
+                               ("funnel", "funnel-plot", "Funnel plot")):
+        if shown := figure(name):
+            sections.append(Section(ident, title, tuple(shown)))
     if pool.leave_one_out is not None:
         sections.append(Section("leave-one-out", "Leave-one-out",
                                 (_leave_one_out_table(pool, numbers.table()),)))
@@ -673,8 +675,8 @@ h1{font-size:1.6rem;margin-bottom:.3rem}.authors{margin-top:0;color:#444}
 h2{font-size:1.25rem;border-bottom:1px solid #ccc;margin-top:2rem}h3{font-size:1.05rem}
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1rem;max-width:100%}
 caption{caption-side:top;text-align:left;font-size:.85rem;padding:.2rem 0;color:#333}
-th,td{border:1px solid #ccc;padding:.2rem .45rem;text-align:left;vertical-align:top;
-overflow-wrap:anywhere}
+th,td{border:1px solid #ccc;padding:.2rem .45rem;text-align:left;vertical-align:top}
+td{overflow-wrap:anywhere}th{overflow-wrap:break-word}
 td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 th{background:#eef3fa}tr.strong td{font-weight:600;background:#f7f7f7}
 figure{margin:1rem 0}figcaption{font-size:.85rem;color:#333;margin-top:.3rem}
