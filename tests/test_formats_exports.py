@@ -798,3 +798,60 @@ def test_wos_tab_row_reads_like_the_plain_text_record() -> None:
     assert dou.affiliations == ("Chinese Acad Forestry, Beijing, China",)
     assert dou.orcid == "0000-0001-8031-4330"
     assert (article.pub_date.month, article.pub_date.day) == (12, 16)
+
+
+def test_scopus_affiliations_go_to_the_authors_named_with_them() -> None:
+    path = FIXTURES / "scopus_csv/asreview_citation-file-formatting__baseline_scopus.csv"
+    article = read(path)[0]
+    wilson, gardner = article.authors[:2]
+    # "Wilson L.N., University of Alaska Museum, …, United States, Department of
+    # Geosciences, …" holds two entries of the record's "Affiliations".
+    assert wilson.affiliations == (
+        "University of Alaska Museum, 1962 Yukon Drive, Fairbanks, 99775, AK, United States",
+        "Department of Geosciences, University of Alaska, Fairbanks, 99775, AK, United States",
+    )
+    assert gardner.affiliations == (
+        "School of Biological Sciences, University of Reading, Reading, RG6 6EX, United Kingdom",
+    )
+    assert article.affiliations == ()  # every one went to an author
+    assert dict(article.extra)["Authors with affiliations"].startswith("Wilson L.N., ")
+
+
+def test_embase_addresses_go_to_the_authors_in_their_parentheses() -> None:
+    data = (
+        b'"SEARCH QUERY","dinosaur:ti"\n----------\n\n"Title","Author Names","Author Addresses"\n'
+        b'"T","Yang Z., Jiang B., Xu J., McNamara M.E.","(Yang Z., zyang@ucc.ie; McNamara M.E.) '
+        b"School of Biological, Earth and Environmental Sciences, University College Cork, Cork, "
+        b'Ireland. , (Jiang B.; Xu J.) Nanjing University, Nanjing, China. , (Roe Q.) Elsewhere."\n'
+    )
+    (article,) = records(data)
+    cork = "School of Biological, Earth and Environmental Sciences, University College Cork, "
+    assert [a.affiliations for a in article.authors] == [
+        (cork + "Cork, Ireland.",),
+        ("Nanjing University, Nanjing, China.",),
+        ("Nanjing University, Nanjing, China.",),
+        (cork + "Cork, Ireland.",),
+    ]
+    assert article.affiliations == ("Elsewhere.",)  # names no author of the record
+    assert "(Yang Z., zyang@ucc.ie" in dict(article.extra)["Author Addresses"]
+
+
+def test_openalex_csv_full_column_layout() -> None:
+    header = (
+        "id,doi,title,display_name,publication_year,publication_date,type,"
+        "primary_location.source.display_name,primary_location.source.host_organization_name,"
+        "biblio.volume,biblio.first_page,biblio.last_page,abstract,"
+        "authorships.raw_affiliation_strings,authorships.author.display_name\n"
+    )
+    row = (
+        "https://openalex.org/W4387881419,https://doi.org/10.1016/j.cretres.2023.105752,"
+        "A bioprovince,A bioprovince,2024,2024-02-01,article,Cretaceous Research,Elsevier BV,"
+        "154,105752,105752,Text.,Univ A|Univ B,Alba Vicente|Josep Sanjuan\n"
+    )
+    (article,) = records((header + row).encode())
+    assert article.source_format == "openalex-csv"
+    assert article.doi == "10.1016/j.cretres.2023.105752"
+    assert article.journal.publisher == "Elsevier BV"
+    assert (article.volume, article.first_page) == ("154", "105752")
+    assert article.affiliations == ("Univ A", "Univ B")
+    assert dict(article.extra)["title"] == "A bioprovince"  # the second copy is kept

@@ -12,6 +12,7 @@ does not know stay in ``extra``, so no text is dropped.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 import unicodedata
@@ -61,7 +62,9 @@ class Table:
 
     ``signatures``: the header holds every column of at least one of these sets.
     ``database`` names the database for ``source_database`` (``None`` if unknown);
-    ``database_of`` may tell it from the row instead (e.g. EBSCO's link says which).
+    ``database_of`` may tell it from the row instead (e.g. EBSCO's link says which);
+    ``finish`` may refine the gathered values (e.g. tie addresses to the authors a
+    column names). Both get the row's cells keyed by :func:`column_key`.
     ``placeholders``: cell texts that stand for a missing value (kept in ``extra``).
     """
 
@@ -73,6 +76,7 @@ class Table:
     delimiter: str = ","
     placeholders: frozenset[str] = frozenset()
     database_of: Callable[[Mapping[str, str]], str | None] | None = None
+    finish: Callable[[dict[str, list[Any]], Mapping[str, str]], None] | None = None
 
 
 def column_key(name: str) -> str:
@@ -180,7 +184,10 @@ def read_table(table: Table, stream: BinaryIO, source: str) -> Iterator[Article]
     """Stream the records of a table export."""
     for index, (_, cells) in enumerate(read_rows(stream, source, table.delimiter)):
         values, extra = gather(table.columns, cells, table.placeholders)
-        database = table.database_of(dict(cells)) if table.database_of else None
+        row = {column_key(name): value for name, value in cells}
+        if table.finish:
+            table.finish(values, row)
+        database = table.database_of(row) if table.database_of else None
         yield build(table.name, database or table.database, values, extra, source, index)
 
 
@@ -300,3 +307,34 @@ def us_date(value: str) -> PubDate | None:
         month_, day, year = found.groups()
         return make_date(year, month_, day)
     return iso_or_year(value)
+
+
+def tie_addresses(
+    values: dict[str, list[Any]], addresses: Iterable[tuple[list[str], str]]
+) -> None:
+    """Give each ``(names, address)`` to the authors it names (``Wilson L.N.`` matches
+    the author ``Wilson, Lauren N.``); an address naming someone not in the byline, and
+    the record's own addresses no author was given, stay the record's."""
+    authors: list[Author] = values.get("authors") or []
+    keys = [_name_key(a.display) for a in authors]
+    own: list[list[str]] = [[] for _ in authors]
+    record: list[str] = []
+    for names, address in addresses:
+        wanted = {_name_key(initials_name(n).display) for n in names}
+        spots = [i for i, key in enumerate(keys) if key in wanted]
+        if names and len({keys[i] for i in spots}) == len(wanted):
+            for i in spots:
+                own[i].append(address)
+        else:
+            record.append(address)
+    given = {a for found in own for a in found}
+    values["authors"] = [
+        dataclasses.replace(a, affiliations=(*a.affiliations, *dict.fromkeys(found)))
+        for a, found in zip(authors, own, strict=True)
+    ]
+    rest = [a for a in values.get("affiliations", []) if a not in given]
+    values["affiliations"] = list(dict.fromkeys([*record, *rest]))
+
+
+def _name_key(name: str) -> str:
+    return " ".join(re.sub(r"[\W_]+", " ", name).casefold().split())

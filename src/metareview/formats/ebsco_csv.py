@@ -24,8 +24,8 @@ DATABASES = {
 
 
 def database(row: Mapping[str, str]) -> str | None:
-    link = next((v for k, v in row.items() if k.strip().casefold() == "plink"), "")
-    found = re.search(r"[?&]db=([A-Za-z0-9]+)", link)
+    """The database a record's link names (``row`` is keyed by :func:`column_key`)."""
+    found = re.search(r"[?&]db=([A-Za-z0-9]+)", row.get("plink", ""))
     return DATABASES.get(found.group(1).lower()) if found else None
 
 

@@ -7,10 +7,20 @@ Date of Publication: 2014``) and the OpenURL link still give them."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
-from ._table import Column, Table, day_month_year, digits, initials_name, pages_of, table_format
+from ._table import (
+    Column,
+    Table,
+    day_month_year,
+    digits,
+    initials_name,
+    pages_of,
+    table_format,
+    tie_addresses,
+)
 
 _COMMA = r",\s*(?![^()]*\))"  # not inside "(diagnosis, surgery)"
 _SOURCE = re.compile(
@@ -45,16 +55,33 @@ def first_issn(value: str) -> str | None:
     return found.group(0) if found else None
 
 
+def _affiliations(values: dict[str, list[Any]], row: Mapping[str, str]) -> None:
+    """``(Yang Z., zyang@ucc.ie; McNamara M.E.) School of …`` names whose address it is."""
+    addresses = []
+    for text in values.get("affiliations", []):
+        found = re.fullmatch(r"\(([^()]*)\)\s*(.+)", text)
+        names = [n.partition(",")[0] for n in found.group(1).split(";")] if found else []
+        addresses.append((names, found.group(2) if found else text))
+    values["affiliations"] = []
+    tie_addresses(values, addresses)
+
+
 TABLE = Table(
     name="embase-csv",
     description="Embase CSV export",
     database="Embase",
-    signatures=(frozenset({"author names", "embase accession id"}),
-                frozenset({"author names", "emtree medical index terms"})),
+    finish=_affiliations,
+    signatures=(
+        frozenset({"author names", "embase accession id"}),
+        frozenset({"author names", "emtree medical index terms"}),
+        frozenset({"author names", "emtree drug index terms"}),
+        frozenset({"author names", "author addresses"}),
+        frozenset({"author names", "embase link"}),
+    ),
     columns={
         "Title": Column("title"),
         "Author Names": Column("authors", r",\s+", initials_name),
-        "Author Addresses": Column("affiliations", r"\s+,\s+(?=\()"),
+        "Author Addresses": Column("affiliations", r"\s+,\s+(?=\()", keep=True),
         "Source title": Column("journal"),
         "Publication Year": Column("year"),
         "Volume": Column("volume"),

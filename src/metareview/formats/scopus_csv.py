@@ -8,12 +8,38 @@ read in preference. Header names are matched ignoring case and no-break spaces.
 
 from __future__ import annotations
 
-from ._table import Column, Table, comma_person, digits, initials_name, table_format
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ._table import (
+    Column,
+    Table,
+    comma_person,
+    digits,
+    initials_name,
+    table_format,
+    tie_addresses,
+)
 
 _SEMI = r"\s*;\s*"
 #: ``Authors`` cells: ``;``-separated today, ``,``-separated in the 2019 layout
 #: (names are ``Last I.``, which hold no comma).
 _AUTHORS = r"\s*;\s*|,\s+"
+
+def _affiliations(values: dict[str, list[Any]], row: Mapping[str, str]) -> None:
+    """``Authors with affiliations`` (``Wilson L.N., Univ A, City, Country, Dept B, …;
+    Gardner J.D., …``) says whose each of the ``Affiliations`` is; an author whose
+    text holds none of them gets the text itself."""
+    record = values.get("affiliations", [])
+    addresses = []
+    for part in re.split(r"\s*;\s*", row.get("authors with affiliations", "")):
+        name, _, text = part.partition(", ")
+        if name and text.strip():
+            found = [a for a in record if a in text] or [text.strip()]
+            addresses += [([name], a) for a in found]
+    tie_addresses(values, addresses)
+
 
 TABLE = Table(
     name="scopus-csv",
@@ -21,6 +47,7 @@ TABLE = Table(
     database="Scopus",
     signatures=(frozenset({"eid"}), frozenset({"authors", "source title", "art. no."})),
     placeholders=frozenset({"[No abstract available]", "[No author name available]"}),
+    finish=_affiliations,
     columns={
         "Title": Column("title"),
         "Author full names": Column("authors", _SEMI, comma_person),
