@@ -855,3 +855,14 @@ def test_openalex_csv_full_column_layout() -> None:
     assert (article.volume, article.first_page) == ("154", "105752")
     assert article.affiliations == ("Univ A", "Univ B")
     assert dict(article.extra)["title"] == "A bioprovince"  # the second copy is kept
+
+
+def test_scopus_title_in_two_languages_is_two_titles() -> None:
+    path = FIXTURES / "scopus_csv/massimoaria_bibliometrix_scopus_sample.csv"
+    article = next(a for a in read(path) if len(a.titles) > 1)
+    assert article.title == (
+        "FROM ALGORITHMS TO ACOUSTICS: A SCIENTIFIC MAPPING OF AI-BASED APPROACHES IN MUSIC "
+        "AND ARCHITECTURAL DESIGN INTERSECTION"
+    )
+    assert article.titles[1].text.startswith("ALGORİTMALARDAN AKUSTİĞE: MÜZİK VE MİMARİ")
+    assert article.to_row()["title_other"] == article.titles[1].text

@@ -15,14 +15,16 @@ from ._xmltext import make_date
 #: add up over sources; any other field takes its first value.
 FIELDS = frozenset(
     {
-        "title", "abstract", "doi", "pmid", "pmcid", "publisher_id", "url",
+        "title", "other_titles", "abstract", "doi", "pmid", "pmcid", "publisher_id", "url",
         "journal", "journal_abbrev", "issn", "issn_print", "issn_electronic", "publisher",
         "volume", "issue", "first_page", "last_page", "pages", "elocation",
         "year", "date", "month_day", "publication_status", "citation",
         "authors", "affiliations", "languages", "keywords", "mesh_terms", "publication_types",
     }
 )  # fmt: skip
-ADDITIVE = frozenset({"keywords", "mesh_terms", "affiliations", "publication_types"})
+ADDITIVE = frozenset(
+    {"other_titles", "keywords", "mesh_terms", "affiliations", "publication_types"}
+)
 
 
 def build(
@@ -64,7 +66,7 @@ def build(
         pmcid=one("pmcid"),
         publisher_id=one("publisher_id"),
         url=one("url"),
-        titles=(Text(title),) if title else (),
+        titles=tuple(Text(t) for t in (title, *values.get("other_titles", ())) if t),
         abstracts=(Abstract((Section(abstract),)),) if abstract else (),
         journal=Journal(
             title=one("journal"),

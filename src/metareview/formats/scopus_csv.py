@@ -27,6 +27,15 @@ _SEMI = r"\s*;\s*"
 #: (names are ``Last I.``, which hold no comma).
 _AUTHORS = r"\s*;\s*|,\s+"
 
+def _finish(values: dict[str, list[Any]], row: Mapping[str, str]) -> None:
+    """A title in two languages, ``English; [Original]``, is two titles; addresses go
+    to their authors."""
+    both = re.fullmatch(r"(.+?);\s*\[(.+)\]", values.get("title", [""])[0])
+    if both:
+        values["title"], values["other_titles"] = [both.group(1)], [both.group(2)]
+    _affiliations(values, row)
+
+
 def _affiliations(values: dict[str, list[Any]], row: Mapping[str, str]) -> None:
     """``Authors with affiliations`` (``Wilson L.N., Univ A, City, Country, Dept B, …;
     Gardner J.D., …``) says whose each of the ``Affiliations`` is; an author whose
@@ -47,7 +56,7 @@ TABLE = Table(
     database="Scopus",
     signatures=(frozenset({"eid"}), frozenset({"authors", "source title", "art. no."})),
     placeholders=frozenset({"[No abstract available]", "[No author name available]"}),
-    finish=_affiliations,
+    finish=_finish,
     columns={
         "Title": Column("title"),
         "Author full names": Column("authors", _SEMI, comma_person),
