@@ -866,3 +866,12 @@ def test_scopus_title_in_two_languages_is_two_titles() -> None:
     )
     assert article.titles[1].text.startswith("ALGORİTMALARDAN AKUSTİĞE: MÜZİK VE MİMARİ")
     assert article.to_row()["title_other"] == article.titles[1].text
+
+
+def test_cochrane_csv_database_from_its_database_name_column() -> None:
+    header = "CENTRAL ID,Author(s),Title,Year,Database Name\n"
+    reviews = 'CD1,"Doe, J",T,2020,Cochrane Database of Systematic Reviews\n'
+    (review,) = records((header + reviews).encode())
+    assert review.source_database == "Cochrane Database of Systematic Reviews"
+    (trial,) = records((header + "CN-1,,T,2020,\n").encode())
+    assert trial.source_database == "Cochrane CENTRAL"  # no name given: a CENTRAL export
