@@ -4,6 +4,7 @@ LinAlgError."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -161,3 +162,17 @@ def test_subgroups_and_metareg_are_order_invariant(data: tuple[list[float], list
         assume(False)
     assert rb.beta == pytest.approx(ra.beta, rel=1e-6, abs=1e-9)
     assert rb.tau2 == pytest.approx(ra.tau2, rel=1e-5, abs=1e-8)
+
+
+def test_cli_subgroups_with_an_identical_subgroup_under_knha(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    sheet = tmp_path / "pas.csv"
+    sheet.write_text("study,events,total,grp\nA,3,20,xxx\nB,7,25,xxx\nC,12,30,xxx\n"
+                     "D,0,15,yyy\nE,0,22,yyy\nF,0,9,yyy\n", encoding="utf-8")
+    args = ["pool", str(sheet), "--measure", "PAS", "--by", "grp", "--test", "knha"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert ("Test for subgroup differences (common tau²): F(1, 4) = 37.46, p = 0.0036; "
+            "separate tau²: not computable (a subgroup has SE 0)") in result.stdout
+    test = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).stdout)
+    assert test["subgroups"]["test"]["q_separate"] is None
+    assert round(test["subgroups"]["test"]["q"], 2) == 37.46

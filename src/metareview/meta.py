@@ -731,7 +731,12 @@ def pool(
     * SJ (Sidik & Jonkman 2005): :math:`t_0 Q(t_0)/(k-1)`, :math:`t_0=\sum(y_i-\bar y)^2/k`
     * PM (Paule & Mandel 1982): root of :math:`Q(t)=k-1` (Brent's method)
     * REML, ML, EB (Viechtbauer 2005; Morris 1983): Fisher scoring from the HE value,
-      stopping when :math:`|\Delta\tau^2|<10^{-5}` as metafor does.
+      stopping when :math:`|\Delta\tau^2|<10^{-5}` as metafor does (or when the step is
+      within rounding of :math:`\tau^2`). A boundary maximum (score :math:`\le 0` at 0) whose
+      leftover :math:`\tau^2` exceeds the smallest :math:`v_i` is reported as 0.
+
+    Sums such as :math:`\sum w-\sum w^2/\sum w` are computed as sums over pairs
+    :math:`j \ne i` (:class:`_Sums`), so variances that differ by 1e12 lose no digits.
 
     I2 and H2 follow metafor: :math:`I^2=100\,\hat\tau^2/(\hat\tau^2+v_t)`,
     :math:`H^2=1+\hat\tau^2/v_t` with :math:`v_t=(k-1)\sum w/((\sum w)^2-\sum w^2)`

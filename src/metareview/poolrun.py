@@ -334,9 +334,10 @@ def format_report(report: PoolReport, digits: int = 3, percent: bool = False) ->
     lines += _heterogeneity(report.fit, report.method, lv)
     if report.subgroup_test is not None:
         t = report.subgroup_test
+        separate = ("not computable (a subgroup has SE 0)" if math.isnan(t.q_separate)
+                    else f"Q({t.df}) = {num(t.q_separate, 2)}, {p_text(t.p_separate)}")
         lines.append(f"Test for subgroup differences (common tau²): {t.statistic} = "
-                     f"{num(t.q, 2)}, {p_text(t.p)}; separate tau²: Q({t.df}) = "
-                     f"{num(t.q_separate, 2)}, {p_text(t.p_separate)}")
+                     f"{num(t.q, 2)}, {p_text(t.p)}; separate tau²: {separate}")
     for sens in (report.leave_one_out, report.cumulative):
         if sens is not None:
             lines += ["", _sensitivity_title(sens)]
