@@ -347,3 +347,32 @@ def test_the_same_search_in_six_databases_then_dedupe(tmp_path: Path) -> None:
     assert "cinahl" in by_doi["10.1371/journal.pone.0298957"]  # Scopus and EBSCOhost
     assert "cochrane" in by_doi["10.5093/pi2022a2"]  # PsycInfo and CENTRAL
     assert "psychInfo" in by_doi["10.5093/pi2022a2"]
+
+
+@pytest.mark.parametrize("writer", ["ris", "bibtex"])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "wos_plaintext/mjwestgate_synthesisr_WoS_ciw_example.ciw",
+        "cochrane_txt/andrewjt71_cochrane-application_citation-export.txt",
+        "ovid/knh11545_commandline4expertsearchers_Embase_citavi_r3001-3002.ovd",
+        "ebsco_ris/mjwestgate_synthesisr_ASP_ris_example.ris",
+        "psycinfo/asreview_asreview_ovid_psycinfo.ris",
+        "nbib/biopython_pubmed_result2.txt",
+    ],
+)
+def test_the_database_survives_ris_and_bibtex(source: str, writer: str) -> None:
+    """Written as RIS (``DB``) or BibTeX (``source``, as Scopus writes it) and read back,
+    each record still says which database it came from, and a PMID stays a PMID."""
+    from metareview.formats import bibtex
+
+    module = {"ris": ris, "bibtex": bibtex}[writer]
+    with open_input(FIXTURES / source) as stream:
+        fmt = detect(stream, source)
+        articles = [a for a in fmt.read(stream, source) if isinstance(a, Article)]
+    buffer = io.StringIO()
+    module.write(articles, buffer)
+    back = list(module.read(io.BytesIO(buffer.getvalue().encode()), "back"))
+    assert [a.source_database for a in back] == [a.source_database for a in articles]
+    assert all(a.source_database for a in back)
+    assert [a.pmid for a in back] == [a.pmid for a in articles]

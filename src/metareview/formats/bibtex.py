@@ -393,7 +393,10 @@ def _fields(article: Article) -> Iterator[tuple[str, str]]:
     yield from _text("language", ", ".join(article.languages))
     yield from _verbatim("pmid", article.pmid)
     yield from _verbatim("pmcid", article.pmcid)
-    if article.source_format == FORMAT.name:
+    own = article.source_format == FORMAT.name
+    if not (own and any(name == "source" for name, _ in article.extra)):
+        yield from _text("source", article.source_database)  # as Scopus names itself
+    if own:
         for name, value in article.extra:
             if name not in ("ENTRYTYPE", "ID"):
                 yield from (_verbatim if name in _VERBATIM else _text)(name, value)

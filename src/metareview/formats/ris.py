@@ -45,6 +45,7 @@ _TAG_LINE = re.compile(r"^([A-Z][A-Z0-9]) {1,4}-[ \t]*(.*?)\s*$")
 _FURNITURE = re.compile(r"^\s*(?:\d+\.?|Record #\d+ of \d+|Provider: .*|Content: .*)\s*$")
 _OVID_LINK = re.compile(r"^\s*Link to the (?:Ovid Full Text|External Link Resolver)")
 _DETECT_TYPE = re.compile(rb"^TY {1,4}- ", re.MULTILINE)
+_PUBMED = re.compile(r"pubmed|medline", re.IGNORECASE)
 _DOI_LIKE = re.compile(r"^\s*(?:https?://(?:dx\.)?doi\.org/|doi:\s*)?10\.\d+/", re.IGNORECASE)
 
 #: RIS reference types and the BibTeX entry types that mean the same.
@@ -164,8 +165,7 @@ def _article(pairs: list[tuple[str, str]], source: str, index: int, ovid: bool) 
     first_page, last_page, printed = _pages(f.first("SP"), f.first("EP"))
     abstract = f.first("AB", "N2")
     pmid = None
-    database = (f.peek("DB") or "").lower()
-    if "pubmed" in database or "medline" in database:
+    if any(_PUBMED.search(value) for tag, value in pairs if tag == "DB"):
         accession = clean(f.peek("AN"))
         if accession and accession.isdigit():
             pmid = clean(f.first("AN"))
@@ -273,7 +273,8 @@ def write(articles: Iterable[Article], stream: TextIO) -> int:
 
     Tags kept in ``extra`` by the RIS reader are written back for records that came
     from RIS, so a RIS → RIS round trip keeps them. MeSH terms are written as ``KW``
-    (as reference managers import them); a PMID as ``AN`` with ``DB  - PubMed``.
+    (as reference managers import them); a PMID as ``AN`` with ``DB  - PubMed``; the
+    database a record came from as ``DB``.
     """
     count = 0
     for article in articles:
@@ -324,7 +325,13 @@ def _tags(article: Article) -> Iterator[tuple[str, str]]:
         yield "LA", language
     if article.pmid:
         yield "AN", article.pmid
-        yield "DB", "PubMed"
+    if own:
+        if article.pmid:
+            yield "DB", "PubMed"
+    else:  # the database first, as the reader takes the first DB for source_database
+        yield from _present("DB", article.source_database)
+        if article.pmid and not _PUBMED.search(article.source_database or ""):
+            yield "DB", "PubMed"
     for tag, value in extra:
         if tag != "DB" or not article.pmid:
             yield tag, value
