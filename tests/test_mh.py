@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gold_cases import REFERENCE, close
-from metareview.errors import EstimationError, InputError, OptionError, ReviewWarning
 from metareview.effects import escalc
+from metareview.errors import EstimationError, InputError, OptionError, ReviewWarning
 from metareview.meta import pool
 from metareview.mh import MHResult, pool_mh, pool_peto
 
@@ -214,3 +214,102 @@ def test_mh_equals_inverse_variance_for_large_tables_with_one_effect(
     assert mh.se >= iv.se * (1 - 1e-4)
     if len(set(base)) == 1:  # balanced tables: the same weights, the same SE
         assert mh.se == pytest.approx(iv.se, rel=1e-4)
+
+
+# --- review pool --method MH|Peto ------------------------------------------------------------
+
+
+def _case(case_id: str) -> dict[str, Any]:
+    return next(c for c in CASES if c["id"] == case_id)
+
+
+def _binary_csv(tmp_path: Any, dataset: str) -> Any:
+    data = _case(f"f1_{dataset}_or")["data"]
+    rows = ["study,ai,n1i,ci,n2i"]
+    for i, study in enumerate(data["study"]):
+        rows.append(f"{study} {i + 1},{data['ai'][i]},{data['n1i'][i]},{data['ci'][i]},"
+                    f"{data['n2i'][i]}")
+    path = tmp_path / f"{dataset}.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("args", "case_id"), [
+    (["--method", "MH"], "f1_nielweise2007_or"),
+    (["--method", "mh", "--measure", "RR"], "f1_nielweise2007_rr"),
+    (["--method", "MH", "--measure", "RD"], "f1_vis_zero_rd"),
+    (["--method", "Peto"], "f1_vis_zero_peto"),
+])
+def test_cli_json_matches_metafor(tmp_path: Any, args: list[str], case_id: str) -> None:
+    from click.testing import CliRunner
+
+    from metareview.cli import cli
+
+    dataset = case_id.split("_", 1)[1].rsplit("_", 1)[0]
+    result = CliRunner().invoke(cli, ["pool", str(_binary_csv(tmp_path, dataset)), *args,
+                                      "--format", "json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    gold = _case(case_id)["outputs"]
+    assert out["method"] == ("Peto" if "Peto" in args else "MH")
+    assert out["pooled_ci"].startswith("Wald-type z")
+    assert "raw counts" in out["correction"]
+    for ours, theirs in (("estimate", "beta"), ("se", "se"), ("ci_lb", "ci.lb"),
+                         ("q", "QE"), ("q_p", "QEp"), ("i2", "I2")):
+        assert close(out[ours], gold[theirs], TOL["rel"], TOL["abs"]), ours
+    assert out["pi_lb"] is None and out["tau2"] == 0
+    if "MH" in gold:
+        assert close(out["mh"]["cmh"], gold["MH"], TOL["rel"], TOL["abs"])
+        assert close(out["mh"]["tarone"], gold["TA"], TOL["rel"], TOL["abs"])
+    studies = out["studies"]
+    assert [s["yi"] for s in studies] == pytest.approx(
+        [None if y is None else pytest.approx(y, rel=1e-6) for y in gold["yi"]])
+    assert sum(s["weight"] for s in studies) == pytest.approx(100)
+
+
+def test_cli_text_csv_and_forest_plot(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from metareview.cli import cli
+
+    csv_in = _binary_csv(tmp_path, "collins1985b")
+    out_csv, png = tmp_path / "mh.csv", tmp_path / "forest.png"
+    result = CliRunner().invoke(cli, ["pool", str(csv_in), "--method", "MH", "-o", str(out_csv),
+                                      "--plot", str(png)])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert "Common-effect (fixed) model, k = 9" in text
+    assert "Method: Mantel–Haenszel (common effect)" in text
+    assert "Pooled (common effect)" in text and "Prediction interval" not in text
+    gold = _case("f1_collins1985b_or")["outputs"]
+    assert f"CMH(1) = {gold['MH']:.2f}" in text
+    assert f"Tarone's test for heterogeneity: X²({gold['k.pos'] - 1}) = {gold['TA']:.2f}" in text
+    assert f"{gold['exp_beta']:.3f}" in text
+    rows = out_csv.read_text(encoding="utf-8").splitlines()
+    assert rows[0].endswith("ci_method,measure,method,correction")
+    assert any(r.startswith("pooled,") and ",OR,MH," in r for r in rows)
+    assert png.stat().st_size > 1000
+
+
+def test_cli_refuses_mh_where_it_cannot_run(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from metareview.cli import cli
+
+    csv_in = _binary_csv(tmp_path, "vis_k2")
+    for args, message in (
+        (["--method", "Peto", "--measure", "RR"], "Peto pools odds ratios only"),
+        (["--method", "MH", "--test", "knha"], "z test only"),
+        (["--method", "MH", "--leave-one-out"], "--leave-one-out not available"),
+    ):
+        result = CliRunner().invoke(cli, ["pool", str(csv_in), *args])
+        assert result.exit_code == 64, result.output
+        assert message in result.output and "Traceback" not in result.output
+    prop = tmp_path / "p.csv"
+    prop.write_text("study,events,total\nA,3,10\nB,4,12\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["pool", str(prop), "--method", "MH"])
+    assert result.exit_code == 64 and "needs a binary sheet" in result.output
+    both_zero = tmp_path / "z.csv"
+    both_zero.write_text("study,ai,n1i,ci,n2i\nA,0,10,0,12\nB,0,8,0,9\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["pool", str(both_zero), "--method", "Peto"])
+    assert result.exit_code == 65 and "Peto's method cannot be used" in result.output

@@ -428,7 +428,9 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
                    "or the measure yi is on (e.g. OR) to back-transform.")
 @click.option("--method", default="REML", show_default=True,
               help="tau² estimator: REML, DL, ML, PM, HE, SJ, EB, HS, FE (common effect), "
-                   "or GLMM (proportions, logit scale).")
+                   "or GLMM (proportions, logit scale); for binary sheets also MH "
+                   "(Mantel-Haenszel OR, RR or RD, with the CMH and Tarone tests for OR) or "
+                   "Peto (OR), as metafor's rma.mh / rma.peto.")
 @click.option("--test", default="z", show_default=True, type=click.Choice(["z", "knha", "adhoc"]),
               help="CI and test of the pooled estimate: z, knha (Knapp-Hartung) or adhoc.")
 @click.option("--study-ci", default="cp", show_default=True,

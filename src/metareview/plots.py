@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import OptionError
 from .fileio import atomic_path
+from .poolrun import COMMON_METHODS, METHOD_TEXT
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -106,7 +107,7 @@ def _ci_text(est: float | None, lb: float | None, ub: float | None, digits: int,
 
 def _hetero_text(fit: Fit, method: str) -> str:
     parts = []
-    if method != "FE":
+    if method not in COMMON_METHODS:
         parts.append(f"τ² = {fit.tau2:.3f}")
     if fit.i2 is not None:
         parts.append(f"I² = {fit.i2:.0f}%")
@@ -117,7 +118,8 @@ def _hetero_text(fit: Fit, method: str) -> str:
 
 
 def _rows(report: PoolReport, digits: int, scale: float) -> list[_Row]:
-    model = "Common-effect model" if report.method == "FE" else "Random-effects model"
+    model = ("Common-effect model" if report.method in COMMON_METHODS
+             else "Random-effects model")
     rows: list[_Row] = []
 
     def pooled(label: str, fit: Fit, weight: float | None) -> None:
@@ -300,7 +302,9 @@ def forest_plot(report: PoolReport, *, digits: int | None = None, percent: bool 
 
 def _method_note(report: PoolReport) -> str:
     """The footer every plot carries, on two lines: how its numbers were made."""
-    return (f"{report.measure}, {report.method} estimator; pooled CI: {report.pooled_ci}; "
+    how = (f"{report.method} method" if report.method in METHOD_TEXT
+           else f"{report.method} estimator")
+    return (f"{report.measure}, {how}; pooled CI: {report.pooled_ci}; "
             f"study CIs: {report.study_ci}\ncontinuity correction: {report.correction}")
 
 

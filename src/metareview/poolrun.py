@@ -26,6 +26,7 @@ from .errors import OptionError, ReviewWarning
 from .fileio import atomic_path
 from .jsonsafe import plain
 from .meta import check_choice, num
+from .mh import MHResult
 from .moderators import MetaRegression
 from .multilevel import ThreeLevelResult
 from .sheets.extraction import StudyTable
@@ -39,7 +40,11 @@ MEASURES = {
     "correlation": ("ZCOR", "COR", "UCOR"),
     "generic": ("GEN", "OR", "RR", "PLO", "PLN", "PR", "RD", "MD", "SMD"),
 }
-METHODS = ("REML", "DL", "ML", "PM", "HE", "SJ", "EB", "HS", "FE", "GLMM")
+METHODS = ("REML", "DL", "ML", "PM", "HE", "SJ", "EB", "HS", "FE", "GLMM", "MH", "Peto")
+#: Common-effect (fixed) methods: no τ², no prediction interval.
+COMMON_METHODS = ("FE", "MH", "Peto")
+#: How the text output names the methods that are not a τ² estimator.
+METHOD_TEXT = {"MH": "Mantel–Haenszel (common effect)", "Peto": "Peto (common effect)"}
 TESTS = ("z", "knha", "adhoc")
 #: Fewest studies for which small-study (funnel asymmetry) tests are advised, and run by
 #: default (R meta's ``k.min``).
@@ -47,6 +52,9 @@ SMALL_STUDY_MIN_K = 10
 STUDY_CI = ("cp", "wilson", "wald")
 STUDY_CI_NAMES = {"cp": "Clopper–Pearson (exact)", "wilson": "Wilson score", "wald": "Wald"}
 OUTPUT_SUFFIXES = (".json", ".csv", ".xlsx", ".md")
+#: The Mantel–Haenszel/Peto tests kept in the ``mh`` block of the JSON output.
+MH_FIELDS = ("method", "k_yi", "k_pos", "cmh", "cmh_p", "cochran", "cochran_p", "breslow_day",
+             "breslow_day_p", "tarone", "tarone_p", "correct")
 
 
 @dataclass(frozen=True)
@@ -225,6 +233,7 @@ class PoolReport:
     bias: Bias | None = None
     metareg: MetaRegression | None = None
     threelevel: ThreeLevelResult | None = None
+    mh: MHResult | None = None
     warnings: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
@@ -263,6 +272,8 @@ class PoolReport:
             out["threelevel"] = self.threelevel.to_dict()
             if self.threelevel.p == 1:
                 out["threelevel"]["summary"] = self.threelevel.predict().to_dict()
+        if self.mh is not None:
+            out["mh"] = {name: getattr(self.mh, name) for name in MH_FIELDS}
         out["warnings"] = list(self.warnings)
         cleaned: dict[str, Any] = plain(out)
         return cleaned
@@ -280,13 +291,16 @@ def p_text(value: float | None) -> str:
 
 def describe(report: PoolReport) -> list[str]:
     """The lines that say how the numbers were made (measure, estimator, CIs, correction)."""
-    model = "common-effect (fixed) model" if report.method == "FE" else "random-effects model"
+    model = ("common-effect (fixed) model" if report.method in COMMON_METHODS
+             else "random-effects model")
+    how = (f"Method: {METHOD_TEXT[report.method]}" if report.method in METHOD_TEXT
+           else f"Estimator: {report.method}")
     lines = [
         f"{model.capitalize()}, k = {report.fit.k} "
         f"{'study' if report.fit.k == 1 else 'studies'} from {report.source}"
         + (f" ({report.excluded} excluded)" if report.excluded else ""),
         f"Measure: {report.measure} ({report.model_scale}); results shown as {report.natural}",
-        f"Estimator: {report.method}; pooled CI: {report.pooled_ci}; "
+        f"{how}; pooled CI: {report.pooled_ci}; "
         f"study CIs: {report.study_ci}; level {report.level:g}%",
         f"Continuity correction: {report.correction}",
     ]
@@ -324,7 +338,8 @@ def format_report(report: PoolReport, digits: int = 3, percent: bool = False) ->
                                     scale, ci, f"{share:.1f}%"))
             rows.append([f"  {_heterogeneity(sub, report.method, lv)[0]}"])
             rows += [[f"  {line}"] for line in _censored_note(sub)]
-    label = "Pooled (common effect)" if report.method == "FE" else "Pooled (random effects)"
+    label = ("Pooled (common effect)" if report.method in COMMON_METHODS
+             else "Pooled (random effects)")
     rows.append(_pooled_row(label, report.fit, report, digits, scale, ci,
                             "" if report.method == "GLMM" else "100.0%"))
     if report.fit.summary.pi_lb is not None:
@@ -332,6 +347,8 @@ def format_report(report: PoolReport, digits: int = 3, percent: bool = False) ->
                      ci(report.fit.summary.pi_lb, report.fit.summary.pi_ub), ""])
     lines = [*describe(report), "", *_table(head, rows), ""]
     lines += _heterogeneity(report.fit, report.method, lv)
+    if report.mh is not None:
+        lines += mh_sentences(report.mh)
     if report.subgroup_test is not None:
         t = report.subgroup_test
         separate = ("not computable (a subgroup has SE 0)" if math.isnan(t.q_separate)
@@ -384,6 +401,18 @@ def _heterogeneity(fit: Fit, method: str, lv: str) -> list[str]:
                  + (f", PI [{fit.pi_lb:.4f}, {fit.pi_ub:.4f}]" if fit.pi_lb is not None
                     and fit.pi_ub is not None else ""))
     return lines
+
+
+def mh_sentences(mh: MHResult) -> list[str]:
+    """The Cochran–Mantel–Haenszel and Tarone tests of an MH odds ratio, one line each
+    (nothing for RR, RD or Peto)."""
+    if mh.method != "MH" or mh.measure != "OR":
+        return []
+    df = max((mh.k_pos or 0) - 1, 0)
+    return [f"Cochran–Mantel–Haenszel test: CMH(1) = {num(mh.cmh, 2)}, {p_text(mh.cmh_p)}"
+            + ("" if mh.correct else " (no continuity correction)"),
+            f"Tarone's test for heterogeneity: X²({df}) = {num(mh.tarone, 2)}, "
+            f"{p_text(mh.tarone_p)}"]
 
 
 def _censored_note(fit: Fit) -> list[str]:
@@ -647,9 +676,16 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
         es = _effect_sizes(design, measure, v)
         pool_kwargs: dict[str, Any] = {"method": method, "test": test, "level": options.level,
                                        "measure": measure, "ni": es.ni}
+        mh = None
         if method == "GLMM":
             fit, used = _glmm_fit(v["events"], v["total"], labels, options.level)
             correction = "none: the GLMM models the raw counts"
+        elif method in ("MH", "Peto"):
+            mh, es = _mh_fit(v, es, method, labels, options.level)
+            fit = _common_fit(mh)
+            used = {lab: plain(w) for lab, w in zip(labels, mh.weights, strict=True)}
+            correction = (f"{mh.correction} (study yi/vi, used for the Q-test and the study "
+                          f"rows; the {method} estimate uses the raw counts)")
         else:
             result = meta.pool(es.yi, es.vi, labels=labels, correction=es.correction,
                                **pool_kwargs)
@@ -681,7 +717,7 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
         model_scale=effects.MODEL_SCALE[measure], excluded=table.excluded, fit=fit,
         studies=studies, data_columns=DATA_COLUMNS[design], by=options.by, subgroups=groups,
         subgroup_test=group_test, leave_one_out=loo, cumulative=cum, bias=bias, metareg=mods,
-        threelevel=three, warnings=messages,
+        threelevel=three, mh=mh, warnings=messages,
     )
 
 
@@ -758,7 +794,27 @@ def check_options(design: str, options: PoolOptions = PoolOptions(),
     out = replace(options, **checked)
     if out.method == "GLMM" and "measure" in checked:
         check("method", lambda: _check_glmm(design, checked["measure"], out.test, out))
+    if out.method in ("MH", "Peto") and "measure" in checked:
+        check("method", lambda: _check_mh(design, checked["measure"], out.test, out))
     return out
+
+
+def _check_mh(design: str, measure: str, test: str, options: PoolOptions) -> None:
+    if design != "binary":
+        raise OptionError(f"--method {options.method} pools 2×2 tables: it needs a binary "
+                          "sheet (events_1, total_1, events_2, total_2)",
+                          hint="use an inverse-variance method such as REML or FE")
+    if options.method == "Peto" and measure != "OR":
+        raise OptionError("--method Peto pools odds ratios only",
+                          hint="drop --measure, or use --method MH for RR and RD")
+    if test != "z":
+        raise OptionError(f"--method {options.method} uses the z test only", hint="drop --test")
+    extras = [name for name, on in (("--by", options.by), ("--leave-one-out",
+              options.leave_one_out), ("--cumulative", options.cumulative),
+              ("--bias", options.bias), ("--mods", options.mods)) if on]
+    if extras:
+        raise OptionError(f"{', '.join(extras)} not available with --method {options.method}",
+                          hint="run them with an inverse-variance method such as FE or REML")
 
 
 def _check_measure(measure: str, design: str) -> str:
@@ -838,6 +894,27 @@ def _fit(result: Any) -> Fit:
         summary=Summary(pred.pred, pred.ci_lb, pred.ci_ub, plain(pred.pi_lb), plain(pred.pi_ub)),
         tau2_ci_lb_sign=signs[0], tau2_ci_ub_sign=signs[1],
     )
+
+
+def _mh_fit(v: dict[str, np.ndarray], es: Any, method: str, labels: list[str],
+            level: float) -> tuple[MHResult, Any]:
+    """The MH/Peto fit of a binary sheet, and the effect sizes with its study yi/vi
+    (metafor's: double-zero tables without one)."""
+    from .mh import pool_mh, pool_peto
+
+    a, n1, c, n2 = v["events_1"], v["total_1"], v["events_2"], v["total_2"]
+    mh = (pool_peto(a, n1i=n1, ci=c, n2i=n2, level=level, labels=labels) if method == "Peto"
+          else pool_mh(a, n1i=n1, ci=c, n2i=n2, measure=es.measure, level=level, labels=labels))
+    return mh, replace(es, yi=mh.yi, vi=mh.vi, correction=mh.correction)
+
+
+def _common_fit(mh: MHResult) -> Fit:
+    p = mh.predict()
+    return Fit(
+        k=mh.k, estimate=mh.estimate, se=mh.se, ci_lb=mh.ci_lb, ci_ub=mh.ci_ub, pi_lb=None,
+        pi_ub=None, tau2=0.0, tau2_ci_lb=None, tau2_ci_ub=None, i2=plain(mh.i2),
+        i2_ci_lb=None, i2_ci_ub=None, h2=plain(mh.h2), q=plain(mh.q), q_df=mh.q_df,
+        q_p=plain(mh.q_p), summary=Summary(p.pred, p.ci_lb, p.ci_ub, None, None))
 
 
 def _glmm_fit(events: np.ndarray, totals: np.ndarray, labels: list[str],

@@ -356,6 +356,9 @@ def _analysis_paragraph(pool: PoolReport, cite: _Citations) -> str:
         model = f"The studies were pooled with {GLMM_NAME} (logit link) {cite('GLMM')}"
     elif pool.method == "FE":
         model = "The studies were pooled with a common-effect (inverse-variance) model"
+    elif pool.method in ("MH", "Peto"):
+        name = "Mantel–Haenszel" if pool.method == "MH" else "Peto"
+        model = f"The 2×2 tables were pooled with the {name} common-effect method"
     elif pool.method in METHOD_NAMES:
         ref = _ESTIMATOR_REFERENCE.get(pool.method, pool.method)
         model = ("The studies were pooled with a random-effects model; the between-study "
@@ -378,7 +381,8 @@ def _analysis_paragraph(pool: PoolReport, cite: _Citations) -> str:
         f"quantified by I² {cite('i2')} and τ²"
         + (f" with Q-profile confidence intervals {cite('qprofile')}"
            if pool.fit.tau2_ci_lb is not None else "")
-        + f", and a {level} prediction interval was computed {cite('prediction')}."
+        + (f", and a {level} prediction interval was computed {cite('prediction')}."
+           if pool.fit.summary.pi_lb is not None else ".")
     )
     if pool.leave_one_out is not None:
         text += " Sensitivity was examined by leaving out one study at a time."
@@ -436,7 +440,7 @@ def pooled_sentence(pool: PoolReport) -> str:
     if s.pi_lb is not None:
         text += f"; {level} prediction interval {num(s.pi_lb, 3)} to {num(s.pi_ub, 3)}"
     text += f") from k = {fit.k} studies"
-    if pool.method not in ("FE", "GLMM") or fit.tau2:
+    if pool.method not in ("FE", "MH", "Peto", "GLMM") or fit.tau2:
         text += f"; τ² = {num(fit.tau2, 4)}"
         if fit.tau2_ci_lb is not None:
             text += f" ({fit.tau2_ci_text()})"
