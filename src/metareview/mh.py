@@ -60,7 +60,7 @@ from .effects import (
 )
 from .errors import EstimationError, InputError, OptionError, ReviewWarning
 from .jsonsafe import plain
-from .meta import Prediction, check_choice, num
+from .meta import Prediction, _p, check_choice, num
 
 __all__ = ["MH_MEASURES", "MHResult", "pool_mh", "pool_peto"]
 
@@ -201,12 +201,6 @@ class MHResult:
             lines += ["", f"Back-transformed ({p.scale}): {num(p.pred)} "
                           f"[{num(p.ci_lb)}, {num(p.ci_ub)}]"]
         return "\n".join(lines)
-
-
-def _p(value: float) -> str:
-    if math.isnan(value):
-        return "NA"
-    return "<.0001" if value < 1e-4 else f"{value:.4f}"
 
 
 def pool_mh(

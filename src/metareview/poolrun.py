@@ -809,9 +809,7 @@ def _check_mh(design: str, measure: str, test: str, options: PoolOptions) -> Non
                           hint="drop --measure, or use --method MH for RR and RD")
     if test != "z":
         raise OptionError(f"--method {options.method} uses the z test only", hint="drop --test")
-    extras = [name for name, on in (("--by", options.by), ("--leave-one-out",
-              options.leave_one_out), ("--cumulative", options.cumulative),
-              ("--bias", options.bias), ("--mods", options.mods)) if on]
+    extras = _extras(options)
     if extras:
         raise OptionError(f"{', '.join(extras)} not available with --method {options.method}",
                           hint="run them with an inverse-variance method such as FE or REML")
@@ -832,15 +830,20 @@ def _refuse(message: str, hint: str) -> None:
     raise OptionError(message, hint=hint)
 
 
+def _extras(options: PoolOptions) -> list[str]:
+    """The optional analyses asked for that need inverse-variance weights."""
+    return [name for name, on in (("--by", options.by), ("--leave-one-out",
+            options.leave_one_out), ("--cumulative", options.cumulative),
+            ("--bias", options.bias), ("--mods", options.mods)) if on]
+
+
 def _check_glmm(design: str, measure: str, test: str, options: PoolOptions) -> None:
     if design != "proportion" or measure != "PLO":
         raise OptionError("--method GLMM pools single proportions on the logit scale only",
                           hint="use a proportion sheet with --measure PLO")
     if test != "z":
         raise OptionError("--method GLMM supports --test z only", hint="drop --test")
-    extras = [name for name, on in (("--by", options.by), ("--leave-one-out",
-              options.leave_one_out), ("--cumulative", options.cumulative),
-              ("--bias", options.bias), ("--mods", options.mods)) if on]
+    extras = _extras(options)
     if extras:
         raise OptionError(f"{', '.join(extras)} not available with --method GLMM",
                           hint="run them with an inverse-variance method such as REML")
