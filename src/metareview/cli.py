@@ -485,6 +485,13 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
                    "COLUMN (e.g. study_id): sigma² and I² per level, profile CIs and a "
                    "likelihood-ratio test against the two-level model. REML or ML, test z; "
                    "--mods are used as its moderators.")
+@click.option("--influence", is_flag=True,
+              help="Add influence diagnostics (metafor's influence(): rstudent, DFFITS, Cook's "
+                   "distance, cov.r, tau² and QE deleted, hat, weight, DFBETAS, flagged "
+                   "studies).")
+@click.option("--baujat", type=click.Path(dir_okay=False), default=None,
+              help="Save a Baujat plot (heterogeneity contribution against influence): .png, "
+                   ".svg or .pdf; implies --influence.")
 @click.option("-f", "--force", is_flag=True, help="Replace output files that exist.")
 def pool_command(table: str, sheet: str | None, design: str | None, measure: str | None,
                  method: str, test: str, study_ci: str, by: str | None, level: float,
@@ -492,7 +499,8 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
                  bias_model: str | None, bias_predictor: str | None, bias_min_k: int | None,
                  mods: str | None, predict: tuple[str, ...], bubble: str | None,
                  bubble_x: str | None, percent: bool, format_: str, outputs: tuple[str, ...],
-                 plot: str | None, funnel: str | None, cluster: str | None,
+                 plot: str | None, funnel: str | None, cluster: str | None, influence: bool,
+                 baujat: str | None,
                  force: bool) -> None:
     """Pool the studies of an extraction sheet: random-effects meta-analysis.
 
@@ -520,6 +528,7 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
       review pool extraction.xlsx --mods year --bubble bubble.png
       review pool outcomes.xlsx --cluster study_id               # several estimates per study
       review pool outcomes.xlsx --cluster study_id --method ML --mods outcome
+      review pool extraction.xlsx --influence --baujat baujat.png
     """
     import json
 
@@ -540,7 +549,8 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
         verb = "applies" if "," not in given else "apply"
         raise OptionError(f"{given} {verb} only to the small-study tests", hint="add --bias")
     check_outputs([*((o, OUTPUT_SUFFIXES) for o in outputs),
-                   *((p, PLOT_SUFFIXES) for p in (plot, funnel, bubble) if p)], [table], force)
+                   *((p, PLOT_SUFFIXES) for p in (plot, funnel, bubble, baujat) if p)], [table],
+                  force)
     needed = [c for c in (by, cumulative, cluster) if c]
     if table == "-":
         studies = read_extraction("-", sheet=sheet, design=design, data=sys.stdin.buffer.read(),
@@ -553,10 +563,12 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
         predict=predict, bias_model=bias_model or PoolOptions.bias_model,
         bias_predictor=bias_predictor or PoolOptions.bias_predictor,
         bias_min_k=PoolOptions.bias_min_k if bias_min_k is None else bias_min_k,
-        cluster=cluster))
-    if plot or funnel or bubble:
-        from .plots import save_bubble, save_forest, save_funnel
+        cluster=cluster, influence=influence or baujat is not None))
+    if plot or funnel or bubble or baujat:
+        from .plots import save_baujat, save_bubble, save_forest, save_funnel
 
+        if baujat:
+            save_baujat(report, baujat, inputs=[table], force=force)
         if plot:
             save_forest(report, plot, inputs=[table], force=force, percent=percent)
         if funnel:
@@ -569,7 +581,7 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         click.echo(format_report(report, digits=digits, percent=percent))
-    written = [*outputs, *(p for p in (plot, funnel, bubble) if p)]
+    written = [*outputs, *(p for p in (plot, funnel, bubble, baujat) if p)]
     if written:
         click.echo(f"wrote {', '.join(written)}", err=True)
 

@@ -445,3 +445,43 @@ def save_funnel(report: PoolReport, path: str | Path, *, inputs: Sequence[str | 
     """Draw :func:`funnel_plot` and save it atomically (PNG, SVG or PDF by suffix)."""
     _check_suffix(Path(path))
     return save_figure(funnel_plot(report), path, inputs=inputs, force=force)
+
+
+def baujat_plot(report: PoolReport) -> Figure:
+    r"""A Baujat plot (Baujat et al. 2002; metafor ``baujat``): each study's contribution to
+    the heterogeneity, :math:`(y_i-\hat\mu)^2/(v_i+\hat\tau^2)`, against its influence on the
+    pooled result, :math:`(\hat\mu_{(-i)}-\hat\mu)^2/\mathrm{Var}(\hat\mu_{(-i)})`, each point
+    labelled with the study; studies flagged influential in red."""
+    inf = report.influence
+    if inf is None:
+        raise OptionError("a Baujat plot needs the influence diagnostics",
+                          hint="add --influence")
+    plt = _load_pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 5.2))
+    for label, x, y, flag in zip(inf.labels, inf.baujat_x, inf.baujat_y, inf.influential,
+                                 strict=True):
+        if math.isnan(x) or math.isnan(y):
+            continue
+        color = "#b2182b" if flag else _SQUARE
+        ax.scatter([x], [y], s=18, color=color, zorder=3)
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7,
+                    color=color)
+    ax.grid(color="#e5e5e5", lw=0.6)
+    common = report.method in COMMON_METHODS
+    ax.set_xlabel("Contribution to overall heterogeneity" if common
+                  else "Squared Pearson residual")
+    ax.set_ylabel("Influence on overall result")
+    ax.spines["top"].set_visible(False)
+    ax.spines["right"].set_visible(False)
+    ax.set_title(f"Baujat plot, k = {inf.k} (red: influential by metafor's rules)", fontsize=10)
+    fig.subplots_adjust(bottom=0.19)
+    fig.text(0.01, 0.01, _method_note(report), fontsize=6, color="#555555", wrap=True)
+    figure: Figure = fig
+    return figure
+
+
+def save_baujat(report: PoolReport, path: str | Path, *, inputs: Sequence[str | Path] = (),
+                force: bool = False) -> Path:
+    """Draw :func:`baujat_plot` and save it atomically (PNG, SVG or PDF by suffix)."""
+    _check_suffix(Path(path))
+    return save_figure(baujat_plot(report), path, inputs=inputs, force=force)

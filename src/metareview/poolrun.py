@@ -24,6 +24,8 @@ import numpy as np
 from .bias import PREDICTORS, REGRESSIONS
 from .errors import OptionError, ReviewWarning
 from .fileio import atomic_path
+from .influence import COLUMNS as _INFLUENCE_NAMES
+from .influence import InfluenceResult
 from .jsonsafe import plain
 from .meta import check_choice, num
 from .mh import MHResult
@@ -52,6 +54,7 @@ SMALL_STUDY_MIN_K = 10
 STUDY_CI = ("cp", "wilson", "wald")
 STUDY_CI_NAMES = {"cp": "Clopper–Pearson (exact)", "wilson": "Wilson score", "wald": "Wald"}
 OUTPUT_SUFFIXES = (".json", ".csv", ".xlsx", ".md")
+INFLUENCE_COLUMNS = tuple(_INFLUENCE_NAMES.values())
 #: The Mantel–Haenszel/Peto tests kept in the ``mh`` block of the JSON output.
 MH_FIELDS = ("method", "k_yi", "k_pos", "cmh", "cmh_p", "cochran", "cochran_p", "breslow_day",
              "breslow_day_p", "tarone", "tarone_p", "correct")
@@ -234,6 +237,7 @@ class PoolReport:
     metareg: MetaRegression | None = None
     threelevel: ThreeLevelResult | None = None
     mh: MHResult | None = None
+    influence: InfluenceResult | None = None
     warnings: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
@@ -274,6 +278,8 @@ class PoolReport:
                 out["threelevel"]["summary"] = self.threelevel.predict().to_dict()
         if self.mh is not None:
             out["mh"] = {name: getattr(self.mh, name) for name in MH_FIELDS}
+        if self.influence is not None:
+            out["influence"] = self.influence.to_dict()
         out["warnings"] = list(self.warnings)
         cleaned: dict[str, Any] = plain(out)
         return cleaned
@@ -365,6 +371,18 @@ def format_report(report: PoolReport, digits: int = 3, percent: bool = False) ->
                                                  sens.ci_ub, sens.tau2, sens.i2, strict=True)])
             lines += [f"  {s}: not computed: {note}"
                       for s, note in zip(sens.studies, sens.notes, strict=True) if note]
+    if report.influence is not None:
+        inf = report.influence
+        lines += ["", f"Influence diagnostics (leave-one-out refits; * = influential by "
+                      f"metafor's rules; {inf.method}, {inf.test} test):"]
+        dfbs = [f"dfbetas {c}" for c in inf.coef_names]
+        lines += _table(
+            ["study", "rstudent", "dffits", "cook.d", "cov.r", "tau2.del", "QE.del", "hat",
+             "weight", *dfbs, "inf"],
+            [[r["study"], *(num(r[c], 4) for c in INFLUENCE_COLUMNS),
+              *(num(r[f"dfbetas_{c}"], 4) for c in inf.coef_names),
+              "*" if r["influential"] else ""] for r in inf.rows()])
+        lines += [f"  {r['study']}: not computed: {r['note']}" for r in inf.rows() if r["note"]]
     if report.bias is not None:
         lines += ["", "Small-study effects:",
                   *(f"  {s}" for s in bias_sentences(report.bias, digits, scale))]
@@ -496,6 +514,12 @@ def tables(report: PoolReport) -> dict[str, tuple[list[str], list[list[Any]]]]:
     if s.pi_lb is not None:
         rows.append(["prediction", "prediction interval", *blank, None, None, None, None,
                      s.estimate, s.pi_lb, s.pi_ub])
+    if report.influence is not None:  # the diagnostics as columns of the study rows
+        by_study = {r.pop("study"): r for r in report.influence.rows()}
+        names = [n for n in next(iter(by_study.values())) if n != "weight"]  # = the weight
+        study_head += [f"influence_{n}" if n == "note" else n for n in names]
+        rows = [r + [by_study[r[1]][n] if r[0] == "study" and r[1] in by_study else None
+                     for n in names] for r in rows]
     out["studies"] = (study_head, rows)
     flat = report.to_dict()
     summary = [[k, v] for k, v in flat.items()
@@ -614,6 +638,7 @@ class PoolOptions:
     bias: bool = False
     mods: str | None = None
     predict: tuple[str, ...] = ()
+    influence: bool = False
     bias_model: str = "rma"
     bias_predictor: str = "sei"
     bias_min_k: int = SMALL_STUDY_MIN_K
@@ -703,6 +728,7 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
         bias = _bias(es, labels, pool_kwargs, options) if options.bias else None
         mods = _moderators(table, es, options, pool_kwargs) if options.mods else None
         three = _threelevel(table, es, options, measure) if options.cluster else None
+        infl = _influence(es, labels, pool_kwargs) if options.influence else None
     messages = _warn_text(caught)
     for message in messages:
         warnings.warn(message, ReviewWarning, stacklevel=2)
@@ -717,7 +743,7 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
         model_scale=effects.MODEL_SCALE[measure], excluded=table.excluded, fit=fit,
         studies=studies, data_columns=DATA_COLUMNS[design], by=options.by, subgroups=groups,
         subgroup_test=group_test, leave_one_out=loo, cumulative=cum, bias=bias, metareg=mods,
-        threelevel=three, mh=mh, warnings=messages,
+        threelevel=three, mh=mh, influence=infl, warnings=messages,
     )
 
 
@@ -834,7 +860,8 @@ def _extras(options: PoolOptions) -> list[str]:
     """The optional analyses asked for that need inverse-variance weights."""
     return [name for name, on in (("--by", options.by), ("--leave-one-out",
             options.leave_one_out), ("--cumulative", options.cumulative),
-            ("--bias", options.bias), ("--mods", options.mods)) if on]
+            ("--bias", options.bias), ("--mods", options.mods),
+            ("--influence", options.influence)) if on]
 
 
 def _check_glmm(design: str, measure: str, test: str, options: PoolOptions) -> None:
@@ -1094,6 +1121,13 @@ def _threelevel(table: StudyTable, es: Any, options: PoolOptions,
                       data=data, method=options.method, level=options.level,
                       cluster_name=options.cluster, inner_name="estimate", measure=measure,
                       ni=es.ni)
+
+
+def _influence(es: Any, labels: list[str], kwargs: dict[str, Any]) -> InfluenceResult:
+    from .influence import influence
+
+    return influence(es.yi, es.vi, method=kwargs["method"], test=kwargs["test"],
+                     level=kwargs["level"], labels=labels)
 
 
 def _subgroups(table: StudyTable, es: Any, by: str,
