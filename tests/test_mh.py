@@ -201,8 +201,8 @@ def test_mh_equals_inverse_variance_for_large_tables_with_one_effect(
     elif measure == "RR":
         p1 = [p * math.exp(theta) for p in base]
     else:
-        p1 = [p + theta / 4 for p in base]
-        theta /= 4
+        p1 = [p + theta / 8 for p in base]  # stays within (0, 1)
+        theta /= 8
     a, c = [round(p * n) for p in p1], [round(p * n) for p in base]
     sizes = [n] * len(a)
     mh = pool_mh(a, n1i=sizes, ci=c, n2i=sizes, measure=measure)

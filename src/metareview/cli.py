@@ -492,6 +492,14 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
 @click.option("--baujat", type=click.Path(dir_okay=False), default=None,
               help="Save a Baujat plot (heterogeneity contribution against influence): .png, "
                    ".svg or .pdf; implies --influence.")
+@click.option("--common", is_flag=True,
+              help="Show the common-effect (inverse-variance) model as well, as R's meta "
+                   "prints both: a row in the text, JSON (common) and forest plot.")
+@click.option("--pi-df", default="model", show_default=True,
+              type=click.Choice(["model", "k-1", "k-2"]),
+              help="Prediction interval distribution: model = metafor's (z, or t(k-1) with "
+                   "knha); k-1 = t with k-1 df (R meta); k-2 = t with k-2 df (Higgins et al. "
+                   "2009). Every output states the one used.")
 @click.option("-f", "--force", is_flag=True, help="Replace output files that exist.")
 def pool_command(table: str, sheet: str | None, design: str | None, measure: str | None,
                  method: str, test: str, study_ci: str, by: str | None, level: float,
@@ -500,8 +508,7 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
                  mods: str | None, predict: tuple[str, ...], bubble: str | None,
                  bubble_x: str | None, percent: bool, format_: str, outputs: tuple[str, ...],
                  plot: str | None, funnel: str | None, cluster: str | None, influence: bool,
-                 baujat: str | None,
-                 force: bool) -> None:
+                 baujat: str | None, common: bool, pi_df: str, force: bool) -> None:
     """Pool the studies of an extraction sheet: random-effects meta-analysis.
 
     TABLE is an .xlsx workbook (the first sheet, or --sheet), a CSV file, or - for
@@ -529,6 +536,7 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
       review pool outcomes.xlsx --cluster study_id               # several estimates per study
       review pool outcomes.xlsx --cluster study_id --method ML --mods outcome
       review pool extraction.xlsx --influence --baujat baujat.png
+      review pool extraction.xlsx --common --pi-df k-1        # both models, t(k-1) PI
     """
     import json
 
@@ -563,7 +571,8 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
         predict=predict, bias_model=bias_model or PoolOptions.bias_model,
         bias_predictor=bias_predictor or PoolOptions.bias_predictor,
         bias_min_k=PoolOptions.bias_min_k if bias_min_k is None else bias_min_k,
-        cluster=cluster, influence=influence or baujat is not None))
+        cluster=cluster, influence=influence or baujat is not None, common=common,
+        pi_df=pi_df))
     if plot or funnel or bubble or baujat:
         from .plots import save_baujat, save_bubble, save_forest, save_funnel
 

@@ -469,7 +469,7 @@ def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,
             # pool's words name options (--level); here they are keys
             problems.append(InputError(exc.message.replace("--", ""), lines.at("analysis", key),
                                        (exc.hint or "").replace("--", "")))
-    extras = checked.method != "GLMM"
+    extras = checked.method not in ("GLMM", "MH", "Peto")  # no inverse-variance weights
     return PoolOptions(measure=checked.measure if "measure" in given else None,
                        method=checked.method, test=checked.test,
                        level=float(analysis.get("level", 95)), by=analysis.get("by"),

@@ -128,7 +128,8 @@ def _rows(report: PoolReport, digits: int, scale: float) -> list[_Row]:
                          weight=weight,
                          text=_ci_text(s.estimate, s.ci_lb, s.ci_ub, digits, scale)))
         if s.pi_lb is not None and s.pi_ub is not None:
-            rows.append(_Row("prediction", "Prediction interval", estimate=s.estimate,
+            rows.append(_Row("prediction", f"Prediction interval ({fit.pi_dist})",
+                             estimate=s.estimate,
                              lb=s.pi_lb, ub=s.pi_ub,
                              text=f"[{s.pi_lb * scale:.{digits}f}, {s.pi_ub * scale:.{digits}f}]"))
 
@@ -149,6 +150,8 @@ def _rows(report: PoolReport, digits: int, scale: float) -> list[_Row]:
             rows.append(_Row("blank", ""))
     else:
         studies(None)
+    if report.common is not None:
+        pooled("Common-effect model (FE)", report.common, None)
     pooled(f"{model} ({report.method})", report.fit, 100.0 if report.method != "GLMM" else None)
     rows.append(_Row("hetero", _hetero_text(report.fit, report.method)))
     if report.subgroup_test is not None:

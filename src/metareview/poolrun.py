@@ -31,6 +31,7 @@ from .meta import check_choice, num
 from .mh import MHResult
 from .moderators import MetaRegression
 from .multilevel import ThreeLevelResult
+from .predint import PI_DF
 from .sheets.extraction import StudyTable
 
 #: Effect measures per design; the first is the default.
@@ -118,6 +119,12 @@ class Fit:
     summary: Summary
     tau2_ci_lb_sign: str = ""
     tau2_ci_ub_sign: str = ""
+    pi_df: float | None = None
+
+    @property
+    def pi_dist(self) -> str:
+        """The reference distribution of the prediction interval: ``"z"`` or ``"t, df = 12"``."""
+        return "z" if self.pi_df is None else f"t, df = {self.pi_df:g}"
 
     def tau2_ci_text(self) -> str:
         """The τ² CI as ``"0.0031 to >100.0000"`` (signs as metafor prints them); ``""`` if none."""
@@ -238,6 +245,8 @@ class PoolReport:
     threelevel: ThreeLevelResult | None = None
     mh: MHResult | None = None
     influence: InfluenceResult | None = None
+    common: Fit | None = None
+    pi_method: str = ""
     warnings: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
@@ -280,6 +289,9 @@ class PoolReport:
             out["mh"] = {name: getattr(self.mh, name) for name in MH_FIELDS}
         if self.influence is not None:
             out["influence"] = self.influence.to_dict()
+        if self.common is not None:
+            out["common"] = asdict(self.common)
+        out["pi_method"] = self.pi_method
         out["warnings"] = list(self.warnings)
         cleaned: dict[str, Any] = plain(out)
         return cleaned
@@ -310,6 +322,8 @@ def describe(report: PoolReport) -> list[str]:
         f"study CIs: {report.study_ci}; level {report.level:g}%",
         f"Continuity correction: {report.correction}",
     ]
+    if report.fit.pi_lb is not None:
+        lines.append(f"Prediction interval: {report.pi_method}")
     return lines
 
 
@@ -346,13 +360,20 @@ def format_report(report: PoolReport, digits: int = 3, percent: bool = False) ->
             rows += [[f"  {line}"] for line in _censored_note(sub)]
     label = ("Pooled (common effect)" if report.method in COMMON_METHODS
              else "Pooled (random effects)")
+    if report.common is not None:
+        rows.append(_pooled_row("Pooled (common effect)", report.common, report, digits, scale,
+                                ci, ""))
     rows.append(_pooled_row(label, report.fit, report, digits, scale, ci,
                             "" if report.method == "GLMM" else "100.0%"))
     if report.fit.summary.pi_lb is not None:
-        rows.append(["Prediction interval", *[""] * (len(head) - 3),
+        rows.append([f"Prediction interval ({report.fit.pi_dist})", *[""] * (len(head) - 3),
                      ci(report.fit.summary.pi_lb, report.fit.summary.pi_ub), ""])
     lines = [*describe(report), "", *_table(head, rows), ""]
     lines += _heterogeneity(report.fit, report.method, lv)
+    if report.common is not None:
+        c = report.common
+        lines.append(f"Common-effect model (inverse variance): estimate = {c.estimate:.4f}, "
+                     f"se = {c.se:.4f}, CI [{c.ci_lb:.4f}, {c.ci_ub:.4f}]")
     if report.mh is not None:
         lines += mh_sentences(report.mh)
     if report.subgroup_test is not None:
@@ -508,6 +529,10 @@ def tables(report: PoolReport) -> dict[str, tuple[list[str], list[list[Any]]]]:
         s = g.fit.summary
         rows.append(["subgroup", f"pooled ({g.name})", *blank, g.name, g.fit.estimate,
                      g.fit.se ** 2, 100.0, s.estimate, s.ci_lb, s.ci_ub])
+    if report.common is not None:
+        c = report.common
+        rows.append(["common", "pooled (common effect)", *blank, None, c.estimate, c.se ** 2,
+                     None, c.summary.estimate, c.summary.ci_lb, c.summary.ci_ub])
     s = report.fit.summary
     rows.append(["pooled", "pooled", *blank, None, report.fit.estimate, report.fit.se ** 2,
                  100.0, s.estimate, s.ci_lb, s.ci_ub])
@@ -591,7 +616,8 @@ def write_report(report: PoolReport, path: str | Path, *, inputs: Sequence[str |
                 writer.writerow([*head, "ci_method", "measure", "method", "correction"])
                 writer.writerows(
                     ["" if v is None else v for v in r]
-                    + [report.study_ci if r[0] == "study" else report.pooled_ci, *how]
+                    + [report.study_ci if r[0] == "study" else report.pi_method
+                       if r[0] == "prediction" else report.pooled_ci, *how]
                     for r in rows)
         elif suffix == ".xlsx":
             from .sheets.common import write_tables
@@ -639,6 +665,8 @@ class PoolOptions:
     mods: str | None = None
     predict: tuple[str, ...] = ()
     influence: bool = False
+    common: bool = False
+    pi_df: str = "model"
     bias_model: str = "rma"
     bias_predictor: str = "sei"
     bias_min_k: int = SMALL_STUDY_MIN_K
@@ -714,14 +742,15 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
         else:
             result = meta.pool(es.yi, es.vi, labels=labels, correction=es.correction,
                                **pool_kwargs)
-            fit, used = _fit(result), dict(zip(result.labels, result.weights, strict=True))
+            fit = _fit(result, options.pi_df)
+            used = dict(zip(result.labels, result.weights, strict=True))
             correction = es.correction
             test = result.test  # metafor switches knha to z for k = 1
         studies = _studies(table, es, used, study_ci, options.level, measure, options.by)
         groups: tuple[Subgroup, ...] = ()
         group_test: SubgroupTest | None = None
         if options.by:
-            groups, group_test = _subgroups(table, es, options.by, pool_kwargs)
+            groups, group_test = _subgroups(table, es, options.by, pool_kwargs, options.pi_df)
         loo = _leave_one_out(es, labels, pool_kwargs) if options.leave_one_out else None
         cum = (_cumulative(table, es, labels, options.cumulative, pool_kwargs)
                if options.cumulative else None)
@@ -729,6 +758,11 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
         mods = _moderators(table, es, options, pool_kwargs) if options.mods else None
         three = _threelevel(table, es, options, measure) if options.cluster else None
         infl = _influence(es, labels, pool_kwargs) if options.influence else None
+        common = None
+        if options.common:
+            fe = meta.pool(es.yi, es.vi, labels=labels, correction=es.correction,
+                           **{**pool_kwargs, "method": "FE", "test": "z"})
+            common = _fit(fe)
     messages = _warn_text(caught)
     for message in messages:
         warnings.warn(message, ReviewWarning, stacklevel=2)
@@ -743,7 +777,8 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
         model_scale=effects.MODEL_SCALE[measure], excluded=table.excluded, fit=fit,
         studies=studies, data_columns=DATA_COLUMNS[design], by=options.by, subgroups=groups,
         subgroup_test=group_test, leave_one_out=loo, cumulative=cum, bias=bias, metareg=mods,
-        threelevel=three, mh=mh, influence=infl, warnings=messages,
+        threelevel=three, mh=mh, influence=infl, common=common,
+        pi_method=_pi_method(method, test, fit, options), warnings=messages,
     )
 
 
@@ -820,6 +855,17 @@ def check_options(design: str, options: PoolOptions = PoolOptions(),
     out = replace(options, **checked)
     if out.method == "GLMM" and "measure" in checked:
         check("method", lambda: _check_glmm(design, checked["measure"], out.test, out))
+    check("pi_df", lambda: check_choice(options.pi_df, PI_DF, "--pi-df"))
+    if options.common and out.method in (*COMMON_METHODS, "GLMM"):
+        check("common", lambda: _refuse(
+            f"--common adds the common-effect row to a random-effects analysis; --method "
+            f"{out.method} " + ("is one already" if out.method != "GLMM"
+                                else "has no inverse-variance weights"),
+            "drop --common, or use a random-effects method such as REML"))
+    if options.pi_df.lower() != "model" and out.method in (*COMMON_METHODS, "GLMM"):
+        check("pi_df", lambda: _refuse(
+            f"--pi-df applies to inverse-variance random-effects models, not --method "
+            f"{out.method}", "drop --pi-df"))
     if out.method in ("MH", "Peto") and "measure" in checked:
         check("method", lambda: _check_mh(design, checked["measure"], out.test, out))
     return out
@@ -898,12 +944,15 @@ def _effect_sizes(design: str, measure: str, v: dict[str, np.ndarray]) -> Any:
     return replace(es, measure=measure)
 
 
-def _fit(result: Any) -> Fit:
+def _fit(result: Any, pi_df: str = "model") -> Fit:
     """A :class:`Fit` from a :class:`metareview.meta.PoolResult`, with Q-profile CIs where
-    metafor gives them (not for FE fits, k = 1 or zero variances)."""
+    metafor gives them (not for FE fits, k = 1 or zero variances) and the prediction interval
+    with the reference distribution ``pi_df`` (:func:`metareview.predint.prediction_interval`)."""
     from .errors import EstimationError
+    from .predint import prediction_interval
 
     pred = result.predict()
+    pi = prediction_interval(result, pi_df)
     tau2_ci: tuple[float | None, float | None] = (None, None)
     i2_ci: tuple[float | None, float | None] = (None, None)
     signs = ("", "")
@@ -917,13 +966,24 @@ def _fit(result: Any) -> Fit:
             pass
     return Fit(
         k=result.k, estimate=result.estimate, se=result.se, ci_lb=result.ci_lb,
-        ci_ub=result.ci_ub, pi_lb=plain(result.pi_lb), pi_ub=plain(result.pi_ub),
+        ci_ub=result.ci_ub, pi_lb=plain(pi.pi_lb), pi_ub=plain(pi.pi_ub),
         tau2=result.tau2, tau2_ci_lb=tau2_ci[0], tau2_ci_ub=tau2_ci[1], i2=plain(result.i2),
         i2_ci_lb=i2_ci[0], i2_ci_ub=i2_ci[1], h2=plain(result.h2), q=plain(result.q),
         q_df=result.q_df, q_p=plain(result.q_p),
-        summary=Summary(pred.pred, pred.ci_lb, pred.ci_ub, plain(pred.pi_lb), plain(pred.pi_ub)),
-        tau2_ci_lb_sign=signs[0], tau2_ci_ub_sign=signs[1],
+        summary=Summary(pred.pred, pred.ci_lb, pred.ci_ub, plain(pi.lb), plain(pi.ub)),
+        tau2_ci_lb_sign=signs[0], tau2_ci_ub_sign=signs[1], pi_df=pi.df,
     )
+
+
+def _pi_method(method: str, test: str, fit: Fit, options: PoolOptions) -> str:
+    """How the prediction interval of the main model was made, in words."""
+    if fit.pi_lb is None:
+        return "none (common-effect model)" if method in COMMON_METHODS else "none"
+    if method == "GLMM":
+        return "normal quantile z (GLMM)"
+    from .predint import describe_pi
+
+    return describe_pi(options.pi_df, fit.pi_df, test)
 
 
 def _mh_fit(v: dict[str, np.ndarray], es: Any, method: str, labels: list[str],
@@ -1130,8 +1190,8 @@ def _influence(es: Any, labels: list[str], kwargs: dict[str, Any]) -> InfluenceR
                      level=kwargs["level"], labels=labels)
 
 
-def _subgroups(table: StudyTable, es: Any, by: str,
-               kwargs: dict[str, Any]) -> tuple[tuple[Subgroup, ...], SubgroupTest | None]:
+def _subgroups(table: StudyTable, es: Any, by: str, kwargs: dict[str, Any],
+               pi_df: str = "model") -> tuple[tuple[Subgroup, ...], SubgroupTest | None]:
     from .subgroups import subgroup_analysis
 
     groups = [str(g) for g in table.column(by)]
@@ -1144,7 +1204,7 @@ def _subgroups(table: StudyTable, es: Any, by: str,
                       f"subgroup of its own; for a continuous moderator use --mods {by}",
                       ReviewWarning, stacklevel=2)
     result = subgroup_analysis(es.yi, es.vi, groups, labels=list(table.studies), **kwargs)
-    subs = tuple(Subgroup(name, _fit(fit)) for name, fit in
+    subs = tuple(Subgroup(name, _fit(fit, pi_df)) for name, fit in
                  zip(result.groups, result.fits, strict=True))
     test = SubgroupTest(q=result.qm, df=result.qm_df[0], p=result.qm_p,
                         q_separate=result.q_between, p_separate=result.q_between_p,

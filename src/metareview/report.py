@@ -543,7 +543,7 @@ def _studies_table(pool: PoolReport, number: int) -> Table:
             g.fit.summary.ci_lb, g.fit.summary.ci_ub, share)
     s = pool.fit.summary
     strong.add(len(rows))
-    model = "common effect" if pool.method == "FE" else (
+    model = "common effect" if pool.method in ("FE", "MH", "Peto") else (
         "GLMM" if pool.method == "GLMM" else "random effects")
     row(f"Pooled, {model} (k = {pool.fit.k})", "", blank, s.estimate, s.ci_lb, s.ci_ub,
         100.0 if weights else None)
