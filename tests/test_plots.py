@@ -43,7 +43,7 @@ def test_forest_plot_content() -> None:
     assert "Giannotta et al." in labels and "Solomon et al." in labels
     assert "16" in labels and "17" in labels  # the counts columns
     assert "Random-effects model (REML)" in labels
-    assert "Prediction interval" in labels
+    assert "Prediction interval (z)" in labels
     assert any(t.startswith("Heterogeneity: τ² = 0.365, I² = 57%") for t in labels)
     assert "0.76 [0.66, 0.83]" in labels
     assert "12.8%" in labels  # Kassell et al.'s weight
