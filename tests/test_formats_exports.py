@@ -875,3 +875,15 @@ def test_cochrane_csv_database_from_its_database_name_column() -> None:
     assert review.source_database == "Cochrane Database of Systematic Reviews"
     (trial,) = records((header + "CN-1,,T,2020,\n").encode())
     assert trial.source_database == "Cochrane CENTRAL"  # no name given: a CENTRAL export
+
+
+def test_embase_search_query_over_several_lines() -> None:
+    body = (FIXTURES / "embase_csv/asreview_asreview_embase.csv").read_bytes()
+    preamble = (
+        b'"SEARCH QUERY","(\'duplication cyst\':ti\nOR \'enteric cyst\':ti)\n'
+        b'AND [2010-2020]/py"\n'
+    )
+    for rest in (b"-----------------\n\n", b"\n"):  # ended by dashes, or by a blank line
+        data = preamble + rest + body
+        assert detected(data) == "embase-csv"
+        assert len(records(data)) == 6

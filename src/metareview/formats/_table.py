@@ -91,14 +91,28 @@ def column_key(name: str) -> str:
 def header_of(head: bytes) -> tuple[list[str], str] | None:
     """The header row's names and delimiter, from the first bytes of a file (already
     UTF-8 and without BOM, as :func:`~metareview.formats.detect` passes them)."""
-    text = head.decode("utf-8", errors="ignore")
-    for line in text.splitlines()[:20]:
-        if not line.strip() or _DASHES.match(line) or _PREAMBLE.match(line):
-            continue
-        delimiter = "\t" if "\t" in line else ","
-        names: list[str] = next(_reader([line], delimiter), [])
-        return names, delimiter
+    found = _header_line(head.decode("utf-8", errors="ignore").splitlines()[:50])
+    return _names(found[1]) if found else None
+
+
+def _header_line(lines: Iterable[str]) -> tuple[int, str] | None:
+    """The header line and its (1-based) number, past blank lines and Embase's
+    ``"SEARCH QUERY"`` block (whose query may run over several lines) ended by a row
+    of dashes or a blank line."""
+    in_query = False
+    for number, line in enumerate(lines, start=1):
+        if number == 1 and _PREAMBLE.match(line.removeprefix("\ufeff")):
+            in_query = True
+        elif in_query:
+            in_query = bool(line.strip()) and not _DASHES.match(line)
+        elif line.strip() and not _DASHES.match(line):
+            return number, line.removeprefix("\ufeff")
     return None
+
+
+def _names(line: str) -> tuple[list[str], str]:
+    delimiter = "\t" if "\t" in line else ","
+    return next(_reader([line], delimiter), []), delimiter
 
 
 def has_header(head: bytes, signatures: Iterable[frozenset[str]], delimiter: str) -> bool:
@@ -127,10 +141,11 @@ def read_rows(
     text = io.TextIOWrapper(stream, encoding=codec, newline="")
     skipped = 0
     try:
-        header = _header(text, source)
+        header = _header_line(iter(text.readline, ""))
         if header is None:
             raise InputError("no header row", source, "is this a table export with its header?")
-        skipped, names = header
+        skipped = header[0]
+        names: list[str] = next(_reader([header[1].rstrip("\r\n")], delimiter), [])
         rows = _reader(text, delimiter)
         for cells in rows:
             line = skipped + rows.line_num
@@ -164,20 +179,6 @@ def _reader(lines: Iterable[str], delimiter: str) -> Any:
     if delimiter == "\t":  # WoS never quotes: a '"' in a title is text
         return csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
     return csv.reader(lines)
-
-
-def _header(text: io.TextIOWrapper, source: str) -> tuple[int, list[str]] | None:
-    """Skip the lines before the header; the number of lines read and the names."""
-    for number, line in enumerate(iter(text.readline, ""), start=1):
-        if number == 1:
-            line = line.removeprefix("\ufeff")
-        if not line.strip() or _DASHES.match(line) or _PREAMBLE.match(line):
-            continue
-        found = header_of(line.encode("utf-8"))
-        if found is None:
-            return None
-        return number, found[0]
-    return None
 
 
 def read_table(table: Table, stream: BinaryIO, source: str) -> Iterator[Article]:
