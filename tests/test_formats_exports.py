@@ -887,3 +887,13 @@ def test_embase_search_query_over_several_lines() -> None:
         data = preamble + rest + body
         assert detected(data) == "embase-csv"
         assert len(records(data)) == 6
+
+
+def test_csl_item_without_date_or_container_is_detected_by_its_type() -> None:
+    data = b'[{"id": "k1", "type": "webpage", "title": "A page", "URL": "https://example.org"}]'
+    assert detected(data) == "csl-json"
+    (article,) = records(data)
+    assert (article.title, article.url) == ("A page", "https://example.org")
+    assert article.publication_types == ("webpage",)
+    with pytest.raises(InputError, match="no format we know"):
+        detected(b'{"type": "book", "pages": 3}')  # a CSL type but nothing else of an item

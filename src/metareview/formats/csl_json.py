@@ -17,10 +17,18 @@ from ._plaintext import text_date
 from ._table import Column, digits, gather
 from ._xmltext import clean, make_date
 
+#: CSL 1.0.2 item types.
+_TYPES = (
+    "article|article-journal|article-magazine|article-newspaper|bill|book|broadcast|chapter|"
+    "classic|collection|dataset|document|entry|entry-dictionary|entry-encyclopedia|event|"
+    "figure|graphic|hearing|interview|legal_case|legislation|manuscript|map|motion_picture|"
+    "musical_score|pamphlet|paper-conference|patent|performance|periodical|"
+    "personal_communication|post|post-weblog|regulation|report|review|review-book|software|"
+    "song|speech|standard|thesis|treaty|webpage"
+)
 _ITEM = re.compile(
     rb'"(?:issued|container-title|date-parts|citation-key|citation-label)"\s*:'
-    rb'|"type"\s*:\s*"(?:article-journal|article-newspaper|article-magazine|paper-conference'
-    rb"|chapter|entry-encyclopedia|post-weblog|legal_case|legislation)\""
+    rb'|"type"\s*:\s*"(?:' + _TYPES.encode() + rb')"'
 )
 
 #: Item variables → fields; ``author`` and ``issued`` are read apart.
@@ -47,8 +55,9 @@ _APART = frozenset({"author", "issued", "source"})
 
 
 def detect(head: bytes) -> bool:
-    """JSON using CSL variable names (``issued``, ``container-title``, ``date-parts`` …)."""
-    return looks_like_json(head) and _ITEM.search(head) is not None
+    """JSON using CSL variable names (``issued``, ``container-title``, ``date-parts`` …)
+    or a CSL item type beside a ``title``."""
+    return looks_like_json(head) and _ITEM.search(head) is not None and b'"title"' in head
 
 
 def read(stream: BinaryIO, source: str) -> Iterator[Article]:
