@@ -897,3 +897,14 @@ def test_csl_item_without_date_or_container_is_detected_by_its_type() -> None:
     assert article.publication_types == ("webpage",)
     with pytest.raises(InputError, match="no format we know"):
         detected(b'{"type": "book", "pages": 3}')  # a CSL type but nothing else of an item
+
+
+def test_endnote_several_dois_in_one_element_keep_the_others() -> None:
+    data = (
+        b'<?xml version="1.0"?><xml><records><record><titles><title>T</title></titles>'
+        b"<electronic-resource-num>https://dx.doi.org/10.1000/a&#xD;10.1000/b"
+        b"</electronic-resource-num></record></records></xml>"
+    )
+    (article,) = records(data)
+    assert article.doi == "10.1000/a"
+    assert dict(article.extra)["electronic-resource-num"].endswith("10.1000/b")

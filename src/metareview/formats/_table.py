@@ -223,7 +223,8 @@ def gather(
         found = [v for v in (column.read(p) for p in map(clean, parts) if p) if v is not None]
         if found:
             values.setdefault(column.field, []).extend(found)
-            if not column.keep:
+            # A one-value field given several keeps the cell, so the others are not lost.
+            if not column.keep and (len(found) == 1 or column.field in ADDITIVE):
                 used.add(key)
     extra = tuple(
         (name, value)

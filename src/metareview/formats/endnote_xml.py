@@ -50,7 +50,7 @@ COLUMNS = {
     "dates/year": Column("year"),
     "dates/pub-dates/date": Column("month_day"),
     "isbn": Column("issn"),
-    "electronic-resource-num": Column("doi", read=_doi),
+    "electronic-resource-num": Column("doi", _LINES, _doi),
     "abstract": Column("abstract"),
     "keywords/keyword": Column("keywords", _LINES),
     "language": Column("languages", r"\s*[;\r\n]+\s*"),
