@@ -299,12 +299,26 @@ class _Model:
 
 def _maximise(model: _Model, start: Sequence[float],
               fixed: Mapping[int, float] | None = None) -> tuple[Float, dict[str, Any]]:
-    """Fisher scoring with step halving over the components not in ``fixed``, keeping them
-    at or above 0 (a component at 0 with a negative score stays there)."""
+    """The maximum of the likelihood over the components not in ``fixed`` (at or above 0):
+    Fisher scoring from ``start`` and again from 0, the higher of the two. (The ML and REML
+    likelihoods can have an interior stationary point below their maximum at the
+    boundary; starting from 0 climbs only where the score is positive.)"""
     fixed = dict(fixed or {})
-    s = np.array([fixed.get(i, max(start[i], 0.0)) for i in range(2)], dtype=float)
+    s, cur = _scoring(model, [fixed.get(i, max(start[i], 0.0)) for i in range(2)], fixed)
+    zero, low = _scoring(model, [fixed.get(i, 0.0) for i in range(2)], fixed)
+    return (zero, low) if low["ll"] > cur["ll"] else (s, cur)
+
+
+def _scoring(model: _Model, start: Sequence[float],
+             fixed: Mapping[int, float]) -> tuple[Float, dict[str, Any]]:
+    """Fisher scoring with step halving over the components not in ``fixed``, keeping them
+    at or above 0 (a component at 0 with a negative score stays there). Where the expected
+    information understates the curvature the steps overshoot and alternate around the
+    maximum; each reversal of the score halves the steps that follow."""
+    s = np.array(start, dtype=float)
     free = [i for i in range(2) if i not in fixed]
     cur = model.at(s)
+    damp = 1.0
     for _ in range(_MAXITER):
         active = [i for i in free if s[i] > 0 or cur["score"][i] > 0]
         if not active:
@@ -314,7 +328,7 @@ def _maximise(model: _Model, start: Sequence[float],
         # (only σ²₁ + σ²₂ is identified) and the step then moves along the sum alone
         step = np.linalg.pinv(info, rcond=1e-10) @ cur["score"][active]
         full = np.zeros(2)
-        full[active] = step
+        full[active] = step * damp
         factor = 1.0
         while True:
             trial = np.maximum(s + factor * full, 0.0)
@@ -323,6 +337,8 @@ def _maximise(model: _Model, start: Sequence[float],
                 break
             factor /= 2
         change = np.max(np.abs(trial - s) / np.maximum(1.0, s))
+        turned = float(new["score"][active] @ cur["score"][active]) < 0
+        damp = damp / 2 if turned else min(1.0, damp * 2)
         s, cur = trial, new
         if change < _TOL:
             return s, cur
@@ -456,10 +472,12 @@ def threelevel(
     held = {0: 0.0} if single else {}
     sigma2, best = _maximise(model, (start / 2, start / 2), fixed=held)
     two_level, reduced = _maximise(model, (0.0, start), fixed={0: 0.0})
-    _, no_within = _maximise(model, (start, 0.0), fixed={**held, 1: 0.0})
+    without, no_within = _maximise(model, (start, 0.0), fixed={**held, 1: 0.0})
+    # the best of the interior fit and the fits on the boundary (one variance at 0)
+    for other, fit in ((two_level, reduced), (without, no_within)):
+        if fit["ll"] > best["ll"]:
+            sigma2, best = other, fit
     ll = float(best["ll"])
-    if reduced["ll"] > ll:  # the boundary fit is better: take it (both are maxima of ll)
-        sigma2, best, ll = two_level, reduced, float(reduced["ll"])
     beta, vb = best["beta"], best["vb"]
     se = np.sqrt(np.diag(vb))
     crit = _crit(level)
