@@ -803,7 +803,7 @@ def proportion_ci(
     -------
     (lower, upper) : tuple of numpy.ndarray
     """
-    from scipy import stats
+    from scipy import special  # not scipy.stats: its import alone costs 0.4 s
 
     xs = np.atleast_1d(np.asarray(x, dtype=np.float64))
     ns = np.atleast_1d(np.asarray(n, dtype=np.float64))
@@ -819,10 +819,10 @@ def proportion_ci(
     p = xs / ns
     if method == "cp":
         with np.errstate(invalid="ignore"):
-            lower = np.where(xs == 0, 0.0, stats.beta.ppf(alpha / 2, xs, ns - xs + 1))
-            upper = np.where(xs == ns, 1.0, stats.beta.ppf(1 - alpha / 2, xs + 1, ns - xs))
+            lower = np.where(xs == 0, 0.0, special.betaincinv(xs, ns - xs + 1, alpha / 2))
+            upper = np.where(xs == ns, 1.0, special.betaincinv(xs + 1, ns - xs, 1 - alpha / 2))
         return lower.astype(np.float64), upper.astype(np.float64)
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = float(special.ndtri(1 - alpha / 2))
     if method == "wilson":
         centre = (p + z**2 / (2 * ns)) / (1 + z**2 / ns)
         half = z * np.sqrt(p * (1 - p) / ns + z**2 / (4 * ns**2)) / (1 + z**2 / ns)

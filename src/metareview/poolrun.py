@@ -1009,12 +1009,12 @@ def _common_fit(mh: MHResult) -> Fit:
 
 def _glmm_fit(events: np.ndarray, totals: np.ndarray, labels: list[str],
               level: float) -> tuple[Fit, dict[str, float | None]]:
-    from scipy import stats
+    from scipy import special
 
     from .glmm import pool_glmm
 
     g = pool_glmm(events, totals, level=level, labels=labels)
-    crit = float(stats.norm.ppf(0.5 + level / 200))
+    crit = float(special.ndtri(0.5 + level / 200))
     half = crit * math.sqrt(g.se ** 2 + g.tau2)
     fit = Fit(
         k=g.k, estimate=g.estimate, se=g.se, ci_lb=g.ci_lb, ci_ub=g.ci_ub,
@@ -1028,7 +1028,7 @@ def _glmm_fit(events: np.ndarray, totals: np.ndarray, labels: list[str],
 
 def _studies(table: StudyTable, es: Any, used: dict[str, float | None], study_ci: str,
              level: float, measure: str, by: str | None) -> tuple[StudyResult, ...]:
-    from scipy import stats
+    from scipy import special
 
     from .effects import back_transform, proportion_ci
 
@@ -1039,7 +1039,7 @@ def _studies(table: StudyTable, es: Any, used: dict[str, float | None], study_ci
         est = x / n
         lb, ub = proportion_ci(x, n, study_ci, level)
     else:
-        crit = float(stats.norm.ppf(0.5 + level / 200))
+        crit = float(special.ndtri(0.5 + level / 200))
         half = crit * np.sqrt(es.vi)
         est, lb, ub = (back_transform(measure, a, es.ni) for a in
                        (es.yi, es.yi - half, es.yi + half))

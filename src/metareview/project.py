@@ -116,8 +116,13 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _plain(value: Any) -> Any:
+    """A result's ``to_dict()`` (stable across runs), else its text."""
+    return value.to_dict() if hasattr(value, "to_dict") else str(value)
+
+
 def _fingerprint(*parts: Any) -> str:
-    text = json.dumps([__version__, *parts], sort_keys=True, default=str, ensure_ascii=False)
+    text = json.dumps([__version__, *parts], sort_keys=True, default=_plain, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -237,6 +242,7 @@ class _Run:
             if step in self.reached:
                 continue
             self.state.data["steps"].pop(step, None)
+            self.state.data["steps"].pop(f"{step} inputs", None)
             for name, path in self.outputs(roles):
                 if not path.exists():
                     self.state.files.pop(name, None)
@@ -321,8 +327,9 @@ def _steps(r: _Run) -> RunSummary:
     studies = _read_studies(r, included, canon)
     if isinstance(studies, str):
         return r.summary(studies)
-    pool = _pool_step(r, studies)
-    report = _report_step(r, counts, studies, pool)
+    pool_inputs = _fingerprint("pool", repr(studies), repr(r.config.analysis))
+    pool = _pool_step(r, studies, pool_inputs)
+    report = _report_step(r, counts, studies, pool, pool_inputs)
     return r.summary(report=report)
 
 
@@ -621,57 +628,74 @@ def _read_studies(r: _Run, wanted: set[str],
     return validate(table, design=config.design, required=needed)
 
 
-def _pool_step(r: _Run, studies: StudyTable) -> PoolReport:
+def _pool_step(r: _Run, studies: StudyTable, inputs: str) -> PoolReport | None:
+    """Pool and draw the plots unless the study table and the options (``inputs``, their
+    fingerprint) are those of the last run and its outputs are as it wrote them: then
+    nothing is computed and None is returned."""
+    if r.state.fresh("pool", inputs, r.outputs(DERIVED["pool"])):
+        r.reached.add("pool")
+        return None
     from .plots import figure_file, forest_plot, funnel_plot
     from .poolrun import markdown, run_pool
 
     options = r.config.analysis
     pool = run_pool(studies, options)
-    fingerprint = _fingerprint("pool", pool.to_dict())
-    if not r.state.fresh("pool", fingerprint, r.outputs(DERIVED["pool"])):
-        if not (options.leave_one_out or options.bias):
-            r.note("leave-one-out and the small-study tests (Egger, Begg, trim-and-fill) "
-                   f"are not run with method {options.method}: they need an inverse-variance "
-                   "method such as REML")
-        e = pool.fit.summary
-        r.did(f"pooled {pool.fit.k} studies ({pool.measure}, {pool.method}): "
-              f"{e.estimate:.3f} [{e.ci_lb:.3f}, {e.ci_ub:.3f}]")
-        r.write("results_json", (json.dumps(pool.to_dict(), indent=2, ensure_ascii=False)
-                                 + "\n").encode("utf-8"))
-        r.write("results_md", markdown(pool).encode("utf-8"))
-        for role, draw in (("forest", forest_plot), ("funnel", funnel_plot)):
-            for suffix in ("svg", "png"):
-                r.write(f"{role}_{suffix}", figure_file(draw(pool), suffix), quiet=True)
-                r.did(f"wrote {r.rel(output_path(r.config, f'{role}_{suffix}'))}")
-        r.state.done("pool", fingerprint)
+    if not (options.leave_one_out or options.bias):
+        r.note("leave-one-out and the small-study tests (Egger, Begg, trim-and-fill) "
+               f"are not run with method {options.method}: they need an inverse-variance "
+               "method such as REML")
+    e = pool.fit.summary
+    r.did(f"pooled {pool.fit.k} studies ({pool.measure}, {pool.method}): "
+          f"{e.estimate:.3f} [{e.ci_lb:.3f}, {e.ci_ub:.3f}]")
+    r.write("results_json", (json.dumps(pool.to_dict(), indent=2, ensure_ascii=False)
+                             + "\n").encode("utf-8"))
+    r.write("results_md", markdown(pool).encode("utf-8"))
+    for role, draw in (("forest", forest_plot), ("funnel", funnel_plot)):
+        for suffix in ("svg", "png"):
+            r.write(f"{role}_{suffix}", figure_file(draw(pool), suffix), quiet=True)
+            r.did(f"wrote {r.rel(output_path(r.config, f'{role}_{suffix}'))}")
+    r.state.done("pool", inputs)
     r.reached.add("pool")
     return pool
 
 
 def _report_step(r: _Run, counts: PrismaCounts, studies: StudyTable,
-                 pool: PoolReport) -> Path:
+                 pool: PoolReport | None, pool_inputs: str) -> Path:
+    """Write the report unless its contents are those of the last run. With the pool
+    skipped (``pool`` None), the pool's inputs stand in for its results, so a run with
+    nothing changed computes no statistics; otherwise the report's own fingerprint rules."""
     from . import report
     from .report_docx import to_docx
 
     config = r.config
     names = tuple(report.IMAGES)
-    content = report.ReportContent(
-        config=config, prisma=counts, pool=pool,
-        characteristics=report.characteristics(studies, config.fields),
-        dedupe=r.state.facts.get("records") or {},
-        images={name: output_path(config, f"{name}_svg").read_bytes() for name in names},
-        pngs={name: output_path(config, f"{name}_png").read_bytes() for name in names})
+    parts: dict[str, Any] = {
+        "config": config, "prisma": counts,
+        "characteristics": report.characteristics(studies, config.fields),
+        "dedupe": r.state.facts.get("records") or {},
+        "images": {name: output_path(config, f"{name}_svg").read_bytes() for name in names},
+        "pngs": {name: output_path(config, f"{name}_png").read_bytes() for name in names}}
     paths = [output_path(config, role) for role in DERIVED["report"]]
+    outputs = r.outputs(DERIVED["report"])
+    inputs = _fingerprint("report inputs", pool_inputs, parts)
+    if pool is None and r.state.fresh("report inputs", inputs, outputs):
+        r.reached.add("report")
+        return paths[0]
+    if pool is None:  # the report is out of date although the pool is not
+        from .poolrun import run_pool
+
+        pool = run_pool(studies, config.analysis)
+    content = report.ReportContent(pool=pool, **parts)
     fingerprint = _fingerprint("report", content.fingerprint())
-    if not r.state.fresh("report", fingerprint, r.outputs(DERIVED["report"])):
+    if not r.state.fresh("report", fingerprint, outputs):
         r.write("report_html", report.to_html(content).encode("utf-8"))
         r.write("report_md", report.to_markdown(
             content, {name: f"{name}.png" for name in names}).encode("utf-8"))
         r.write("report_docx", to_docx(content))
         r.state.done("report", fingerprint)
+    r.state.done("report inputs", inputs)
     r.reached.add("report")
     return paths[0]
-
 
 
 #: The report files ``review report -o`` can save, by suffix.

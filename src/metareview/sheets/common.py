@@ -21,7 +21,9 @@ from typing import Any, BinaryIO
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+from openpyxl.worksheet._reader import WorkSheetParser
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -101,43 +103,80 @@ def read_table(source: str | Path, *, sheet: str | None = None, skip: Iterable[s
     return _read_csv(data, label)
 
 
-def _open_workbook(data: bytes, label: str, data_only: bool) -> Any:
+def _open_workbook(data: bytes, label: str) -> Any:
+    """The workbook in openpyxl's read-only mode: the structure, shared strings and styles,
+    with no worksheet loaded (full mode builds every sheet's cell and style objects, most
+    of the time spent on a large sheet)."""
     try:
         with warnings.catch_warnings():  # unsupported Excel extensions do not affect values
             warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-            return load_workbook(io.BytesIO(data), data_only=data_only)
+            return load_workbook(io.BytesIO(data), read_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise InputError(f"not a readable .xlsx workbook ({exc})", label,
                          "save the file again as an Excel workbook (.xlsx) or CSV") from None
 
 
-def _read_xlsx(data: bytes, label: str, sheet: str | None, skip: set[str]) -> RawTable:
-    book = _open_workbook(data, label, data_only=False)
-    ws = _pick_sheet(book, label, sheet, skip)
-    cells = [list(row) for row in ws.iter_rows()]
-    has_formula = any(c.data_type == "f" for row in cells for c in row)
-    cached = _open_workbook(data, label, data_only=True)[ws.title] if has_formula else None
+@dataclass(frozen=True)
+class _SheetScan:
+    """One worksheet as parsed: ``{(row, column): (value, data_type)}``, hidden row
+    numbers and merged ranges."""
 
-    def value_of(cell: Any) -> Cell:
-        if cell.data_type == "f":
-            saved = cached.cell(cell.row, cell.column).value if cached is not None else None
-            return Cell(saved, cell.coordinate, cell.row, formula_unsaved=saved is None)
-        value = cell.value
+    cells: dict[tuple[int, int], tuple[Any, str]]
+    hidden: frozenset[int]
+    merged: tuple[str, ...]
+
+
+def _scan(book: Any, ws: Any, data_only: bool) -> _SheetScan:
+    """Parse one sheet of a read-only workbook with openpyxl's own worksheet parser (the
+    one its full mode uses, so values, dates and formulas come out the same), keeping the
+    row and merge facts that read-only worksheets do not expose."""
+    cells: dict[tuple[int, int], tuple[Any, str]] = {}
+    with ws._get_source() as source:
+        parser = WorkSheetParser(
+            source, ws._shared_strings, data_only=data_only, epoch=book.epoch,
+            date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
+        for r, row in parser.parse():
+            for cell in row:
+                if cell["value"] is not None or cell["data_type"] == "f":
+                    cells[r, cell["column"]] = (cell["value"], cell["data_type"])
+    hidden = frozenset(int(r) for r, attrs in parser.row_dimensions.items()
+                       if str(attrs.get("hidden", "")).lower() in ("1", "true"))
+    merged = () if parser.merged_cells is None else tuple(
+        str(m.ref) for m in parser.merged_cells.mergeCell)
+    return _SheetScan(cells, hidden, merged)
+
+
+def _read_xlsx(data: bytes, label: str, sheet: str | None, skip: set[str]) -> RawTable:
+    book = _open_workbook(data, label)
+    try:
+        ws = _pick_sheet(book, label, sheet, skip)
+        scan = _scan(book, ws, data_only=False)
+        has_formula = any(kind == "f" for _, kind in scan.cells.values())
+        cached = _scan(book, ws, data_only=True).cells if has_formula else {}
+    finally:
+        book.close()
+
+    def value_of(r: int, c: int) -> Cell:
+        value, kind = scan.cells.get((r, c), (None, "n"))
+        ref = f"{get_column_letter(c)}{r}"
+        if kind == "f":
+            saved = cached.get((r, c), (None, "n"))[0]
+            return Cell(saved, ref, r, formula_unsaved=saved is None)
         if isinstance(value, str) and not value.strip():
             value = None
-        return Cell(value, cell.coordinate, cell.row)
+        return Cell(value, ref, r)
 
-    grid = [[value_of(c) for c in row] for row in cells]
+    rows = max((r for r, _ in scan.cells), default=0)
+    columns = max((c for _, c in scan.cells), default=0)
+    grid = [[value_of(r, c) for c in range(1, columns + 1)] for r in range(1, rows + 1)]
     table = _table_from_grid(grid, label, ws.title)
-    hidden = tuple(
-        r for r, dim in sorted(ws.row_dimensions.items())
-        if dim.hidden and any(row[0].row == r for row in table.rows)
-    )
+    kept = {row[0].row for row in table.rows}
+    hidden = tuple(sorted(r for r in scan.hidden if r in kept))
     width = len(table.header)
     first = table.header[0].row if table.header else 1
     merged = tuple(
-        str(rng) for rng in ws.merged_cells.ranges
-        if rng.max_row >= first and rng.min_col <= width
+        ref for ref in scan.merged
+        if (bounds := range_boundaries(ref))[3] >= first and bounds[0] <= width
     )
     return RawTable(label, ws.title, table.header, table.rows, hidden, merged, table.stray)
 
@@ -151,7 +190,7 @@ def _pick_sheet(book: Any, label: str, sheet: str | None, skip: set[str]) -> Wor
         raise InputError(f"no sheet named {sheet!r}", label, f"sheets: {', '.join(names)}")
     for title in names:
         ws = book[title]
-        if title.lower() not in skip and isinstance(ws, Worksheet):
+        if title.lower() not in skip and isinstance(ws, (Worksheet, ReadOnlyWorksheet)):
             return ws
     raise InputError("the workbook has no data sheet", label,
                      "put the study table on the first sheet")
