@@ -13,8 +13,11 @@ Three rules, applied in this order, link two records:
 
 Linked records form clusters (union-find). Each cluster keeps its most complete record,
 filled in with the ids of the others, and remembers every record and source file it
-stands for. Title comparisons only run within a publication year and between titles of
-similar length (blocking), so the cost does not grow with the square of the whole set.
+stands for. Identical normalised titles are matched exactly and scored once; a distinct
+title is only scored against candidates: titles holding one of its three rarest words,
+and titles of the same first author and year (blocking). So the cost grows little faster
+than the number of records (see ``benchmarks/dedupe_bench.py``), and a pair that
+reaches the threshold is still found when its titles share a rare word or an author.
 
 A reviewer can override the result in the duplicates log: ``not duplicate`` (or
 ``keep separate``) in the ``override`` column keeps the two records of that row apart on
@@ -31,7 +34,6 @@ import re
 import sys
 import unicodedata
 import warnings
-from bisect import bisect_left, bisect_right
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -45,7 +47,6 @@ from .outputs import WRITERS, Table
 from .records import Abstract, Article, Author, Journal, PubDate, Section, Text
 
 DEFAULT_THRESHOLD = 90.0
-_CHUNK = 512  # title rows per fuzzy-score matrix
 
 LOG_COLUMNS = (
     "cluster",
@@ -329,21 +330,27 @@ def _digits(text: str | None) -> str:
 
 
 def _title_edges(articles: Sequence[Article], threshold: float) -> Iterator[_Edge]:
-    """Fuzzy title matches within each publication year (records without a year are
-    compared with every year) whose first authors and title numbers agree."""
-    import numpy as np
-    from rapidfuzz import fuzz, process
+    """Fuzzy title matches in the same publication year (records without a year match
+    any year) whose first authors and title numbers agree.
+
+    Identical normalised titles are found exactly (score 100) and scored once; distinct
+    titles are only scored against candidates (:func:`_candidates`), not against every
+    title of their year, so the cost grows far slower than the square of the record count.
+    """
+    from rapidfuzz import fuzz
 
     titles = [normalise_text(a.title) for a in articles]
     surnames = [first_author_surname(a) for a in articles]
-    blocks: dict[int | None, list[int]] = defaultdict(list)
-    for i, (article, title) in enumerate(zip(articles, titles, strict=True)):
+    years = [a.year for a in articles]
+    same_title: dict[str, list[int]] = defaultdict(list)
+    for i, title in enumerate(titles):
         if title:
-            blocks[article.year].append(i)
-    undated = blocks.pop(None, [])
-    everyone = sorted(i for block in blocks.values() for i in block) + undated
+            same_title[title].append(i)
+    distinct = list(same_title)
 
     def compatible(i: int, j: int) -> bool:
+        if years[i] is not None and years[j] is not None and years[i] != years[j]:
+            return False
         if _markers(titles[i]) != _markers(titles[j]):
             return False
         if surnames[i] and surnames[j]:
@@ -352,39 +359,90 @@ def _title_edges(articles: Sequence[Article], threshold: float) -> Iterator[_Edg
             return same_last_word or bool(fuzz.ratio(surnames[i], surnames[j]) >= 80)
         return True
 
-    # fuzz.ratio reaches the threshold t only if the longer title is at most (200 - t) / t
-    # times the shorter: with titles sorted by length, each chunk of rows meets only a
-    # window of the block.
-    spread = (200 - threshold) / threshold if threshold > 0 else math.inf
-    searches = [(block, block) for block in blocks.values()]
-    if undated:
-        searches.append((undated, everyone))
+    found: list[_Edge] = []
+    for members in same_title.values():
+        found += [_Edge(i, j, "title", 100.0) for n, i in enumerate(members)
+                  for j in members[n + 1:] if compatible(i, j)]
+    by_author: dict[tuple[str, int | None], set[int]] = defaultdict(set)
+    ids = {title: u for u, title in enumerate(distinct)}
+    for i, title in enumerate(titles):
+        if title and surnames[i]:
+            by_author[surnames[i], years[i]].add(ids[title])
+    for (u, v), score in _candidates(distinct, by_author.values(), threshold).items():
+        found += [_Edge(min(i, j), max(i, j), "title", score)
+                  for i in same_title[distinct[u]] for j in same_title[distinct[v]]
+                  if compatible(i, j)]
+    yield from sorted(found, key=lambda e: (-(e.score or 0.0), e.a, e.b))
+
+
+_RARE = 3  # a title's rarest words, one of which a near-duplicate must contain
+
+
+def _candidates(titles: Sequence[str], blocks: Iterable[Iterable[int]],
+                threshold: float) -> dict[tuple[int, int], float]:
+    """Pairs ``(u, v)`` (u < v) of distinct ``titles`` whose :func:`rapidfuzz.fuzz.ratio`
+    reaches ``threshold``, with the score.
+
+    A pair is scored when one title holds one of the other's ``_RARE`` rarest words (a
+    near-duplicate keeps most words, and words rare in the set link few titles), or when
+    both are in one of ``blocks`` (the titles of one first author and year). The pairs
+    are scored in batches by rapidfuzz's ``cpdist`` on every core.
+    """
+    import numpy as np
+
+    holders: dict[str, list[int]] = defaultdict(list)
+    words = [sorted(set(title.split())) for title in titles]
+    for u, these in enumerate(words):
+        for word in these:
+            holders[word].append(u)
+    askers: dict[str, list[int]] = defaultdict(list)
+    for u, these in enumerate(words):
+        for word in sorted(these, key=lambda w: (len(holders[w]), w))[:_RARE]:
+            askers[word].append(u)
+    searches = [(askers[word], holders[word]) for word in askers]
+    searches += [(block, block) for block in map(sorted, blocks) if len(block) > 1]
+    scores: dict[tuple[int, int], float] = {}
+    batch: list[tuple[Any, Any]] = []
+    size = 0
     for queries, choices in searches:
-        same = queries is choices
-        choices = sorted(choices, key=lambda j: len(titles[j]))
-        queries = choices if same else sorted(queries, key=lambda i: len(titles[i]))
-        lengths = [len(titles[j]) for j in choices]
-        for start in range(0, len(queries), _CHUNK):
-            rows = queries[start : start + _CHUNK]
-            lo = bisect_left(lengths, len(titles[rows[0]]) / spread - 1e-9)
-            hi = bisect_right(lengths, len(titles[rows[-1]]) * spread + 1e-9)
-            if same:  # pairs with an earlier row were met when it was the row
-                lo = max(lo, start)
-            window = choices[lo:hi]
-            scores = process.cdist(
-                [titles[i] for i in rows],
-                [titles[j] for j in window],
-                scorer=fuzz.ratio,
-                score_cutoff=threshold,
-                dtype=np.float32,
-            )
-            for r, c in zip(*np.nonzero(scores), strict=True):
-                a, b = rows[int(r)], window[int(c)]
-                if a == b or (same and lo + int(c) <= start + int(r)):
-                    continue
-                i, j = sorted((a, b))
-                if compatible(i, j):
-                    yield _Edge(i, j, "title", float(scores[r, c]))
+        if len(choices) < 2:
+            continue
+        step = max(1, _BATCH // len(choices))
+        for start in range(0, len(queries), step):
+            rows = np.asarray(queries[start:start + step])
+            batch.append((np.repeat(rows, len(choices)), np.tile(choices, len(rows))))
+            size += len(rows) * len(choices)
+            if size >= _BATCH:
+                _score(titles, batch, threshold, scores)
+                batch, size = [], 0
+    _score(titles, batch, threshold, scores)
+    return scores
+
+
+_BATCH = 1 << 21  # title pairs scored at once
+
+
+def _score(titles: Sequence[str], batch: Sequence[tuple[Any, Any]], threshold: float,
+           scores: dict[tuple[int, int], float]) -> None:
+    """Score the pairs of ``batch`` (arrays of title numbers), each pair once, into
+    ``scores`` where they reach ``threshold``."""
+    import numpy as np
+    from rapidfuzz import fuzz, process
+
+    if not batch:
+        return
+    first, second = (np.concatenate(side) for side in zip(*batch, strict=True))
+    n = len(titles)
+    pairs = np.sort(np.minimum(first, second) * n + np.maximum(first, second))
+    keep = np.ones(len(pairs), dtype=bool)  # each pair once (np.unique is slower)
+    keep[1:] = pairs[1:] != pairs[:-1]
+    keep &= pairs // n != pairs % n
+    us, vs = np.divmod(pairs[keep], n)
+    found = process.cpdist([titles[u] for u in us], [titles[v] for v in vs],
+                           scorer=fuzz.ratio, score_cutoff=threshold, dtype=np.float32,
+                           workers=-1)
+    for k in np.flatnonzero(found):
+        scores[int(us[k]), int(vs[k])] = float(found[k])
 
 
 def _completeness(article: Article) -> tuple[int, int]:
@@ -453,7 +511,7 @@ def dedupe(
     edges = [
         *_exact_edges(dois, "doi"),
         *_exact_edges(pmids, "pmid"),
-        *sorted(_title_edges(articles, threshold), key=lambda e: -(e.score or 0.0)),
+        *_title_edges(articles, threshold),
         *(_Edge(index[o.kept], index[o.removed], "reviewer") for o in known if o.merge),
     ]
     clusters = _Clusters(facts, apart)

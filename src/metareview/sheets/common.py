@@ -196,7 +196,9 @@ def _pick_sheet(book: Any, label: str, sheet: str | None, skip: set[str]) -> Wor
                      "put the study table on the first sheet")
 
 
-def _read_csv(data: bytes, label: str) -> RawTable:
+def csv_records(data: bytes, label: str) -> tuple[list[list[str]], str]:
+    """The records of CSV (or ``;``/tab separated) text as lists of strings, and the
+    delimiter, told from the first line."""
     try:
         text = data.decode(text_codec(data))
     except UnicodeDecodeError as exc:
@@ -204,12 +206,14 @@ def _read_csv(data: bytes, label: str) -> RawTable:
                          "save the file as CSV UTF-8, or as an .xlsx workbook") from None
     first_line = text.split("\n", 1)[0]
     delimiter = max(",;\t", key=first_line.count)
-    grid: list[list[Cell]] = []
-    for r, record in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), 1):
-        grid.append([
-            Cell(value.strip() or None, f"{get_column_letter(c)}{r}", r)
-            for c, value in enumerate(record, 1)
-        ])
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)), delimiter
+
+
+def _read_csv(data: bytes, label: str) -> RawTable:
+    records, delimiter = csv_records(data, label)
+    grid = [[Cell(value.strip() or None, f"{get_column_letter(c)}{r}", r)
+             for c, value in enumerate(record, 1)]
+            for r, record in enumerate(records, 1)]
     table = _table_from_grid(grid, label, None)
     return replace(table, decimal_comma=delimiter == ";")
 

@@ -289,11 +289,21 @@ def read_record_rows(path: str | Path, data: bytes | None = None,
                 if not isinstance(rows[-1], dict):
                     raise InputError("not a JSON object", f"{name}:{number}",
                                      "each line must be one JSON object") from None
-    else:
+    elif data.startswith(common.XLSX_MAGIC):
         table = common.read_table(path, data=data)
         names = [str(c.value) for c in table.header]
         rows = [{n: c.value for n, c in zip(names, row, strict=True) if c.value is not None}
                 for row in table.rows]
+    else:  # CSV as plain strings: no Cell per value, which costs more than the parsing
+        records = (r for r in common.csv_records(data, name)[0] if any(v.strip() for v in r))
+        header = [v.strip() for v in next(records, [])]
+        while header and not header[-1]:
+            header.pop()
+        if not header:
+            raise InputError("the sheet is empty", name, "put a header row and one row per study")
+        rows = [row for record in records
+                if (row := {n: v.strip() for n, v in zip(header, record, strict=False)
+                            if v.strip()})]
     sources = sorted({str(r["source_file"]) for r in rows if r.get("source_file")})
     return rows, sources
 
