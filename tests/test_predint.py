@@ -133,3 +133,17 @@ def test_cli_refuses_common_and_pi_df_with_common_effect_methods() -> None:
         result = CliRunner().invoke(cli, ["pool", str(DATA), *args])
         assert result.exit_code == 64, result.output
         assert message in result.output and "Traceback" not in result.output
+
+
+def test_review_toml_pi_df(tmp_path: Path) -> None:
+    from metareview.config import load_config
+    from metareview.errors import ValidationError
+    from test_project import GOOD, write_toml
+
+    path = write_toml(tmp_path, GOOD + '\n[analysis]\npi_df = "k-1"\n')
+    assert load_config(path).analysis.pi_df == "k-1"
+    path = write_toml(tmp_path, GOOD + '\n[analysis]\npi_df = "k-9"\n')
+    with pytest.raises(ValidationError) as caught:
+        load_config(path)
+    [problem] = caught.value.problems
+    assert problem.location == f"{path}:9" and "pi-df" in problem.message

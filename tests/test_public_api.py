@@ -56,3 +56,18 @@ def test_import_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_mh_peto_influence_and_prediction_interval_at_the_top_level() -> None:
+    import metareview.influence  # the submodule import must not hide the function
+    from metareview import mh, predint
+
+    assert metareview.pool_mh is mh.pool_mh and metareview.pool_peto is mh.pool_peto
+    assert metareview.prediction_interval is predint.prediction_interval
+    assert callable(metareview.influence)
+    assert metareview.influence is import_module("metareview.influence").influence
+    res = metareview.influence([0.1, 0.3, 0.35, 0.6, 1.4], [0.02, 0.03, 0.01, 0.04, 0.02],
+                               method="DL")
+    assert res.influential[-1] and not any(res.influential[:-1])
+    for name in ("pool_mh", "pool_peto", "influence", "prediction_interval"):
+        assert name in metareview.__all__

@@ -1,7 +1,8 @@
 """metareview: systematic reviews and meta-analyses, from search exports to pooled estimates.
 
 The engine's main calls are available here, imported on first use so that ``import metareview``
-stays light: ``pool``, ``pool_proportions``, ``escalc`` and ``metareg``.
+stays light: ``pool``, ``pool_proportions``, ``escalc``, ``metareg``, ``pool_mh``, ``pool_peto``,
+``influence`` and ``prediction_interval``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ _LAZY = {
     "pool_proportions": "meta",
     "escalc": "effects",
     "metareg": "metareg",
+    "pool_mh": "mh",
+    "pool_peto": "mh",
+    "influence": "influence",
+    "prediction_interval": "predint",
 }
 
 

@@ -179,6 +179,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "bias_model": str,
         "bias_predictor": str,
         "bias_min_k": int,
+        "pi_df": str,
     },
     "outputs": {"dir": str},
     "prisma": {"previous_studies": int, "previous_reports": int},
@@ -458,7 +459,7 @@ def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,
                                                   ("test", str), ("level", (int, float)))
              if isinstance(analysis.get(key), kind)}  # a wrong type is reported already
     bias = {key: analysis[key] for key, kind in (("bias_model", str), ("bias_predictor", str),
-                                                 ("bias_min_k", int))
+                                                 ("bias_min_k", int), ("pi_df", str))
             if isinstance(analysis.get(key), kind)}
     found: list[tuple[str, OptionError]] = []
     checked = check_options(design, PoolOptions(**given, **bias, by=analysis.get("by"),
@@ -476,7 +477,7 @@ def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,
                        mods=analysis.get("mods"), cluster=analysis.get("cluster"),
                        leave_one_out=extras, bias=extras,
                        bias_model=checked.bias_model, bias_predictor=checked.bias_predictor,
-                       bias_min_k=checked.bias_min_k)
+                       bias_min_k=checked.bias_min_k, pi_df=checked.pi_df)
 
 
 def init_project(directory: str | Path, title: str = "") -> Path:
