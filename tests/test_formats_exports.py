@@ -908,3 +908,12 @@ def test_endnote_several_dois_in_one_element_keep_the_others() -> None:
     (article,) = records(data)
     assert article.doi == "10.1000/a"
     assert dict(article.extra)["electronic-resource-num"].endswith("10.1000/b")
+
+
+def test_lens_and_openalex_names_keep_particles_with_the_last_name() -> None:
+    path = FIXTURES / "lens_csv/massimoaria_bibliometrix_lens_sample.csv"
+    authors = read(path)[0].authors  # "Petar Radanliev; David De Roure; Max Van Kleek; …"
+    assert [(a.first, a.last) for a in authors[:3]] == [
+        ("Petar", "Radanliev"), ("David", "De Roure"), ("Max", "Van Kleek"),
+    ]
+    assert authors[2].display == "Van Kleek M"

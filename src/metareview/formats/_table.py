@@ -280,11 +280,22 @@ def comma_person(value: str) -> Author:
     return Author(last=last, first=first)
 
 
+#: Words that belong to the last name that follows them ("David De Roure").
+_PARTICLES = frozenset(
+    {"van", "von", "de", "del", "della", "der", "den", "di", "da", "das", "do", "dos", "du"}
+    | {"la", "le", "ter", "ten", "zu", "st.", "bin", "ibn"}
+)
+
+
 def display_name(value: str) -> Author:
     """``First Middle Last`` as printed by OpenAlex and Lens: the last word is the
-    last name (the source gives no structure to do better)."""
-    first, _, last = value.rpartition(" ")
-    return Author(last=last, first=clean(first))
+    last name, with the particles before it (``De Roure``, ``van der Berg``); the
+    source gives no structure to do better."""
+    words = value.split()
+    start = len(words) - 1
+    while start > 1 and words[start - 1].casefold() in _PARTICLES:
+        start -= 1
+    return Author(last=" ".join(words[start:]) or None, first=" ".join(words[:start]) or None)
 
 
 def iso_or_year(value: str) -> PubDate | None:
