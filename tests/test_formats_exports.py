@@ -917,3 +917,21 @@ def test_lens_and_openalex_names_keep_particles_with_the_last_name() -> None:
         ("Petar", "Radanliev"), ("David", "De Roure"), ("Max", "Van Kleek"),
     ]
     assert authors[2].display == "Van Kleek M"
+
+
+def test_forcing_a_table_format_on_another_delimiter_is_refused() -> None:
+    data = (FIXTURES / "scopus_csv/amosfigueiredo_pyBibX_scopus.csv").read_bytes()
+    with pytest.raises(InputError, match="not tab-separated") as caught:
+        records(data, "wos-tabdelim")
+    assert caught.value.location == "mem.csv:1"
+
+
+def test_folders_of_exports_are_read(tmp_path: Path) -> None:
+    for name in ("scopus_csv/amosfigueiredo_pyBibX_scopus.csv",
+                 "openalex_json/FMuro_bibliographer_openalex.json",
+                 "wos_tabdelim/rafguns_wosfile_wos_tab_delimited_win_utf8.txt"):
+        shutil.copy(FIXTURES / name, tmp_path)
+    out = tmp_path.parent / f"{tmp_path.name}-records.csv"
+    result = CliRunner().invoke(cli, ["parse", str(tmp_path), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "128 records from 3 of 3 files" in result.stderr  # 13 + 65 + 50

@@ -37,6 +37,9 @@ FOLDER_SUFFIXES = (
     ".ciw",  # Web of Science plain text
     ".ovd",  # Ovid Citavi export
     ".cgi",  # Ovid EndNote export, as browsers save it
+    ".csv",  # Scopus, Embase, Cochrane, EBSCOhost, Lens, OpenAlex
+    ".tsv",  # Web of Science tab-delimited, when renamed
+    ".json",  # OpenAlex API, CSL-JSON
 )
 STDIN = "-"
 STDIN_NAME = "<stdin>"

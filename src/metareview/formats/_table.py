@@ -146,6 +146,13 @@ def read_rows(
             raise InputError("no header row", source, "is this a table export with its header?")
         skipped = header[0]
         names: list[str] = next(_reader([header[1].rstrip("\r\n")], delimiter), [])
+        if len(names) < 2:
+            shown = "tab" if delimiter == "\t" else repr(delimiter)
+            raise InputError(
+                f"the header row is not {shown}-separated",
+                f"{source}:{skipped}",
+                "is this the format you named with --format?",
+            )
         rows = _reader(text, delimiter)
         for cells in rows:
             line = skipped + rows.line_num
