@@ -309,6 +309,14 @@ def test_cli_refuses_mh_where_it_cannot_run(tmp_path: Any) -> None:
     prop.write_text("study,events,total\nA,3,10\nB,4,12\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["pool", str(prop), "--method", "MH"])
     assert result.exit_code == 64 and "needs a binary sheet" in result.output
+    zero = tmp_path / "zero.csv"
+    zero.write_text("study,ai,n1i,ci,n2i\nA,0,10,0,12\nB,2,8,1,9\nC,4,20,3,18\n",
+                    encoding="utf-8")
+    result = CliRunner().invoke(cli, ["pool", str(zero), "--method", "MH", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    notes = json.loads(result.stdout)["warnings"]
+    assert not any("kept with the continuity correction" in w for w in notes)  # escalc's
+    assert any("left out of the Q-test" in w for w in notes)
     both_zero = tmp_path / "z.csv"
     both_zero.write_text("study,ai,n1i,ci,n2i\nA,0,10,0,12\nB,0,8,0,9\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["pool", str(both_zero), "--method", "Peto"])

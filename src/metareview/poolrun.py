@@ -726,7 +726,10 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
     v = {name: np.asarray(values, dtype=float) for name, values in table.values.items()}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        es = _effect_sizes(design, measure, v)
+        with warnings.catch_warnings():
+            if method in ("MH", "Peto"):  # their own yi/vi replace these, with their notes
+                warnings.simplefilter("ignore", ReviewWarning)
+            es = _effect_sizes(design, measure, v)
         pool_kwargs: dict[str, Any] = {"method": method, "test": test, "level": options.level,
                                        "measure": measure, "ni": es.ni}
         mh = None
