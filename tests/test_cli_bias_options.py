@@ -151,3 +151,28 @@ def test_review_toml_bad_bias_setting_is_reported_at_its_line(tmp_path: Path) ->
     [problem] = caught.value.problems
     assert problem.location == f"{path}:{line}"
     assert "unknown bias-model 'glm'" in problem.message
+
+
+def test_report_methods_name_the_variant_or_say_why_not_run() -> None:
+    from metareview.config import load_config
+    from metareview.poolrun import PoolOptions, run_pool
+    from metareview.prisma import FullText, PrismaCounts
+    from metareview.report import ReportContent, characteristics, to_markdown
+    from metareview.sheets.extraction import read_extraction
+
+    counts = PrismaCounts.from_pipeline(identified={"PubMed": 3}, duplicates=1,
+                                        screening=["include", "exclude"],
+                                        full_text=[FullText(True, "include")])
+    config = load_config(ROOT / "data" / "example-review")
+
+    def methods(path: Path, **options: Any) -> str:
+        studies = read_extraction(path)
+        report = run_pool(studies, PoolOptions(bias=True, **options))
+        return to_markdown(ReportContent(config, counts, report, characteristics(studies)), {})
+
+    text = methods(BCG, measure="RR", bias_model="lm", bias_predictor="sqrtninv")
+    assert ("(classic Egger test, weighted least squares, predictor 1/sqrt(n)), Begg's rank "
+            "correlation test") in text
+    text = methods(NORMAND, measure="MD")
+    assert "Small-study tests were not run (Only 9 studies" in text
+    assert "Small-study effects were examined" not in text

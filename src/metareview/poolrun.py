@@ -470,6 +470,16 @@ def _sensitivity_title(sens: Sensitivity) -> str:
     return f"Cumulative meta-analysis (studies added in order of {sens.order or 'the sheet'}):"
 
 
+def egger_variant(bias: Bias) -> str:
+    """`` (classic Egger test, weighted least squares, predictor 1/sqrt(n))`` for a test other
+    than metafor's default (mixed-effects, standard error), else ``""``."""
+    how = [words for on, words in (
+        (bias.egger_model == "lm", REGRESSIONS["lm"]),
+        (bias.egger_predictor != "sei", f"predictor {PREDICTORS[bias.egger_predictor]}"),
+    ) if on]
+    return f" ({', '.join(how)})" if how else ""
+
+
 def bias_sentences(bias: Bias, digits: int = 3, scale: float = 1.0,
                    tau: str = "tau") -> list[str]:
     """Egger, Begg and trim-and-fill results in words, then the notes: one sentence each,
@@ -477,14 +487,9 @@ def bias_sentences(bias: Bias, digits: int = 3, scale: float = 1.0,
     ``scale`` multiplies the adjusted estimate (100 for percent); ``tau`` is the symbol."""
     out = []
     if bias.egger_z is not None:
-        how = [words for on, words in (
-            (bias.egger_model == "lm", REGRESSIONS["lm"]),
-            (bias.egger_predictor != "sei", f"predictor {PREDICTORS[bias.egger_predictor]}"),
-        ) if on]
         stat = "z" if bias.egger_df is None else f"t({bias.egger_df})"
-        qualifier = f" ({', '.join(how)})" if how else ""
-        out.append(f"Egger's regression test{qualifier}: {stat} = {num(bias.egger_z, 3)}, "
-                   f"{p_text(bias.egger_p)}")
+        out.append(f"Egger's regression test{egger_variant(bias)}: {stat} = "
+                   f"{num(bias.egger_z, 3)}, {p_text(bias.egger_p)}")
     if bias.begg_tau is not None:
         out.append(f"Begg's rank correlation: Kendall's {tau} = {num(bias.begg_tau, 3)}, "
                    f"{p_text(bias.begg_p)}")

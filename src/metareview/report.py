@@ -33,7 +33,7 @@ from .config import ReviewConfig
 from .errors import OptionError
 from .jsonsafe import plain
 from .meta import METHOD_NAMES, num
-from .poolrun import PoolReport, bias_sentences, p_text
+from .poolrun import PoolReport, bias_sentences, egger_variant, p_text
 from .prisma import PrismaCounts
 from .sheets.extraction import DESIGNS, StudyTable
 
@@ -386,10 +386,14 @@ def _analysis_paragraph(pool: PoolReport, cite: _Citations) -> str:
     )
     if pool.leave_one_out is not None:
         text += " Sensitivity was examined by leaving out one study at a time."
-    if pool.bias is not None:
+    bias = pool.bias
+    if bias is not None and bias.egger_z is None and bias.begg_tau is None and (
+            bias.trimfill is None):
+        text += (f" Small-study tests were not run ({'; '.join(bias.notes)}).")
+    elif bias is not None:
         text += (f" Small-study effects were examined by Egger's regression test "
-                 f"{cite('egger')}, Begg's rank correlation test {cite('begg')} and "
-                 f"trim-and-fill {cite('trimfill')}.")
+                 f"{cite('egger')}{egger_variant(bias)}, Begg's rank correlation test "
+                 f"{cite('begg')} and trim-and-fill {cite('trimfill')}.")
     if pool.method == "GLMM":
         text += (" Leave-one-out and small-study tests were not run: they need "
                  "inverse-variance weights, which the GLMM does not use.")
