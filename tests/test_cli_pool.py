@@ -219,7 +219,8 @@ def test_percent_and_digits() -> None:
     result = CliRunner().invoke(cli, ["pool", str(DATA / "extraction.xlsx"), "--percent",
                                       "--digits", "1"])
     assert "proportion (%)" in result.output
-    assert re.search(r"Pooled \(random effects\) +75\.7 +\[66\.1, 83\.4\]", result.output)
+    # the pooled row carries the total events and participants (sums of the sheet columns)
+    assert re.search(r"Pooled \(random effects\) +246 +326 +75\.7 +\[66\.1, 83\.4\]", result.output)
 
 
 def test_excluded_rows_are_counted(tmp_path: Path) -> None:

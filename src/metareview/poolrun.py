@@ -14,7 +14,7 @@ import csv
 import json
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -65,7 +65,8 @@ MH_FIELDS = ("method", "k_yi", "k_pos", "cmh", "cmh_p", "cochran", "cochran_p", 
 class StudyResult:
     """One study: model-scale ``yi``, ``vi`` (``None`` if the study was dropped), weight in
     percent, and the estimate with its CI on the natural scale. ``data`` is the counts or
-    summary data as printed (``16/17``)."""
+    summary data as printed (``16/17``); ``values`` the same numbers, one per column of
+    :attr:`PoolReport.value_columns`."""
 
     study: str
     yi: float | None
@@ -76,6 +77,7 @@ class StudyResult:
     ci_ub: float | None
     data: tuple[str, ...] = ()
     group: str | None = None
+    values: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,11 +122,22 @@ class Fit:
     tau2_ci_lb_sign: str = ""
     tau2_ci_ub_sign: str = ""
     pi_df: float | None = None
+    zval: float | None = None
+    pval: float | None = None
+    ddf: int | None = None
 
     @property
     def pi_dist(self) -> str:
         """The reference distribution of the prediction interval: ``"z"`` or ``"t, df = 12"``."""
         return "z" if self.pi_df is None else f"t, df = {self.pi_df:g}"
+
+    def effect_test(self) -> str:
+        """The test for the overall effect in words: ``z = -3.97, p < 0.0001``, or
+        ``t(12) = …`` under Knapp–Hartung; ``""`` when the model gives none."""
+        if self.zval is None:
+            return ""
+        stat = "z" if self.ddf is None else f"t({self.ddf})"
+        return f"{stat} = {self.zval:.2f}, {p_text(self.pval)}"
 
     def tau2_ci_text(self) -> str:
         """The τ² CI as ``"0.0031 to >100.0000"`` (signs as metafor prints them); ``""`` if none."""
@@ -235,6 +248,7 @@ class PoolReport:
     fit: Fit
     studies: tuple[StudyResult, ...]
     data_columns: tuple[str, ...] = ()
+    value_columns: tuple[str, ...] = ()
     by: str | None = None
     subgroups: tuple[Subgroup, ...] = ()
     subgroup_test: SubgroupTest | None = None
@@ -355,7 +369,7 @@ def format_report(report: PoolReport, digits: int = 3, percent: bool = False) ->
             sub = next(g.fit for g in report.subgroups if g.name == group)
             share = sum(s.weight or 0.0 for s in report.studies if s.group == group)
             rows.append(_pooled_row(f"  pooled ({group}), k = {sub.k}", sub, report, digits,
-                                    scale, ci, f"{share:.1f}%"))
+                                    scale, ci, f"{share:.1f}%", group))
             rows.append([f"  {_heterogeneity(sub, report.method, lv)[0]}"])
             rows += [[f"  {line}"] for line in _censored_note(sub)]
     label = ("Pooled (common effect)" if report.method in COMMON_METHODS
@@ -370,6 +384,8 @@ def format_report(report: PoolReport, digits: int = 3, percent: bool = False) ->
                      ci(report.fit.summary.pi_lb, report.fit.summary.pi_ub), ""])
     lines = [*describe(report), "", *_table(head, rows), ""]
     lines += _heterogeneity(report.fit, report.method, lv)
+    if report.fit.effect_test():
+        lines.append(f"Test for overall effect: {report.fit.effect_test()}")
     if report.common is not None:
         c = report.common
         lines.append(f"Common-effect model (inverse variance): estimate = {c.estimate:.4f}, "
@@ -419,9 +435,28 @@ def format_report(report: PoolReport, digits: int = 3, percent: bool = False) ->
 
 
 def _pooled_row(label: str, fit: Fit, report: PoolReport, digits: int, scale: float,
-                ci: Callable[[float | None, float | None], str], weight: str) -> list[str]:
-    return [label, *[""] * len(report.data_columns), num(fit.summary.estimate, digits, scale),
+                ci: Callable[[float | None, float | None], str], weight: str,
+                group: str | None = None) -> list[str]:
+    return [label, *data_totals(report, group), num(fit.summary.estimate, digits, scale),
             ci(fit.summary.ci_lb, fit.summary.ci_ub), weight]
+
+
+def value_totals(report: PoolReport, group: str | None = None) -> tuple[float | None, ...]:
+    """The sums of the count columns (events, totals, n) over the studies (of ``group``),
+    one per :attr:`PoolReport.value_columns`; ``None`` for means and SDs."""
+    rows = [s.values for s in report.studies if group is None or s.group == group]
+    return tuple(
+        math.fsum(r[j] for r in rows) if name not in _NOT_SUMMED else None
+        for j, name in enumerate(report.value_columns))
+
+
+def data_totals(report: PoolReport, group: str | None = None) -> tuple[str, ...]:
+    """The pooled row's cells under the data columns: total events and participants, as
+    the study rows print them (``224/287`` for a 2×2 arm); ``""`` where nothing adds up."""
+    if not report.value_columns:
+        return ("",) * len(report.data_columns)
+    totals = dict(zip(report.value_columns, value_totals(report, group), strict=True))
+    return _cells(report.design, totals)
 
 
 def _heterogeneity(fit: Fit, method: str, lv: str) -> list[str]:
@@ -523,24 +558,25 @@ def tables(report: PoolReport) -> dict[str, tuple[list[str], list[list[Any]]]]:
     """The result tables by name (``studies``, ``summary``, optional ``subgroups``,
     ``leave_one_out``, ``cumulative``, ``bias``) as header + rows, for CSV/XLSX/Markdown."""
     out: dict[str, tuple[list[str], list[list[Any]]]] = {}
-    study_head = ["row", "study", *report.data_columns, "group", "yi", "vi", "weight",
+    study_head = ["row", "study", *report.value_columns, "group", "yi", "vi", "weight",
                   "estimate", "ci_lb", "ci_ub"]
     rows: list[list[Any]] = [
-        ["study", s.study, *s.data, s.group, s.yi, s.vi, s.weight, s.estimate, s.ci_lb, s.ci_ub]
+        ["study", s.study, *s.values, s.group, s.yi, s.vi, s.weight, s.estimate, s.ci_lb,
+         s.ci_ub]
         for s in report.studies
     ]
-    blank = [None] * len(report.data_columns)
+    blank = [None] * len(report.value_columns)
     for g in report.subgroups:
         s = g.fit.summary
-        rows.append(["subgroup", f"pooled ({g.name})", *blank, g.name, g.fit.estimate,
-                     g.fit.se ** 2, 100.0, s.estimate, s.ci_lb, s.ci_ub])
+        rows.append(["subgroup", f"pooled ({g.name})", *value_totals(report, g.name), g.name,
+                     g.fit.estimate, g.fit.se ** 2, 100.0, s.estimate, s.ci_lb, s.ci_ub])
     if report.common is not None:
         c = report.common
         rows.append(["common", "pooled (common effect)", *blank, None, c.estimate, c.se ** 2,
                      None, c.summary.estimate, c.summary.ci_lb, c.summary.ci_ub])
     s = report.fit.summary
-    rows.append(["pooled", "pooled", *blank, None, report.fit.estimate, report.fit.se ** 2,
-                 100.0, s.estimate, s.ci_lb, s.ci_ub])
+    rows.append(["pooled", "pooled", *value_totals(report), None, report.fit.estimate,
+                 report.fit.se ** 2, 100.0, s.estimate, s.ci_lb, s.ci_ub])
     if s.pi_lb is not None:
         rows.append(["prediction", "prediction interval", *blank, None, None, None, None,
                      s.estimate, s.pi_lb, s.pi_ub])
@@ -783,7 +819,8 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
                    else meta.TEST_NAMES[test]),
         correction=correction, natural=effects.natural_scale(measure),
         model_scale=effects.MODEL_SCALE[measure], excluded=table.excluded, fit=fit,
-        studies=studies, data_columns=DATA_COLUMNS[design], by=options.by, subgroups=groups,
+        studies=studies, data_columns=DATA_COLUMNS[design],
+        value_columns=VALUE_COLUMNS[design], by=options.by, subgroups=groups,
         subgroup_test=group_test, leave_one_out=loo, cumulative=cum, bias=bias, metareg=mods,
         threelevel=three, mh=mh, influence=infl, common=common,
         pi_method=_pi_method(method, test, fit, options), warnings=messages,
@@ -794,11 +831,21 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
 DATA_COLUMNS = {
     "proportion": ("events", "total"),
     "binary": ("group 1", "group 2"),
-    "continuous": ("n_1", "n_2"),
+    "continuous": ("mean_1", "sd_1", "n_1", "mean_2", "sd_2", "n_2"),
     "rate": ("events", "person_time"),
     "correlation": ("r", "n"),
     "generic": (),
 }
+#: The sheet columns behind the data columns, per design, as numbers in result tables.
+VALUE_COLUMNS = {
+    "proportion": ("events", "total"),
+    "binary": ("events_1", "total_1", "events_2", "total_2"),
+    "continuous": ("mean_1", "sd_1", "n_1", "mean_2", "sd_2", "n_2"),
+    "rate": ("events", "person_time"),
+    "correlation": ("r", "n"),
+    "generic": (),
+}
+_NOT_SUMMED = frozenset({"mean_1", "sd_1", "mean_2", "sd_2", "r"})
 
 
 def check_options(design: str, options: PoolOptions = PoolOptions(),
@@ -979,7 +1026,8 @@ def _fit(result: Any, pi_df: str = "model") -> Fit:
         i2_ci_lb=i2_ci[0], i2_ci_ub=i2_ci[1], h2=plain(result.h2), q=plain(result.q),
         q_df=result.q_df, q_p=plain(result.q_p),
         summary=Summary(pred.pred, pred.ci_lb, pred.ci_ub, plain(pi.lb), plain(pi.ub)),
-        tau2_ci_lb_sign=signs[0], tau2_ci_ub_sign=signs[1], pi_df=pi.df,
+        tau2_ci_lb_sign=signs[0], tau2_ci_ub_sign=signs[1], pi_df=pi.df, zval=plain(result.zval),
+        pval=plain(result.pval), ddf=None if math.isnan(result.ddf) else int(result.ddf),
     )
 
 
@@ -1030,6 +1078,7 @@ def _glmm_fit(events: np.ndarray, totals: np.ndarray, labels: list[str],
         tau2_ci_ub=None, i2=g.i2, i2_ci_lb=None, i2_ci_ub=None, h2=g.h2, q=g.qe_wald,
         q_df=g.qe_df, q_p=g.qe_wald_p,
         summary=Summary(g.pred, g.pred_ci_lb, g.pred_ci_ub, g.pi_lb, g.pi_ub),
+        zval=g.zval, pval=g.pval,
     )
     return fit, dict.fromkeys(labels)  # no inverse-variance weights in a GLMM
 
@@ -1051,7 +1100,8 @@ def _studies(table: StudyTable, es: Any, used: dict[str, float | None], study_ci
         half = crit * np.sqrt(es.vi)
         est, lb, ub = (back_transform(measure, a, es.ni) for a in
                        (es.yi, es.yi - half, es.yi + half))
-    data = _data_cells(table)
+    columns = VALUE_COLUMNS.get(table.design, ())
+    values = [tuple(float(v[c][i]) for c in columns) for i in range(k)]
     groups = table.column(by) if by else (None,) * k
     out = []
     for i, label in enumerate(table.studies):
@@ -1060,28 +1110,21 @@ def _studies(table: StudyTable, es: Any, used: dict[str, float | None], study_ci
         out.append(StudyResult(
             label, float(es.yi[i]) if ok else None, float(es.vi[i]) if ok else None,
             None if weight is None else float(weight),
-            plain(float(est[i])), plain(float(lb[i])), plain(float(ub[i])), data[i],
-            None if groups[i] is None else str(groups[i])))
+            plain(float(est[i])), plain(float(lb[i])), plain(float(ub[i])),
+            _cells(table.design, dict(zip(columns, values[i], strict=True))),
+            None if groups[i] is None else str(groups[i]), values[i]))
     return tuple(out)
 
 
-def _data_cells(table: StudyTable) -> list[tuple[str, ...]]:
-    v = table.values
+def _cells(design: str, v: Mapping[str, float | None]) -> tuple[str, ...]:
+    """A row's data cells as printed, from its values by column name."""
+    def n(name: str) -> str:
+        value = v.get(name)
+        return "" if value is None else f"{value:g}"
 
-    def n(value: float) -> str:
-        return f"{value:g}"
-
-    if table.design == "proportion":
-        return [(n(a), n(b)) for a, b in zip(v["events"], v["total"], strict=True)]
-    if table.design == "binary":
-        return [(f"{n(a)}/{n(b)}", f"{n(c)}/{n(d)}") for a, b, c, d in
-                zip(v["events_1"], v["total_1"], v["events_2"], v["total_2"], strict=True)]
-    for design, (first, second) in (("continuous", ("n_1", "n_2")),
-                                    ("rate", ("events", "person_time")),
-                                    ("correlation", ("r", "n"))):
-        if table.design == design:
-            return [(n(a), n(b)) for a, b in zip(v[first], v[second], strict=True)]
-    return [() for _ in table.studies]
+    if design == "binary":
+        return (f"{n('events_1')}/{n('total_1')}", f"{n('events_2')}/{n('total_2')}")
+    return tuple(n(name) for name in VALUE_COLUMNS.get(design, ()))
 
 
 def _sensitivity(kind: str, order: str | None, t: Any) -> Sensitivity:
