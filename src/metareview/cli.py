@@ -470,6 +470,16 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
                    "against a numeric moderator (--bubble-x).")
 @click.option("--bubble-x", default=None, metavar="COLUMN",
               help="The moderator on the bubble plot's x axis (default: the first numeric one).")
+@click.option("--sort", default=None, metavar="estimate|weight|COLUMN",
+              help="Order the studies in the table and forest plot by estimate, weight "
+                   "(largest first) or a sheet column such as year (default: sheet order).")
+@click.option("--xlim", default=None, metavar="LOW,HIGH",
+              help="Forest plot axis range on the natural scale, e.g. 0.1,10 or 0,1.")
+@click.option("--refline", type=float, default=None,
+              help="Forest plot reference line (default: 1 for ratios, 0 for differences).")
+@click.option("--favours", default=None, metavar="LEFT,RIGHT",
+              help='Forest plot labels for the two sides of the reference line, e.g. '
+                   '"Favours treatment,Favours control".')
 @click.option("--percent", is_flag=True, help="Show proportions as percentages.")
 @click.option("--format", "format_", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="What to print.")
@@ -506,9 +516,11 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
                  digits: int, leave_one_out: bool, cumulative: str | None, bias: bool,
                  bias_model: str | None, bias_predictor: str | None, bias_min_k: int | None,
                  mods: str | None, predict: tuple[str, ...], bubble: str | None,
-                 bubble_x: str | None, percent: bool, format_: str, outputs: tuple[str, ...],
-                 plot: str | None, funnel: str | None, cluster: str | None, influence: bool,
-                 baujat: str | None, common: bool, pi_df: str, force: bool) -> None:
+                 bubble_x: str | None, sort: str | None, xlim: str | None,
+                 refline: float | None, favours: str | None, percent: bool, format_: str,
+                 outputs: tuple[str, ...], plot: str | None, funnel: str | None,
+                 cluster: str | None, influence: bool, baujat: str | None, common: bool,
+                 pi_df: str, force: bool) -> None:
     """Pool the studies of an extraction sheet: random-effects meta-analysis.
 
     TABLE is an .xlsx workbook (the first sheet, or --sheet), a CSV file, or - for
@@ -537,16 +549,20 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
       review pool outcomes.xlsx --cluster study_id --method ML --mods outcome
       review pool extraction.xlsx --influence --baujat baujat.png
       review pool extraction.xlsx --common --pi-df k-1        # both models, t(k-1) PI
+      review pool rct.xlsx --measure RR --sort year --plot forest.pdf \\
+          --favours "Favours treatment,Favours control" --xlim 0.1,10
     """
     import json
 
     from .errors import OptionError
     from .fileio import check_outputs
-    from .plots import PLOT_SUFFIXES
+
+    # refuse before any work so nothing is half-written
+    from .plots import PLOT_SUFFIXES, forest_options
     from .poolrun import OUTPUT_SUFFIXES, PoolOptions, format_report, run_pool, write_report
     from .sheets.extraction import read_extraction
 
-    # refuse before any work so nothing is half-written
+    plot_options = forest_options(xlim, refline, favours)
     if (bubble or bubble_x) and not mods:
         raise OptionError("--bubble needs a meta-regression model",
                           hint='add --mods, e.g. --mods "year"')
@@ -572,14 +588,15 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
         bias_predictor=bias_predictor or PoolOptions.bias_predictor,
         bias_min_k=PoolOptions.bias_min_k if bias_min_k is None else bias_min_k,
         cluster=cluster, influence=influence or baujat is not None, common=common,
-        pi_df=pi_df))
+        pi_df=pi_df, sort=sort))
     if plot or funnel or bubble or baujat:
         from .plots import save_baujat, save_bubble, save_forest, save_funnel
 
         if baujat:
             save_baujat(report, baujat, inputs=[table], force=force)
         if plot:
-            save_forest(report, plot, inputs=[table], force=force, percent=percent)
+            save_forest(report, plot, inputs=[table], force=force, percent=percent,
+                        **plot_options)
         if funnel:
             save_funnel(report, funnel, inputs=[table], force=force)
         if bubble:

@@ -118,14 +118,16 @@ def _hetero_text(fit: Fit, method: str) -> str:
 
 
 def _rows(report: PoolReport, digits: int, scale: float) -> list[_Row]:
+    from .poolrun import data_totals
+
     model = ("Common-effect model" if report.method in COMMON_METHODS
              else "Random-effects model")
     rows: list[_Row] = []
 
-    def pooled(label: str, fit: Fit, weight: float | None) -> None:
+    def pooled(label: str, fit: Fit, weight: float | None, group: str | None = None) -> None:
         s = fit.summary
-        rows.append(_Row("pooled", label, estimate=s.estimate, lb=s.ci_lb, ub=s.ci_ub,
-                         weight=weight,
+        rows.append(_Row("pooled", label, data_totals(report, group), estimate=s.estimate,
+                         lb=s.ci_lb, ub=s.ci_ub, weight=weight,
                          text=_ci_text(s.estimate, s.ci_lb, s.ci_ub, digits, scale)))
         if s.pi_lb is not None and s.pi_ub is not None:
             rows.append(_Row("prediction", f"Prediction interval ({fit.pi_dist})",
@@ -145,7 +147,7 @@ def _rows(report: PoolReport, digits: int, scale: float) -> list[_Row]:
             rows.append(_Row("heading", f"{report.by}: {g.name}"))
             studies(g.name)
             share = [s.weight for s in report.studies if s.group == g.name and s.weight]
-            pooled(f"Subtotal (k = {g.fit.k})", g.fit, sum(share) if share else None)
+            pooled(f"Subtotal (k = {g.fit.k})", g.fit, sum(share) if share else None, g.name)
             rows.append(_Row("hetero", _hetero_text(g.fit, report.method)))
             rows.append(_Row("blank", ""))
     else:
@@ -154,6 +156,8 @@ def _rows(report: PoolReport, digits: int, scale: float) -> list[_Row]:
         pooled("Common-effect model (FE)", report.common, None)
     pooled(f"{model} ({report.method})", report.fit, 100.0 if report.method != "GLMM" else None)
     rows.append(_Row("hetero", _hetero_text(report.fit, report.method)))
+    if report.fit.effect_test():
+        rows.append(_Row("hetero", f"Test for overall effect: {report.fit.effect_test()}"))
     if report.subgroup_test is not None:
         t = report.subgroup_test
         p = "p < 0.001" if t.p < 0.001 else f"p = {t.p:.3f}"
@@ -163,13 +167,20 @@ def _rows(report: PoolReport, digits: int, scale: float) -> list[_Row]:
 
 
 def forest_plot(report: PoolReport, *, digits: int | None = None, percent: bool = False,
-                title: str | None = None) -> Figure:
+                title: str | None = None, xlim: tuple[float, float] | None = None,
+                refline: float | None = None,
+                favours: tuple[str, str] | None = None) -> Figure:
     """A publication-style forest plot of ``report`` on the natural scale.
 
     Squares have areas proportional to the study weights; horizontal lines are the study
     CIs (arrows where they leave the axis); the diamond spans the pooled CI and the bar
-    under it the prediction interval. Ratio measures use a log axis with a line at 1,
-    differences a line at 0.
+    under it the prediction interval; the pooled rows carry the total events and
+    participants, and the test for the overall effect is given under the heterogeneity.
+    Ratio measures use a log axis with a line at 1, differences a line at 0 (``refline``
+    moves it; ``xlim`` sets the axis, natural scale, in percent with ``percent``).
+    ``favours`` labels the two sides of the line (e.g. ``("Favours treatment", "Favours
+    control")``). A GLMM has no inverse-variance weights: its squares are of one size and
+    there is no weight column.
     """
     plt = _load_pyplot()
     from matplotlib.patches import Polygon
@@ -192,7 +203,8 @@ def forest_plot(report: PoolReport, *, digits: int | None = None, percent: bool 
     data_w = [char * max([len(h), *(len(r.data[j]) for r in rows if r.data)]) + 0.3
               for j, h in enumerate(data_cols)]
     result_w = char * max([len(result_head), *(len(r.text) for r in rows)]) + 0.3
-    plot_w, weight_w, pad = 3.6, 0.8, 0.25
+    has_weights = report.method != "GLMM"
+    plot_w, weight_w, pad = 3.6, 0.8 if has_weights else 0.0, 0.25
     width = pad + study_w + sum(data_w) + 0.2 + plot_w + 0.3 + result_w + weight_w + pad
     fig = plt.figure(figsize=(width, height))
     plot_left = pad + study_w + sum(data_w) + 0.2
@@ -207,16 +219,31 @@ def forest_plot(report: PoolReport, *, digits: int | None = None, percent: bool 
     values = [v for r in rows if r.kind in ("study", "pooled", "prediction")
               for v in (r.lb, r.ub, r.estimate) if v is not None and math.isfinite(v)]
     lo, hi = _limits(values, log, report.natural)
-    ax.set_xlim(lo * (scale if not log else 1), hi * (scale if not log else 1))
+    if xlim is not None:
+        lo, hi = (v / scale for v in xlim) if not log else xlim
+        if not lo < hi or (log and lo <= 0):
+            raise OptionError(f"--xlim {xlim[0]:g},{xlim[1]:g} is not an axis range",
+                              hint="give LOW,HIGH with LOW < HIGH (and LOW > 0 for ratios)")
+    if log:
+        ax.set_xlim(lo / 1.08, hi * 1.08)  # room for a square at either end
+    else:
+        margin = (hi - lo) * 0.03
+        ax.set_xlim((lo - margin) * scale, (hi + margin) * scale)
     if log:
         from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
         ax.set_xscale("log")
         nice = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)
-                if lo <= t <= hi]
+                if lo <= t <= hi] or [lo, hi]
         ax.xaxis.set_major_locator(FixedLocator(nice))
         ax.xaxis.set_minor_locator(NullLocator())
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    if not log:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
+        ticks = [t for t in ax.get_xticks() if lo * scale - 1e-9 <= t <= hi * scale + 1e-9]
+        ax.set_xticks(ticks)
     weights = [r.weight for r in rows if r.kind == "study" and r.weight]
     biggest = max(weights) if weights else 1.0
     for i, row in enumerate(rows):
@@ -229,7 +256,7 @@ def forest_plot(report: PoolReport, *, digits: int | None = None, percent: bool 
             for beyond, edge, arrow in ((lb < left, left, "<"), (ub > right, right, ">")):
                 if beyond:  # the CI goes on past the axis
                     ax.plot([edge], [y], marker=arrow, ms=5, color=_SQUARE, clip_on=False)
-            size = 4 + 10 * math.sqrt((row.weight or 0) / biggest)
+            size = 4 + 10 * math.sqrt(row.weight / biggest) if row.weight else 7.0
             if left <= est <= right:
                 ax.plot([est], [y], marker="s", ms=size, color=_SQUARE, mec="none", zorder=3,
                         clip_on=False)
@@ -245,8 +272,18 @@ def forest_plot(report: PoolReport, *, digits: int | None = None, percent: bool 
             ax.add_patch(plt.Rectangle((max(lb, left), y - 0.12), min(ub, right) - max(lb, left),
                                        0.24, facecolor="#b8c4de", edgecolor=_DIAMOND, lw=0.8))
     null = 1.0 if log else 0.0 if report.natural != "proportion" else None
+    if refline is not None:
+        null = refline if log else refline / scale
+    if null is not None:
+        null = null if log else null * scale
     if null is not None and ax.get_xlim()[0] < null < ax.get_xlim()[1]:
         ax.axvline(null, color="black", lw=0.8, zorder=1)
+    if favours is not None:
+        centre = null if null is not None else sum(ax.get_xlim()) / 2
+        for text, ha in zip(favours, ("right", "left"), strict=True):
+            ax.annotate(text, xy=(centre, 0), xycoords=ax.get_xaxis_transform(),
+                        xytext=(-6 if ha == "right" else 6, -30), textcoords="offset points",
+                        ha=ha, va="top", fontsize=8.5, annotation_clip=False)
     overall = report.fit.summary.estimate * (scale if not log else 1)
     ax.axvline(overall, color=_DIAMOND, lw=0.8, ls=(0, (4, 3)), zorder=1)
     for side in ("left", "right", "top"):
@@ -272,8 +309,9 @@ def forest_plot(report: PoolReport, *, digits: int | None = None, percent: bool 
                 fontsize=9.5, va="center", ha="right", clip_on=False)
     ax.text(right_x, header_y, result_head,
             transform=trans, fontweight="bold", fontsize=9.5, va="center", clip_on=False)
-    ax.text(weight_x, header_y, "Weight", transform=trans, fontweight="bold",
-            fontsize=9.5, va="center", ha="right", clip_on=False)
+    if has_weights:
+        ax.text(weight_x, header_y, "Weight", transform=trans, fontweight="bold",
+                fontsize=9.5, va="center", ha="right", clip_on=False)
     for i, row in enumerate(rows):
         y = y_of[i]
         bold = row.kind in ("pooled", "heading")
@@ -295,8 +333,10 @@ def forest_plot(report: PoolReport, *, digits: int | None = None, percent: bool 
                     clip_on=False)
     ax.plot([col_x[0], weight_x], [n + 0.4, n + 0.4], transform=trans, color="black",
             lw=0.8, clip_on=False)
-    fig.text(0.01, 0.08 / height, _method_note(report), fontsize=FOOTER_PT, color="#444444",
-             va="bottom")
+    note = _method_note(report)
+    if not has_weights:
+        note += "; GLMM: no inverse-variance weights, squares of equal size"
+    fig.text(0.01, 0.08 / height, note, fontsize=FOOTER_PT, color="#444444", va="bottom")
     if title:
         fig.suptitle(title, fontsize=11, fontweight="bold")
     figure: Figure = fig
@@ -435,11 +475,36 @@ def save_bubble(report: PoolReport, path: str | Path, *, x: str | None = None,
     return save_figure(bubble_plot(report, x), path, inputs=inputs, force=force)
 
 
+def forest_options(xlim: str | None, refline: float | None,
+                   favours: str | None) -> dict[str, Any]:
+    """``review pool``'s forest plot options (``--xlim 0.1,10``, ``--refline``,
+    ``--favours "A,B"``) as :func:`forest_plot` keywords, checked before any work."""
+    out: dict[str, Any] = {"refline": refline}
+    if xlim is not None:
+        try:
+            low, high = (float(v) for v in xlim.split(","))
+        except ValueError:
+            raise OptionError(f"--xlim {xlim!r} is not LOW,HIGH",
+                              hint="give two numbers, e.g. --xlim 0.1,10") from None
+        if not low < high:
+            raise OptionError(f"--xlim {xlim!r}: LOW must be below HIGH", hint="e.g. 0.1,10")
+        out["xlim"] = (low, high)
+    if favours is not None:
+        sides = [part.strip() for part in favours.split(",")]
+        if len(sides) != 2 or not all(sides):
+            raise OptionError(f"--favours {favours!r} needs two labels",
+                              hint='e.g. --favours "Favours treatment,Favours control"')
+        out["favours"] = (sides[0], sides[1])
+    return out
+
+
 def save_forest(report: PoolReport, path: str | Path, *, inputs: Sequence[str | Path] = (),
-                force: bool = False, digits: int | None = None, percent: bool = False) -> Path:
-    """Draw :func:`forest_plot` and save it atomically (PNG, SVG or PDF by suffix)."""
+                force: bool = False, digits: int | None = None, percent: bool = False,
+                **options: Any) -> Path:
+    """Draw :func:`forest_plot` (``options``: its ``xlim``, ``refline``, ``favours``) and
+    save it atomically (PNG, SVG or PDF by suffix)."""
     _check_suffix(Path(path))
-    return save_figure(forest_plot(report, digits=digits, percent=percent), path,
+    return save_figure(forest_plot(report, digits=digits, percent=percent, **options), path,
                        inputs=inputs, force=force)
 
 

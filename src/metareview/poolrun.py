@@ -712,6 +712,7 @@ class PoolOptions:
     bias_predictor: str = "sei"
     bias_min_k: int = SMALL_STUDY_MIN_K
     cluster: str | None = None
+    sort: str | None = None
 
 
 def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolReport:
@@ -791,6 +792,8 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
             correction = es.correction
             test = result.test  # metafor switches knha to z for k = 1
         studies = _studies(table, es, used, study_ci, options.level, measure, options.by)
+        if options.sort:
+            studies = _sorted(studies, table, options.sort)
         groups: tuple[Subgroup, ...] = ()
         group_test: SubgroupTest | None = None
         if options.by:
@@ -1125,6 +1128,27 @@ def _cells(design: str, v: Mapping[str, float | None]) -> tuple[str, ...]:
     if design == "binary":
         return (f"{n('events_1')}/{n('total_1')}", f"{n('events_2')}/{n('total_2')}")
     return tuple(n(name) for name in VALUE_COLUMNS.get(design, ()))
+
+
+def _sorted(studies: tuple[StudyResult, ...], table: StudyTable,
+            by: str) -> tuple[StudyResult, ...]:
+    """Studies in the order of ``--sort``: ``estimate`` (smallest first), ``weight``
+    (largest first) or a sheet column (numbers ascending, else text); missing last."""
+    if by.lower() == "estimate":
+        keys: Sequence[Any] = [s.estimate for s in studies]
+    elif by.lower() == "weight":
+        keys = [None if s.weight is None else -s.weight for s in studies]
+    else:
+        keys = [None if v is None or v == "" else v for v in table.column(by)]
+    numeric = all(isinstance(k, (int, float)) for k in keys if k is not None)
+
+    def key(i: int) -> tuple[bool, Any]:
+        k = keys[i]
+        if k is None or (isinstance(k, float) and math.isnan(k)):
+            return (True, 0)
+        return (False, k if numeric else str(k).casefold())
+
+    return tuple(studies[i] for i in sorted(range(len(studies)), key=key))
 
 
 def _sensitivity(kind: str, order: str | None, t: Any) -> Sensitivity:
