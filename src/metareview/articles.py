@@ -9,14 +9,20 @@ pandas table (one row per article, the columns of :meth:`Article.to_row`).
 from __future__ import annotations
 
 import glob
+import os
+import pickle
+import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputError, MissingInputError, ReviewError, ReviewWarning
 from .formats import Format, by_name, detect
+from .outputs import RowSpool
 from .records import Article, Deletion
 from .xmlsafe import DEFAULT_MAX_DECOMPRESSED, open_input
 
@@ -106,16 +112,93 @@ def read_file(
         )
 
 
-def _parse_whole(
-    path: str, format: str | None, max_decompressed: int
-) -> tuple[list[Article | Deletion], ReviewError | None]:
-    """Worker for parallel parsing: every record of one file, or the error it raised."""
-    records: list[Article | Deletion] = []
+@dataclass(frozen=True)
+class _Spooled:
+    """What a worker left of one file: ``spool`` holds its articles (or their rows) pickled
+    one by one, ``count`` of them; the rows' ``columns`` in first-seen order; PMIDs
+    withdrawn; the error that stopped the file, if any."""
+
+    spool: str
+    count: int
+    columns: tuple[str, ...]
+    deletions: tuple[Deletion, ...]
+    error: ReviewError | None
+
+
+def _spool_file(path: str, format: str | None, max_decompressed: int, directory: str,
+                rows: bool) -> _Spooled:
+    """Worker for parallel parsing: parse one file into a spool file in ``directory``, one
+    record at a time, so neither this process nor the reader ever holds the whole file;
+    with ``rows`` each article is flattened (:meth:`Article.to_row`) here, off the parent."""
+    deletions: list[Deletion] = []
+    columns: dict[str, None] = {}
+    count, error = 0, None
+    handle, spool = tempfile.mkstemp(suffix=".spool", dir=directory)
+    with os.fdopen(handle, "wb") as out:
+        try:
+            for item in read_file(path, format, max_decompressed):
+                if isinstance(item, Deletion):
+                    deletions.append(item)
+                    continue
+                record: Any = item
+                if rows:
+                    record = item.to_row()
+                    columns.update(dict.fromkeys(record))
+                pickle.dump(record, out, pickle.HIGHEST_PROTOCOL)
+                count += 1
+        except ReviewError as exc:
+            error = exc
+    return _Spooled(spool, count, tuple(columns), tuple(deletions), error)
+
+
+def _unspool(path: str, count: int) -> Iterator[Any]:
+    with open(path, "rb") as spool:
+        for _ in range(count):
+            yield pickle.load(spool)  # our own file, in a private temporary folder
+
+
+def _parallel(files: list[str], format: str | None, max_decompressed: int, jobs: int,
+              directory: str, rows: bool) -> Iterator[tuple[str, _Spooled]]:
+    """Each file's spool, in file order, as ``jobs`` worker processes finish them."""
+    pool = ProcessPoolExecutor(max_workers=jobs)
     try:
-        records.extend(read_file(path, format, max_decompressed))
-    except ReviewError as exc:
-        return records, exc
-    return records, None
+        futures = [pool.submit(_spool_file, path, format, max_decompressed, directory, rows)
+                   for path in files]
+        for path, future in zip(files, futures, strict=True):
+            yield path, future.result()
+    finally:  # a reader that stops early does not wait for the files it will not read
+        pool.shutdown(cancel_futures=True)
+
+
+class _Reporter:
+    """The callbacks of :func:`read_articles` and :func:`spool_rows`: withdrawn PMIDs and
+    bad files, with their defaults (a warning; raising the error)."""
+
+    def __init__(self, on_deletion: Callable[[Deletion], None] | None,
+                 on_error: Callable[[ReviewError], None] | None):
+        self.on_deletion, self.on_error = on_deletion, on_error
+        self.deleted: list[str] = []
+
+    def deletion(self, item: Deletion) -> None:
+        if self.on_deletion is not None:
+            self.on_deletion(item)
+        else:
+            self.deleted.append(item.pmid)
+
+    def failed(self, exc: ReviewError) -> None:
+        if self.on_error is None:
+            raise exc
+        self.on_error(exc)
+
+    def finish(self) -> None:
+        if self.deleted:
+            shown = ", ".join(self.deleted[:5]) + (", …" if len(self.deleted) > 5 else "")
+            warnings.warn(
+                f"{len(self.deleted)} PMID(s) withdrawn by DeleteCitation entries ({shown}); "
+                "they are not articles and are not in the output",
+                ReviewWarning,
+                stacklevel=3,
+            )
 
 
 def read_articles(
@@ -156,62 +239,81 @@ def read_articles(
     files = expand_paths(paths)
     if files.count(STDIN) and jobs > 1:
         jobs = 1  # stdin cannot be handed to another process
-    deleted: list[str] = []
-
-    def deletion(item: Deletion) -> None:
-        if on_deletion is not None:
-            on_deletion(item)
-        else:
-            deleted.append(item.pmid)
-
-    def failed(exc: ReviewError) -> None:
-        if on_error is None:
-            raise exc
-        on_error(exc)
-
+    report = _Reporter(on_deletion, on_error)
     if jobs > 1 and len(files) > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = pool.map(
-                _parse_whole,
-                files,
-                [format] * len(files),
-                [max_decompressed] * len(files),
-            )
-            for path, (records, error) in zip(files, results, strict=True):
-                count = 0
-                for item in records:
-                    if isinstance(item, Deletion):
-                        deletion(item)
-                    else:
-                        count += 1
-                        yield item
-                if error is not None:
-                    failed(error)
+        with tempfile.TemporaryDirectory(prefix="metareview-") as directory:
+            for path, done in _parallel(files, format, max_decompressed, jobs, directory,
+                                        rows=False):
+                for withdrawn in done.deletions:
+                    report.deletion(withdrawn)
+                yield from _unspool(done.spool, done.count)
+                os.unlink(done.spool)
+                if done.error is not None:
+                    report.failed(done.error)
                 elif on_file is not None:
-                    on_file(path, count)
+                    on_file(path, done.count)
     else:
         for path in files:
             count = 0
             try:
                 for item in read_file(path, format, max_decompressed):
                     if isinstance(item, Deletion):
-                        deletion(item)
+                        report.deletion(item)
                     else:
                         count += 1
                         yield item
             except ReviewError as exc:
-                failed(exc)
+                report.failed(exc)
                 continue
             if on_file is not None:
                 on_file(path, count)
-    if deleted:
-        shown = ", ".join(deleted[:5]) + (", …" if len(deleted) > 5 else "")
-        warnings.warn(
-            f"{len(deleted)} PMID(s) withdrawn by DeleteCitation entries ({shown}); "
-            "they are not articles and are not in the output",
-            ReviewWarning,
-            stacklevel=2,
-        )
+    report.finish()
+
+
+@contextmanager
+def spool_rows(
+    paths: Iterable[str | Path] | str | Path,
+    format: str | None = None,
+    *,
+    max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
+    jobs: int = 2,
+    on_deletion: Callable[[Deletion], None] | None = None,
+    on_error: Callable[[ReviewError], None] | None = None,
+    on_file: Callable[[str, int], None] | None = None,
+) -> Iterator[RowSpool]:
+    """Parse files in ``jobs`` processes straight to rows (:meth:`Article.to_row`) in
+    temporary spool files, one per input file; yield them as a
+    :class:`~metareview.outputs.RowSpool` for :func:`metareview.outputs.write_articles`.
+
+    The same rows in the same order as :func:`read_articles`, but the workers also flatten
+    and serialise them, and this process never holds more than one row: what makes
+    ``review parse --jobs N`` scale with N. Options and callbacks as for
+    :func:`read_articles` (stdin cannot go to a worker: give files). The spool files are
+    removed when the ``with`` block ends.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    files = expand_paths(paths)
+    if STDIN in files:
+        raise InputError("stdin cannot be parsed in parallel", STDIN_NAME,
+                         "give the input as a file, or leave out --jobs")
+    report = _Reporter(on_deletion, on_error)
+    spools: list[tuple[str, int]] = []
+    columns: dict[str, None] = {}
+    with tempfile.TemporaryDirectory(prefix="metareview-") as directory:
+        for path, done in _parallel(files, format, max_decompressed, max(jobs, 1), directory,
+                                    rows=True):
+            for withdrawn in done.deletions:
+                report.deletion(withdrawn)
+            spools.append((done.spool, done.count))
+            columns.update(dict.fromkeys(done.columns))
+            if done.error is not None:
+                report.failed(done.error)
+            elif on_file is not None:
+                on_file(path, done.count)
+        report.finish()
+        yield RowSpool(tuple(spools), tuple(columns), sum(n for _, n in spools),
+                       _unspool)
 
 
 def articles_frame(

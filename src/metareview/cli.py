@@ -746,7 +746,9 @@ def _byte_size(value: str) -> int:
                    "openalex-json, csl-json, endnote-xml, …; the README lists them all).")
 @click.option("-f", "--force", is_flag=True, help="Replace an output file that exists.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Parse this many files at once, in separate processes.")
+              help="Parse this many files at once, in separate processes; for a table "
+                   "output the workers also build and spool the rows, so the run scales "
+                   "with N and memory stays flat.")
 @click.option("--keep-going", is_flag=True,
               help="Report a bad file and go on with the others (exit non-zero at the end). "
                    "Records read from a bad file before its error are kept; the summary "
@@ -784,12 +786,12 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
       review parse scopus.csv savedrecs-tab.txt embase.csv works.json library.xml -o all.csv
       curl -s "$EFETCH_URL" | review parse - -o records.jsonl
     """
-    from .articles import expand_paths, read_articles
+    from .articles import STDIN, expand_paths, read_articles, spool_rows
     from .errors import EX_DATAERR
-    from .outputs import write_articles, writer_for
+    from .outputs import write_articles, write_rows, writer_for
 
     cap = _byte_size(max_decompressed)
-    writer_for(output, to)  # an unknown output type fails before any parsing
+    writer = writer_for(output, to)  # an unknown output type fails before any parsing
     errors: list[ReviewError] = []
     withdrawn: list[str] = []
     done = {"files": 0, "records": 0}  # files read whole, and their records
@@ -820,6 +822,8 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
         done["records"] += count
         if progress is not None:
             progress.set_postfix_str(f"file {done['files']}/{len(files)}")
+            if spooled:  # records are counted per file, not one by one
+                progress.update(count)
 
     def articles() -> Any:
         for article in read_articles(
@@ -831,8 +835,16 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
                 progress.update()
             yield article
 
+    # A table from many files: workers parse, flatten and spool the rows themselves
+    spooled = jobs > 1 and len(files) > 1 and writer.table and STDIN not in files
     try:
-        count = write_articles(articles(), output, to=to, inputs=files, force=force)
+        if spooled:
+            with spool_rows(files, format_, max_decompressed=cap, jobs=jobs, on_file=on_file,
+                            on_deletion=lambda d: withdrawn.append(d.pmid),
+                            on_error=on_error if keep_going else None) as rows:
+                count = write_rows(rows, output, to=to, inputs=files, force=force)
+        else:
+            count = write_articles(articles(), output, to=to, inputs=files, force=force)
     finally:
         if progress is not None:
             progress.close()

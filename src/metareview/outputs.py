@@ -58,6 +58,26 @@ class Table:
         return iter(self.rows)
 
 
+@dataclass(frozen=True)
+class RowSpool:
+    """Rows already serialised to spool files (``(path, rows)`` each, read back by
+    ``read(path, rows)``), with their ``columns`` in first-seen order and their ``count``:
+    a table writer takes them as they are instead of spooling them again. Made by
+    :func:`metareview.articles.spool_rows`."""
+
+    files: tuple[tuple[str, int], ...]
+    columns: tuple[str, ...]
+    count: int
+    read: Callable[[str, int], Iterator[Row]]
+
+    def rows(self) -> Iterator[Row]:
+        for path, count in self.files:
+            yield from self.read(path, count)
+
+    def __iter__(self) -> Iterator[Row]:
+        return self.rows()
+
+
 def _row(item: Any) -> Row:
     return dict(item) if isinstance(item, Mapping) else item.to_row()
 
@@ -67,7 +87,11 @@ def _spooled(
     articles: Iterable[Any],
 ) -> Iterator[tuple[list[str], int, Callable[[], Iterator[Row]]]]:
     """``(columns, count, rows)``: rows pickled to a temporary file while their columns
-    are collected in first-seen order; ``rows()`` reads them back (as often as needed)."""
+    are collected in first-seen order; ``rows()`` reads them back (as often as needed).
+    A :class:`RowSpool` is spooled already."""
+    if isinstance(articles, RowSpool):
+        yield list(articles.columns), articles.count, articles.rows
+        return
     with tempfile.TemporaryFile() as spool:
         columns = dict.fromkeys(articles.columns if isinstance(articles, Table) else ())
         count = 0
