@@ -5,11 +5,18 @@ fresh PMIDs. Each reader runs in its own process (so peak RSS is its own) on the
 file, in the same run:
 
 * ``metareview``  — ``metareview.read_articles`` (every field of the record model);
+* ``CLI to CSV``  — what ``review parse FILE -o out.csv`` does: ``read_articles`` into
+  ``metareview.outputs.write_articles`` (rows built, spooled, written as CSV);
 * ``bare lxml``   — a minimal ``lxml.etree.iterparse`` loop pulling the same core fields;
 * ``pubmed_parser`` — ``pubmed_parser.parse_medline_xml``, if it is installed.
 
 Speeds are records per CPU second (best of ``--repeat`` runs), so other work on the
-machine disturbs them less; wall time is printed too.
+machine disturbs them less; wall time is printed too. The ratios to the bare loop and to
+pubmed_parser are printed side by side with their aims.
+
+Then ``review parse`` on ``--files`` such files (each of ``--records``) with ``--jobs 1``
+and ``--jobs 2``, as commands: wall time, records per second, and the peak RSS of the
+largest process (with ``--jobs 2`` the parent and each worker are separate processes).
 
 Usage::
 
@@ -75,6 +82,19 @@ def run_metareview(path: str) -> int:
     from metareview import read_articles
 
     return sum(1 for _ in read_articles([path]))
+
+
+def run_cli_csv(path: str) -> int:
+    import os
+
+    from metareview import read_articles
+    from metareview.outputs import write_articles
+
+    out = f"{path}.{os.getpid()}.csv"
+    try:
+        return write_articles(read_articles([path]), out)
+    finally:
+        os.unlink(out)
 
 
 def run_bare_lxml(path: str) -> int:
@@ -183,13 +203,62 @@ def measure(target: Callable[[str], int], path: Path) -> tuple[int, float, float
     return result  # type: ignore[no-any-return]
 
 
+def run_command(argv: list[str]) -> tuple[float, float]:
+    """``(wall seconds, peak RSS MB of the largest process)`` of a command."""
+    import subprocess
+
+    wall = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - wall
+    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def compare_jobs(paths: list[Path], records: int, repeat: int) -> None:
+    """``review parse`` of all ``paths`` to CSV with --jobs 1 and --jobs 2, each run in a
+    fresh process (best wall time of ``repeat``); peak RSS is the largest process's."""
+    import os
+
+    code = "from metareview.cli import main; main()"
+    results = {}
+    for jobs in (1, 2):
+        best = (float("inf"), 0.0)
+        for _ in range(repeat):
+            out = paths[0].parent / f"jobs{jobs}.csv"
+            argv = [sys.executable, "-c", code, "parse", *map(str, paths), "-o", str(out),
+                    "-q", "--force", "--jobs", str(jobs)]
+            # a fresh child per run: ru_maxrss of RUSAGE_CHILDREN is the largest so far
+            parent, child = multiprocessing.Pipe()
+            process = multiprocessing.get_context("spawn").Process(
+                target=_command_child, args=(argv, child))
+            process.start()
+            wall, peak = parent.recv()
+            process.join()
+            os.unlink(out)
+            best = min(best, (wall, peak))
+        results[jobs] = best
+        wall, peak = best
+        print(f"review parse {len(paths)} files --jobs {jobs}   {wall:7.2f} s wall"
+              f"  {records / wall:>8,.0f} records/s  peak RSS {peak:5.0f} MB (largest process)")
+    speedup = results[1][0] / results[2][0]
+    memory = results[2][1] / results[1][1]
+    print(f"--jobs 2 speed / --jobs 1 speed: {speedup:.2f} (aim >= 1.8);"
+          f" largest process --jobs 2 / --jobs 1: {memory:.2f}"
+          " (aim <= 2 for the whole run)")
+
+
+def _command_child(argv: list[str], pipe: Any) -> None:
+    pipe.send(run_command(argv))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=5_000, help="records in the file")
     parser.add_argument("--repeat", type=int, default=3, help="runs per reader (best is kept)")
+    parser.add_argument("--files", type=int, default=4, help="files for the --jobs comparison")
     args = parser.parse_args()
     readers: dict[str, Callable[[str], int]] = {
         "metareview": run_metareview,
+        "CLI to CSV": run_cli_csv,
         "bare lxml": run_bare_lxml,
     }
     try:
@@ -216,13 +285,19 @@ def main() -> None:
                 f"{name:14} {count:>9,} records  {wall:7.2f} s wall  {cpu:7.2f} s CPU"
                 f"  {count / cpu:>8,.0f} records/s  peak RSS {peak:5.0f} MB"
             )
-    ours = results["metareview"]
-    print(f"metareview time / bare lxml time: {ours / results['bare lxml']:.2f} (aim <= 1.5)")
-    if "pubmed_parser" in results:
-        print(
-            f"metareview speed / pubmed_parser speed: {results['pubmed_parser'] / ours:.2f}"
-            " (aim >= 3)"
-        )
+        ours, bare = results["metareview"], results["bare lxml"]
+        print(f"speed ratios: metareview / bare lxml {bare / ours:.2f} (aim >= 0.8);"
+              f" CLI to CSV / bare lxml {bare / results['CLI to CSV']:.2f} (aim >= 0.7)", end="")
+        if "pubmed_parser" in results:
+            print(f"; metareview / pubmed_parser {results['pubmed_parser'] / ours:.2f}"
+                  " (aim >= 2)", end="")
+        print()
+        if args.files > 1:
+            paths = [path]
+            for n in range(1, args.files):
+                paths.append(Path(tmp) / f"medline-{n}.xml.gz")
+                make_file(paths[-1], args.records)
+            compare_jobs(paths, args.records * args.files, max(1, args.repeat // 2))
 
 
 if __name__ == "__main__":

@@ -734,9 +734,9 @@ def _byte_size(value: str) -> int:
 
 @cli.command("parse")
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False, allow_dash=True),
+@click.option("-o", "--output", default=None, type=click.Path(allow_dash=True),
               help="Output file: .csv, .jsonl, .xlsx or .parquet; .ris, .bib or .nbib for "
-                   "reference managers (default: CSV to stdout).")
+                   "reference managers (default: CSV to stdout); with --dask a folder.")
 @click.option("--to", "to", default=None,
               type=click.Choice(["csv", "jsonl", "xlsx", "parquet", "ris", "bibtex", "nbib"]),
               help="Output type, whatever the file name says.")
@@ -749,6 +749,13 @@ def _byte_size(value: str) -> int:
               help="Parse this many files at once, in separate processes; for a table "
                    "output the workers also build and spool the rows, so the run scales "
                    "with N and memory stays flat.")
+@click.option("--dask", "dask_scheduler", is_flag=False, flag_value="local", default=None,
+              metavar="[ADDRESS]",
+              help="Parse on a Dask cluster into a folder of Parquet files (-o names the "
+                   "folder; one file per input): a local cluster of --jobs workers (default one "
+                   "per core), or the "
+                   "scheduler at ADDRESS (write --dask=tcp://host:8786; its workers must see "
+                   "the same paths). Needs the dask extra.")
 @click.option("--keep-going", is_flag=True,
               help="Report a bad file and go on with the others (exit non-zero at the end). "
                    "Records read from a bad file before its error are kept; the summary "
@@ -757,8 +764,8 @@ def _byte_size(value: str) -> int:
 @click.option("--max-decompressed", default="20G", show_default=True, metavar="SIZE",
               help="Refuse a .gz input that decompresses to more than this (a gzip bomb).")
 def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
-                  format_: str | None, force: bool, jobs: int, keep_going: bool, quiet: bool,
-                  max_decompressed: str) -> None:
+                  format_: str | None, force: bool, jobs: int, dask_scheduler: str | None,
+                  keep_going: bool, quiet: bool, max_decompressed: str) -> None:
     """Read article files (PubMed/MEDLINE XML and other exports) into one tidy table.
 
     INPUTS are files, folders (read recursively), glob patterns (quote them) or `-` for
@@ -780,17 +787,28 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
       review parse pubmed.xml                      CSV on stdout
       review parse pubmed.xml -o records.xlsx      an Excel table
       review parse 'baseline/*.xml.gz' -o records.parquet --jobs 4
+      review parse 'baseline/*.xml.gz' -o baseline/ --dask --jobs 8
+      review parse 'baseline/*.xml.gz' -o /shared/out/ --dask=tcp://scheduler:8786
       review parse exports/ -o records.csv --keep-going
       review parse pubmed.nbib scopus.ris -o refs.bib   BibTeX for Zotero, JabRef
       review parse scopus.ris savedrecs.txt embase.ris citation-export.txt -o all.csv
       review parse scopus.csv savedrecs-tab.txt embase.csv works.json library.xml -o all.csv
       curl -s "$EFETCH_URL" | review parse - -o records.jsonl
     """
+    import os
+
     from .articles import STDIN, expand_paths, read_articles, spool_rows
     from .errors import EX_DATAERR
     from .outputs import write_articles, write_rows, writer_for
 
     cap = _byte_size(max_decompressed)
+    if dask_scheduler is not None:
+        _parse_on_dask(inputs, output, dask_scheduler, jobs, format_, cap, force, quiet)
+        return
+    if output and os.path.isdir(output):
+        from .errors import OutputError
+
+        raise OutputError("is a folder", output, "name an output file, e.g. records.csv")
     writer = writer_for(output, to)  # an unknown output type fails before any parsing
     errors: list[ReviewError] = []
     withdrawn: list[str] = []
@@ -861,6 +879,30 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
     if errors:
         click.echo(f"review: {len(errors)} file(s) could not be read (listed above)", err=True)
         raise click.exceptions.Exit(errors[0].exit_code or EX_DATAERR)
+
+
+def _parse_on_dask(inputs: tuple[str, ...], output: str | None, scheduler: str, jobs: int,
+                   format_: str | None, cap: int, force: bool, quiet: bool) -> None:
+    import os
+    from pathlib import Path
+
+    from .errors import OptionError
+
+    if not output or output == "-":
+        raise OptionError("--dask writes a folder of Parquet files", hint="give -o FOLDER")
+    if scheduler != "local" and Path(scheduler).exists():
+        raise OptionError(f"--dask takes a scheduler address, not the input {scheduler!r}",
+                          hint="write --dask=tcp://host:8786, or put --dask after the inputs")
+    try:
+        from .dask import parse_to_parquet
+    except ImportError as exc:
+        raise OptionError(f"--dask needs dask and distributed ({exc})",
+                          hint="pip install 'metareview[dask]'") from None
+    count = parse_to_parquet(inputs, output, scheduler=None if scheduler == "local" else scheduler,
+                             workers=jobs if jobs > 1 else os.cpu_count() or 1, format=format_,
+                             max_decompressed=cap, force=force)
+    if not quiet:
+        click.echo(f"wrote {output}: {count:,} records", err=True)
 
 
 def main() -> None:

@@ -113,9 +113,9 @@ def _write_csv(articles: Iterable[Any], stream: BinaryIO, name: str) -> int:
     with _spooled(articles) as (columns, count, rows):
         text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
         try:
-            writer = csv.DictWriter(text, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(rows())
+            writer = csv.writer(text)  # None is written empty, as a missing key
+            writer.writerow(columns)
+            writer.writerows([row.get(c) for c in columns] for row in rows())
             return count
         finally:
             text.flush()
