@@ -9,6 +9,7 @@ from pathlib import Path
 
 import distributed
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -71,6 +72,16 @@ def test_review_parse_dask_writes_partitioned_parquet(client: object, tmp_path: 
     assert forced.exit_code == 0, forced.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["records"]  # no partial folder
     assert len(pd.read_parquet(out)) == len(reference)
+
+
+def test_a_column_empty_in_every_file_is_written_as_text(client: object,
+                                                        tmp_path: Path) -> None:
+    frame = mdask.read_articles(FILES[:1])
+    empty = [c for c in frame.columns if frame[c].isna().all().compute()]
+    assert empty  # e.g. url: no record of this file has one
+    assert mdask.write_parquet(frame, tmp_path / "one") == 1
+    assert str(pq.read_schema(next((tmp_path / "one").glob("*.parquet"))).field(empty[0])
+               .type) == "string"
 
 
 def test_dask_refuses_stdin_and_a_missing_output() -> None:

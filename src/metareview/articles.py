@@ -122,7 +122,14 @@ class _Spooled:
     count: int
     columns: tuple[str, ...]
     deletions: tuple[Deletion, ...]
-    error: ReviewError | None
+    failure: tuple[type[ReviewError], str, str | None, str | None] | None
+
+    @property
+    def error(self) -> ReviewError | None:
+        if self.failure is None:
+            return None
+        kind, message, location, hint = self.failure
+        return kind(message, location, hint)
 
 
 def _spool_file(path: str, format: str | None, max_decompressed: int, directory: str,
@@ -132,7 +139,7 @@ def _spool_file(path: str, format: str | None, max_decompressed: int, directory:
     with ``rows`` each article is flattened (:meth:`Article.to_row`) here, off the parent."""
     deletions: list[Deletion] = []
     columns: dict[str, None] = {}
-    count, error = 0, None
+    count, failure = 0, None
     handle, spool = tempfile.mkstemp(suffix=".spool", dir=directory)
     with os.fdopen(handle, "wb") as out:
         try:
@@ -146,9 +153,12 @@ def _spool_file(path: str, format: str | None, max_decompressed: int, directory:
                     columns.update(dict.fromkeys(record))
                 pickle.dump(record, out, pickle.HIGHEST_PROTOCOL)
                 count += 1
-        except ReviewError as exc:
-            error = exc
-    return _Spooled(spool, count, tuple(columns), tuple(deletions), error)
+        except ReviewError as exc:  # sent as plain values: the exception may hold lxml state
+            failure = (type(exc), exc.message, exc.location, exc.hint)
+        except Exception as exc:  # anything else would be lost with the worker's result
+            failure = (InputError, f"could not be read ({type(exc).__name__}: {exc})", path,
+                       "read this file alone, without --jobs, to see the full error")
+    return _Spooled(spool, count, tuple(columns), tuple(deletions), failure)
 
 
 def _unspool(path: str, count: int) -> Iterator[Any]:

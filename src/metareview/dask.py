@@ -148,7 +148,8 @@ def write_parquet(frame: dask.dataframe.DataFrame, folder: str | Path) -> int:
     import pyarrow as pa
 
     arrow = {"int64": pa.int64(), "float64": pa.float64(), "bool": pa.bool_()}
-    schema = {str(c): arrow.get(str(t), pa.string()) for c, t in frame.dtypes.items()}
+    schema = pa.schema([(str(c), arrow.get(str(t), pa.string()))
+                        for c, t in frame.dtypes.items()])
     import dask
 
     write = frame.to_parquet(str(folder), write_index=False, schema=schema, compute=False,
