@@ -14,6 +14,13 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# On CI the property tests draw the same examples every run (derandomize), so a landing that
+# passed is not failed later by a new random draw; locally they keep exploring.
+settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 CHROMIUM = Path(os.environ.get("METAREVIEW_CHROMIUM", "/usr/bin/chromium"))
 INSTALL = ("the browser tests need Debian's Chromium and Playwright: run `apt-get update && "
