@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -152,15 +153,16 @@ def test_a_year_that_is_not_a_date_is_kept_as_the_raw_date(tmp_path: Path,
 
 
 def test_the_log_quotes_exactly_what_the_sheets_take_for_a_formula() -> None:
-    from metareview.dedupe import dedupe, log_rows
+    from metareview.csvtext import FORMULA_STARTS, formula_like
+    from metareview.dedupe import dedupe, log_csv, log_rows
     from metareview.records import Article, Text
-    from metareview.sheets.common import FORMULA_STARTS, formula_like
 
     for title in [*(start + "1+1 trial" for start in FORMULA_STARTS), "Zinc", "'=quoted"]:
         pair = [Article(source_format="ris", source_file="a.ris", record_index=i,
                         titles=(Text(title),), doi="10.1/x") for i in range(2)]
-        row = log_rows(dedupe(pair), quote_formulas=True)[0]
-        assert row["kept_title"] == ("'" + title if formula_like(title) else title)
+        row = next(csv.DictReader(io.StringIO(log_csv(dedupe(pair)))))
+        quoted = formula_like(title.lstrip("'"))
+        assert row["kept_title"] == ("'" + title if quoted else title)
         assert log_rows(dedupe(pair))[0]["kept_title"] == title
 
 

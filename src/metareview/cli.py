@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import ReviewError, ReviewWarning
+from .errors import EX_SOFTWARE, ReviewError, ReviewWarning, one_line, os_error
 
 
 class _ReviewGroup(click.Group):
@@ -31,9 +31,23 @@ class _ReviewGroup(click.Group):
             except BrokenPipeError as exc:  # the reader went away (`review parse … | head`)
                 _quiet_stdout(exc)
                 ctx.exit(EX_SIGPIPE)
+            except OSError as exc:  # a read-only folder, permission denied, a full disk
+                error = os_error(exc)
+                click.echo(f"review: error: {error}", err=True)
+                ctx.exit(error.exit_code)
+            except (click.exceptions.Exit, click.ClickException, click.Abort):
+                raise
+            except (Exception, RecursionError) as exc:  # a bug: still no traceback
+                click.echo(f"review: error: internal error ({one_line(type(exc).__name__)}: "
+                           f"{one_line(str(exc))[:300]}) — this is a bug in review; please "
+                           "report it with the command that caused it", err=True)
+                ctx.exit(EX_SOFTWARE)
 
 
 EX_SIGPIPE = 141  # 128 + SIGPIPE: what a shell reports for a command killed by it
+_RAW_CSV_HELP = ("CSV output for scripts: write text exactly as it is. By default text a "
+                 "spreadsheet would run as a formula (starting with = + - @, a tab or CR) "
+                 "gets a leading ' so it shows as text; review reads it back without it.")
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
@@ -171,9 +185,10 @@ def prisma_command(
 @click.option("--format", "format_", default=None,
               help="Force the article format of the inputs (see `review parse --help`).")
 @click.option("-f", "--force", is_flag=True, help="Replace output files that exist.")
+@click.option("--raw-csv", is_flag=True, help=_RAW_CSV_HELP)
 def dedupe_command(inputs: tuple[str, ...], output: str | None, log_path: str | None,
                    threshold: float, overrides: str | None, format_: str | None,
-                   force: bool) -> None:
+                   force: bool, raw_csv: bool) -> None:
     """Find duplicate records across and within sources; keep one per article.
 
     INPUTS are article files in any format `review parse` reads (folders and glob
@@ -197,11 +212,12 @@ def dedupe_command(inputs: tuple[str, ...], output: str | None, log_path: str | 
       review dedupe sources/ -o unique.csv --overrides duplicates.csv --log duplicates-2.csv
       review dedupe pubmed.xml embase.ris -o unique.xlsx --log duplicates.xlsx
       review dedupe sources/ -o unique.ris      for Zotero or EndNote
+      review dedupe sources/ --raw-csv | python my_script.py   CSV text as it is
     """
     from .dedupe import dedupe_files
 
     result = dedupe_files(inputs, output=output, log_path=log_path, threshold=threshold,
-                          overrides=overrides, format=format_, force=force)
+                          overrides=overrides, format=format_, force=force, raw_csv=raw_csv)
     to_stdout = output in (None, "-") or log_path == "-"
     click.echo(result.summary(), err=to_stdout)
     for path in (output, log_path):
@@ -511,6 +527,7 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
                    "knha); k-1 = t with k-1 df (R meta); k-2 = t with k-2 df (Higgins et al. "
                    "2009). Every output states the one used.")
 @click.option("-f", "--force", is_flag=True, help="Replace output files that exist.")
+@click.option("--raw-csv", is_flag=True, help=_RAW_CSV_HELP)
 def pool_command(table: str, sheet: str | None, design: str | None, measure: str | None,
                  method: str, test: str, study_ci: str, by: str | None, level: float,
                  digits: int, leave_one_out: bool, cumulative: str | None, bias: bool,
@@ -520,7 +537,8 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
                  refline: float | None, favours: str | None, percent: bool, format_: str,
                  outputs: tuple[str, ...], plot: str | None, funnel: str | None,
                  cluster: str | None, influence: bool, baujat: str | None, common: bool,
-                 pi_df: str, force: bool) -> None:
+                 pi_df: str, force: bool,
+                 raw_csv: bool) -> None:
     """Pool the studies of an extraction sheet: random-effects meta-analysis.
 
     TABLE is an .xlsx workbook (the first sheet, or --sheet), a CSV file, or - for
@@ -551,6 +569,7 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
       review pool extraction.xlsx --common --pi-df k-1        # both models, t(k-1) PI
       review pool rct.xlsx --measure RR --sort year --plot forest.pdf \\
           --favours "Favours treatment,Favours control" --xlim 0.1,10
+      review pool extraction.xlsx -o results.csv --raw-csv   study names as they are
     """
     import json
 
@@ -602,7 +621,7 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
         if bubble:
             save_bubble(report, bubble, x=bubble_x, inputs=[table], force=force)
     for target in outputs:
-        write_report(report, target, inputs=[table], force=force)
+        write_report(report, target, inputs=[table], force=force, raw_csv=raw_csv)
     if format_ == "json":
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -763,9 +782,11 @@ def _byte_size(value: str) -> int:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
 @click.option("--max-decompressed", default="20G", show_default=True, metavar="SIZE",
               help="Refuse a .gz input that decompresses to more than this (a gzip bomb).")
+@click.option("--raw-csv", is_flag=True, help=_RAW_CSV_HELP)
 def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
                   format_: str | None, force: bool, jobs: int, dask_scheduler: str | None,
-                  keep_going: bool, quiet: bool, max_decompressed: str) -> None:
+                  keep_going: bool, quiet: bool, max_decompressed: str,
+                  raw_csv: bool) -> None:
     """Read article files (PubMed/MEDLINE XML and other exports) into one tidy table.
 
     INPUTS are files, folders (read recursively), glob patterns (quote them) or `-` for
@@ -780,7 +801,8 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
     XML is read with entities, DTDs and network access switched off; a malformed file
     stops the run with its file:line:col (exit 65) unless --keep-going is given. Outputs
     are written atomically: a failed run leaves no partial file. In .xlsx output, text
-    that a spreadsheet would run as a formula (starting with = + - @) is stored as text.
+    that a spreadsheet would run as a formula (starting with = + - @) is stored as text;
+    in CSV it gets a leading ' (--raw-csv for scripts).
 
     \b
     Examples:
@@ -790,6 +812,7 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
       review parse 'baseline/*.xml.gz' -o baseline/ --dask --jobs 8
       review parse 'baseline/*.xml.gz' -o /shared/out/ --dask=tcp://scheduler:8786
       review parse exports/ -o records.csv --keep-going
+      review parse pubmed.xml --raw-csv | python my_script.py   text exactly as read
       review parse pubmed.nbib scopus.ris -o refs.bib   BibTeX for Zotero, JabRef
       review parse scopus.ris savedrecs.txt embase.ris citation-export.txt -o all.csv
       review parse scopus.csv savedrecs-tab.txt embase.csv works.json library.xml -o all.csv
@@ -860,9 +883,11 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
             with spool_rows(files, format_, max_decompressed=cap, jobs=jobs, on_file=on_file,
                             on_deletion=lambda d: withdrawn.append(d.pmid),
                             on_error=on_error if keep_going else None) as rows:
-                count = write_rows(rows, output, to=to, inputs=files, force=force)
+                count = write_rows(rows, output, to=to, inputs=files, force=force,
+                                   raw_csv=raw_csv)
         else:
-            count = write_articles(articles(), output, to=to, inputs=files, force=force)
+            count = write_articles(articles(), output, to=to, inputs=files, force=force,
+                                       raw_csv=raw_csv)
     finally:
         if progress is not None:
             progress.close()
@@ -906,5 +931,14 @@ def _parse_on_dask(inputs: tuple[str, ...], output: str | None, scheduler: str, 
 
 
 def main() -> None:
+    import signal
+
+    # SIGTERM (kill, a CI timeout) unwinds like Ctrl-C: temporary files are removed and
+    # no output of earlier inputs stays behind; the exit status is the shell's 128 + 15.
+    signal.signal(signal.SIGTERM, _terminate)
     cli(prog_name="review")
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 

@@ -888,11 +888,14 @@ def dedupe_files(
     overrides: str | None = None,
     format: str | None = None,
     force: bool = False,
+    raw_csv: bool = False,
 ) -> DedupeResult:
     """What ``review dedupe`` does: read ``inputs``, apply the reviewer's ``overrides`` log,
     and write the unique records to ``output`` and the log to ``log_path`` (``None`` or
     ``-``: stdout; the type follows the extension). Every output is checked before any
-    reading: an unknown type, an existing file without ``force``, or an input as output."""
+    reading: an unknown type, an existing file without ``force``, or an input as output.
+    ``raw_csv``: CSV text as it is, formula-like text not quoted
+    (:mod:`metareview.csvtext`)."""
     from .errors import OptionError
     from .fileio import check_output
     from .outputs import write_articles, write_rows, writer_for
@@ -910,13 +913,12 @@ def dedupe_files(
     decisions = read_overrides(overrides) if overrides else ()
     result = dedupe(read_inputs(list(inputs), format), threshold, decisions)
     if unique_writer.table:
-        write_rows(result.records, output, inputs=sources, force=force)
+        write_rows(result.records, output, inputs=sources, force=force, raw_csv=raw_csv)
     else:
         write_articles((r.article for r in result.records), output, inputs=sources, force=force)
     if log_path:
-        quote = writer_for(log_path).name == "csv"  # the CSV log is opened in spreadsheets
-        write_rows(log_rows(result, quote), log_path, columns=LOG_COLUMNS,
-                   inputs=sources, force=force)
+        write_rows(log_rows(result), log_path, columns=LOG_COLUMNS,
+                   inputs=sources, force=force, raw_csv=raw_csv)
     return result
 
 
@@ -925,26 +927,13 @@ def unique_csv(result: DedupeResult) -> str:
     return rows_csv([r.to_row() for r in result.records])
 
 
-def log_rows(result: DedupeResult, quote_formulas: bool = False) -> list[dict[str, Any]]:
+def log_rows(result: DedupeResult) -> list[dict[str, Any]]:
     """The duplicates log's rows (:data:`LOG_COLUMNS`), with an empty ``override`` column
-    for the reviewer.
-
-    With ``quote_formulas`` (for CSV, made to be opened in a spreadsheet) a title that a
-    spreadsheet would run as a formula (starting with ``= + - @``, tab or CR) gets a
-    leading apostrophe.
-    """
-    from .sheets.common import formula_like
-
-    rows = []
-    for link in result.log:
-        row = link.to_row()
-        for name in ("kept_title", "removed_title"):
-            if quote_formulas and formula_like(row[name]):
-                row[name] = "'" + row[name]
-        rows.append(row)
-    return rows
+    for the reviewer."""
+    return [link.to_row() for link in result.log]
 
 
 def log_csv(result: DedupeResult) -> str:
-    """The duplicates log as CSV (:func:`log_rows`, formula-like titles quoted)."""
-    return rows_csv(log_rows(result, quote_formulas=True), LOG_COLUMNS)
+    """The duplicates log as CSV (:func:`log_rows`; formula-like text quoted, as in every
+    CSV the tool writes)."""
+    return rows_csv(log_rows(result), LOG_COLUMNS)

@@ -11,12 +11,14 @@ and exits with the error's ``exit_code`` (BSD ``sysexits`` values).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 # sysexits.h values: scripts can tell bad data from a bad call from a bug.
 EX_USAGE = 64
 EX_DATAERR = 65
 EX_NOINPUT = 66
+EX_SOFTWARE = 70
 EX_CANTCREAT = 73
 
 
@@ -33,7 +35,17 @@ class ReviewError(Exception):
 
     def __str__(self) -> str:
         text = f"{self.location}: {self.message}" if self.location else self.message
-        return f"{text} — {self.hint}" if self.hint else text
+        return one_line(f"{text} — {self.hint}" if self.hint else text)
+
+
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line, without control characters: a message quoting a hostile
+    input (a newline in a parser's message, a terminal escape in a cell) stays one line
+    and cannot drive the terminal."""
+    return _CONTROLS.sub(" ", text)
 
 
 class InputError(ReviewError):
@@ -50,6 +62,25 @@ class OutputError(ReviewError):
     """An output cannot be written (exists, would overwrite an input, no folder for it)."""
 
     exit_code = EX_CANTCREAT
+
+
+def os_error(exc: OSError, path: object = None) -> ReviewError:
+    """An :class:`OutputError` (exit 73) for a file the system would not let us write or
+    read (a read-only folder, permission denied, a full disk), naming ``path`` (or the
+    error's own file name); a file that is not there is a :class:`MissingInputError`."""
+    import errno
+
+    where = str(path if path is not None else exc.filename or "") or None
+    if isinstance(exc, FileNotFoundError):
+        return MissingInputError("no such file or folder", where, "check the path")
+    what, hint = {
+        errno.ENOSPC: ("the disk is full", "free some space, then run again"),
+        errno.EDQUOT: ("the disk quota is used up", "free some space, then run again"),
+        errno.EROFS: ("the file system is read-only", "copy the review to a writable place"),
+        errno.EACCES: ("permission denied", "check the permissions of the file and its folder"),
+        errno.EPERM: ("permission denied", "check the permissions of the file and its folder"),
+    }.get(exc.errno or 0, (exc.strerror or type(exc).__name__, "check the file and its folder"))
+    return OutputError(f"cannot read or write ({what})", where, hint)
 
 
 class OptionError(ReviewError):

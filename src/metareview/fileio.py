@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import MissingInputError, OptionError, OutputError
+from .errors import MissingInputError, OptionError, OutputError, os_error
 
 
 def check_output(path: str | Path, inputs: Iterable[str | Path] = (), force: bool = False) -> Path:
@@ -52,9 +52,12 @@ def atomic_path(
     """Yield a temporary path beside ``path``; rename it over ``path`` only if the block
     succeeds, so a failed run leaves no partial output."""
     target = check_output(path, inputs, force)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=target.parent
-    )
+    try:
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=target.parent
+        )
+    except OSError as exc:  # a read-only folder, permission denied
+        raise os_error(exc, target) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -62,6 +65,10 @@ def atomic_path(
         # mkstemp makes the file private (0600); give it the mode a plain open() would.
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
+    except OSError as exc:  # a full disk while writing: name the output, not the temp file
+        if exc.filename in (None, str(tmp), tmp_name) and not isinstance(exc, BrokenPipeError):
+            raise os_error(exc, target) from None
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -19,10 +19,11 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+from .csvtext import escape_formula
 from .errors import OptionError, OutputError
 from .fileio import atomic_path
 from .records import Article
@@ -109,17 +110,24 @@ def _spooled(
         yield list(columns), count, rows
 
 
-def _write_csv(articles: Iterable[Any], stream: BinaryIO, name: str) -> int:
+def _write_csv(articles: Iterable[Any], stream: BinaryIO, name: str,
+               escape: bool = True) -> int:
+    """CSV, formula-like text quoted unless ``escape`` is off (:mod:`metareview.csvtext`)."""
     with _spooled(articles) as (columns, count, rows):
         text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
         try:
-            writer = csv.writer(text)  # None is written empty, as a missing key
-            writer.writerow(columns)
-            writer.writerows([row.get(c) for c in columns] for row in rows())
+            writer = csv.writer(text)
+            cell = escape_formula if escape else _same
+            writer.writerow([cell(c) for c in columns])
+            writer.writerows([cell(row.get(c)) for c in columns] for row in rows())
             return count
         finally:
             text.flush()
             text.detach()  # the caller owns the stream, also after a failed write
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _write_jsonl(articles: Iterable[Any], stream: BinaryIO, name: str) -> int:
@@ -239,6 +247,7 @@ def write_rows(
     inputs: Iterable[str | Path] = (),
     force: bool = False,
     stdout: IO[bytes] | None = None,
+    raw_csv: bool = False,
 ) -> int:
     """Write ``items`` (mappings, or objects with a ``to_row()``) as a table, like
     :func:`write_articles`: the format from ``to`` or the extension (CSV, JSONL, XLSX,
@@ -252,7 +261,8 @@ def write_rows(
             "write .csv, .jsonl, .xlsx or .parquet",
         )
     table = Table(items, columns) if columns else items
-    return write_articles(table, output, to=to, inputs=inputs, force=force, stdout=stdout)
+    return write_articles(table, output, to=to, inputs=inputs, force=force, stdout=stdout,
+                          raw_csv=raw_csv)
 
 
 def write_articles(
@@ -263,13 +273,19 @@ def write_articles(
     inputs: Iterable[str | Path] = (),
     force: bool = False,
     stdout: IO[bytes] | None = None,
+    raw_csv: bool = False,
 ) -> int:
     """Write ``articles`` to ``output`` (``None`` or ``"-"``: to stdout); return the count.
 
     The file appears only when every record is written (atomic rename); an existing
-    file is replaced only with ``force``; an input is never overwritten.
+    file is replaced only with ``force``; an input is never overwritten. CSV text a
+    spreadsheet would run as a formula gets a leading apostrophe (read back without it),
+    unless ``raw_csv`` (for scripts).
     """
     writer = writer_for(output, to)
+    if raw_csv and writer.name == "csv":
+        writer = replace(writer, write=lambda rows, stream, name: _write_csv(
+            rows, stream, name, escape=False))
     if output is None or str(output) == "-":
         stream = stdout if stdout is not None else sys.stdout.buffer
         if writer.binary and stream.isatty():

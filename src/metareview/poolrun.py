@@ -635,10 +635,13 @@ def tables(report: PoolReport) -> dict[str, tuple[list[str], list[list[Any]]]]:
 
 
 def write_report(report: PoolReport, path: str | Path, *, inputs: Sequence[str | Path] = (),
-                 force: bool = False) -> Path:
+                 force: bool = False, raw_csv: bool = False) -> Path:
     """Save ``report`` by the suffix of ``path``: ``.json`` (the ``--format json`` object),
-    ``.csv`` (the study table with pooled rows), ``.xlsx`` (one sheet per table) or ``.md``
-    (the method lines and Markdown tables). Atomic; never over an input."""
+    ``.csv`` (the study table with pooled rows; study names a spreadsheet would run as a
+    formula quoted unless ``raw_csv``, see :mod:`metareview.csvtext`), ``.xlsx`` (one
+    sheet per table) or ``.md`` (the method lines and Markdown tables). Atomic; never
+    over an input."""
+    from .csvtext import escape_formula
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in OUTPUT_SUFFIXES:
@@ -656,9 +659,10 @@ def write_report(report: PoolReport, path: str | Path, *, inputs: Sequence[str |
                 writer = csv.writer(handle)
                 writer.writerow([*head, "ci_method", "measure", "method", "correction"])
                 writer.writerows(
-                    ["" if v is None else v for v in r]
-                    + [report.study_ci if r[0] == "study" else report.pi_method
-                       if r[0] == "prediction" else report.pooled_ci, *how]
+                    [v if raw_csv else escape_formula(v) for v in (
+                        ["" if v is None else v for v in r]
+                        + [report.study_ci if r[0] == "study" else report.pi_method
+                           if r[0] == "prediction" else report.pooled_ci, *how])]
                     for r in rows)
         elif suffix == ".xlsx":
             from .sheets.common import write_tables

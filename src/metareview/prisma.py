@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Protocol
 
+from .csvtext import escape_formula, unescape_formula
 from .errors import InputError, MissingInputError, ReviewWarning
 from .fileio import atomic_path
 from .textcodec import text_codec
@@ -665,7 +666,7 @@ def to_csv(counts: PrismaCounts) -> str:
             cells[7] = _format_list(key, items) if items else empty
         elif key in values:
             cells[7] = str(values[key])
-        writer.writerow(cells)
+        writer.writerow([escape_formula(cell) for cell in cells])
     return out.getvalue()
 
 
@@ -763,7 +764,8 @@ def read_csv(source: str | Path, text: str | None = None) -> PrismaCounts:
         dialect: Any = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    rows = list(csv.reader(io.StringIO(text), delimiter=dialect.delimiter))
+    rows = [[unescape_formula(cell) for cell in row]
+            for row in csv.reader(io.StringIO(text), delimiter=dialect.delimiter)]
     header = [cell.strip() for cell in rows[0]] if rows else []
     missing = [c for c in ("data", "box", "boxtext", "n") if c not in header]
     if missing:

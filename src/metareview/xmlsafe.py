@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import IO, Any, BinaryIO, cast
 
 from lxml import etree
 
@@ -224,6 +224,30 @@ def iter_records(
             _refuse_entities(events.root, source)
     except etree.XMLSyntaxError as exc:
         raise located(source, exc) from None
+
+
+_DECLARATIONS = tuple(word.encode(codec) for word in ("<!DOCTYPE", "<!ENTITY")
+                      for codec in ("utf-8", "utf-16-le", "utf-16-be"))
+
+
+def refuse_dtd(stream: IO[bytes], source: str, chunk: int = 1 << 20) -> None:
+    """Refuse, with an :class:`InputError`, an XML stream that holds a document type
+    declaration or an entity declaration (in UTF-8 or UTF-16), reading it in chunks.
+
+    For XML read by a parser this module does not build (openpyxl reads the parts of an
+    ``.xlsx`` with Python's own): no genuine workbook part has a DTD, and one could
+    declare entities that expand silently ("billion laughs") or reach outside the file.
+    """
+    keep = max(len(d) for d in _DECLARATIONS) - 1
+    tail = b""
+    while block := stream.read(chunk):
+        window = tail + block
+        if any(d in window for d in _DECLARATIONS):
+            raise InputError(
+                "an XML part declares a DTD or entities", source,
+                "workbooks never need them (they can hide entity bombs); save the file "
+                "again from Excel or LibreOffice")
+        tail = window[-keep:]
 
 
 def root_tag(stream: BinaryIO, source: str) -> str:

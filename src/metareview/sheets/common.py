@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
@@ -27,19 +29,25 @@ from openpyxl.worksheet._reader import WorkSheetParser
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from ..errors import InputError, MissingInputError, OutputError
+from ..csvtext import formula_like, unescape_formula
+from ..errors import InputError, MissingInputError, OutputError, ReviewWarning
 from ..textcodec import text_codec
 
 XLSX_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (OLE2 compound file)
+# Excel saves a password-protected .xlsx as an OLE2 file holding this stream
+ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
 EXCEL_CELL_LIMIT = 32_767  # characters in one cell
+#: Largest sheet read, as rows x columns of its used range: a stray value in XFD1048576
+#: spans 17 billion cells, which a table reader would otherwise walk one by one.
+MAX_SHEET_CELLS = 20_000_000
+#: Largest total size of a workbook's unpacked parts (bytes): a zip bomb is refused.
+MAX_UNPACKED = 1 << 30
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 LOCKED_FILL = PatternFill("solid", fgColor="E7E6E6")
 LOCKED_FONT = Font(color="595959")
 WRAP = Alignment(wrap_text=True, vertical="top")
-# Text starting with these is read as a formula by spreadsheet programs.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,10 @@ def read_table(source: str | Path, *, sheet: str | None = None, skip: Iterable[s
             raise MissingInputError(f"cannot read the file ({exc.strerror})", str(source)) from None
     if data.startswith(XLSX_MAGIC):
         return _read_xlsx(data, label, sheet, {s.lower() for s in skip})
+    if data.startswith(OLE_MAGIC) and ENCRYPTED_STREAM in data:
+        raise InputError("the workbook is password-protected", label,
+                         "remove the password (Excel: File > Info > Protect Workbook > "
+                         "Encrypt with Password, clear it), save, and try again")
     if data.startswith(OLE_MAGIC):
         raise InputError("an old-style .xls workbook", label,
                          "open it in Excel or LibreOffice and save it as .xlsx")
@@ -106,14 +118,64 @@ def read_table(source: str | Path, *, sheet: str | None = None, skip: Iterable[s
 def _open_workbook(data: bytes, label: str) -> Any:
     """The workbook in openpyxl's read-only mode: the structure, shared strings and styles,
     with no worksheet loaded (full mode builds every sheet's cell and style objects, most
-    of the time spent on a large sheet)."""
+    of the time spent on a large sheet). Checked first as :func:`open_workbook` does."""
+    return open_workbook(data, label, read_only=True)
+
+
+def open_workbook(source: bytes | Path, label: str, read_only: bool = False) -> Any:
+    """Load a workbook (its bytes, or a path) with openpyxl, after refusing what would
+    make loading dangerous or endless: unpacked parts larger than :data:`MAX_UNPACKED`, an
+    XML part with a DTD or entity declarations (:func:`metareview.xmlsafe.refuse_dtd`),
+    a sheet whose stored used range exceeds :data:`MAX_SHEET_CELLS`. Any failure to load
+    is an :class:`~metareview.errors.InputError` naming the file."""
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
     try:
+        _check_parts(data, label)
         with warnings.catch_warnings():  # unsupported Excel extensions do not affect values
             warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-            return load_workbook(io.BytesIO(data), read_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise InputError(f"not a readable .xlsx workbook ({exc})", label,
+            book = load_workbook(io.BytesIO(data), read_only=read_only)
+    except InputError:
+        raise
+    except Exception as exc:  # openpyxl fails on damaged parts with all kinds of errors
+        raise InputError(f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})", label,
                          "save the file again as an Excel workbook (.xlsx) or CSV") from None
+    if not read_only:  # a full workbook knows the range its cells span
+        for ws in book.worksheets:
+            _refuse_extent(ws.max_row, ws.max_column, f"{label}!{ws.title}")
+    return book
+
+
+def _check_parts(data: bytes, label: str) -> None:
+    from ..xmlsafe import refuse_dtd
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = archive.infolist()
+        if sum(m.file_size for m in members) > MAX_UNPACKED:  # zipfile stops at file_size
+            raise InputError(f"unpacks to more than {MAX_UNPACKED:,} bytes", label,
+                             "this may be a zip bomb; a genuine workbook this large is not "
+                             "read: save the table as CSV")
+        for member in members:
+            if not member.filename.endswith((".xml", ".rels", ".vml")):
+                continue
+            with archive.open(member) as part:
+                refuse_dtd(part, f"{label} ({member.filename})")
+            if member.filename.startswith("xl/worksheets/"):
+                with archive.open(member) as part:
+                    head = part.read(65536).decode("utf-8", "replace")
+                found = re.search(r'<(?:\w+:)?dimension\s+ref="([A-Z]+\d+(?::[A-Z]+\d+)?)"', head)
+                if found:
+                    ref = found.group(1) if ":" in found.group(1) else f"A1:{found.group(1)}"
+                    _, _, max_col, max_row = range_boundaries(ref)
+                    _refuse_extent(max_row, max_col, f"{label} ({member.filename})")
+
+
+def _refuse_extent(rows: int, columns: int, where: str) -> None:
+    if rows * columns > MAX_SHEET_CELLS:
+        raise InputError(
+            f"the sheet's used range is {rows:,} rows by {columns:,} columns "
+            f"({rows * columns:,} cells; at most {MAX_SHEET_CELLS:,} are read)", where,
+            "a value far below or to the right of the table? delete the rows and columns "
+            "after the table, save, and try again")
 
 
 @dataclass(frozen=True)
@@ -166,9 +228,13 @@ def _read_xlsx(data: bytes, label: str, sheet: str | None, skip: set[str]) -> Ra
             value = None
         return Cell(value, ref, r)
 
-    rows = max((r for r, _ in scan.cells), default=0)
-    columns = max((c for _, c in scan.cells), default=0)
-    grid = [[value_of(r, c) for c in range(1, columns + 1)] for r in range(1, rows + 1)]
+    # each stored row from column A to its last cell: the empty rest of the used range
+    # (a stray value in XFD1048576 spans 17 billion cells) is never materialised
+    last: dict[int, int] = {}
+    for r, c in scan.cells:
+        last[r] = max(last.get(r, 0), c)
+    _refuse_extent(max(last, default=0), max(last.values(), default=0), f"{label}!{ws.title}")
+    grid = [[value_of(r, c) for c in range(1, width + 1)] for r, width in sorted(last.items())]
     table = _table_from_grid(grid, label, ws.title)
     kept = {row[0].row for row in table.rows}
     hidden = tuple(sorted(r for r in scan.hidden if r in kept))
@@ -211,7 +277,7 @@ def csv_records(data: bytes, label: str) -> tuple[list[list[str]], str]:
 
 def _read_csv(data: bytes, label: str) -> RawTable:
     records, delimiter = csv_records(data, label)
-    grid = [[Cell(value.strip() or None, f"{get_column_letter(c)}{r}", r)
+    grid = [[Cell(unescape_formula(value.strip()) or None, f"{get_column_letter(c)}{r}", r)
              for c, value in enumerate(record, 1)]
             for r, record in enumerate(records, 1)]
     table = _table_from_grid(grid, label, None)
@@ -248,12 +314,6 @@ def new_workbook() -> tuple[Workbook, Worksheet]:
     return book, book.active
 
 
-def formula_like(value: Any) -> bool:
-    """Whether a spreadsheet would take ``value`` for a formula (text starting with
-    ``= + - @``, a tab or a CR)."""
-    return isinstance(value, str) and value.startswith(FORMULA_STARTS)
-
-
 def keep_text(cell: Any) -> Any:
     """Store formula-like text in ``cell`` (a worksheet or write-only cell) as text with
     Excel's own "quote prefix": shown and kept exactly, never run as a formula, even after
@@ -264,8 +324,30 @@ def keep_text(cell: Any) -> Any:
     return cell
 
 
-def _append(ws: Worksheet, values: Sequence[Any]) -> None:
-    ws.append(list(values))
+class Scrub:
+    """Makes text storable in a workbook: control characters XML 1.0 cannot hold (all
+    below U+0020 but tab, newline and CR) become U+FFFD, and the cells changed are
+    counted so :meth:`warn` can say so once."""
+
+    def __init__(self) -> None:
+        self.cells = 0
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, str) and ILLEGAL_CHARACTERS_RE.search(value):
+            self.cells += 1
+            return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+        return value
+
+    def warn(self, where: str) -> None:
+        if self.cells:
+            warnings.warn(ReviewWarning(
+                f"{where}: {self.cells:,} cell(s) held control characters a workbook cannot "
+                "store; each was replaced by \ufffd (U+FFFD)"), stacklevel=3)
+
+
+def _append(ws: Worksheet, values: Sequence[Any], scrub: Scrub) -> None:
+    values = [scrub(v) for v in values]
+    ws.append(values)
     for col, value in enumerate(values, 1):
         if formula_like(value):
             keep_text(ws.cell(ws.max_row, col))
@@ -278,7 +360,8 @@ def write_table(ws: Worksheet, header: Sequence[str], rows: Iterable[Sequence[An
     ``locked`` are 1-based columns shown grey (prefilled, not for editing). The header
     row is frozen and gets filters. Formula-like text is kept as text (:func:`keep_text`).
     """
-    _append(ws, header)
+    scrub = Scrub()
+    _append(ws, header, scrub)
     for cell in ws[1]:
         cell.font = HEADER_FONT
         cell.fill = HEADER_FILL
@@ -286,7 +369,7 @@ def write_table(ws: Worksheet, header: Sequence[str], rows: Iterable[Sequence[An
     last = 1
     grey = set(locked)
     for row in rows:
-        _append(ws, row)
+        _append(ws, row, scrub)
         last += 1
         for col in grey:
             cell = ws.cell(last, col)
@@ -297,6 +380,7 @@ def write_table(ws: Worksheet, header: Sequence[str], rows: Iterable[Sequence[An
     for col, name in enumerate(header, 1):
         width = widths[col - 1] if widths else max(10.0, min(40.0, len(name) + 4.0))
         ws.column_dimensions[get_column_letter(col)].width = width
+    scrub.warn(f"sheet {ws.title!r}")
     return last
 
 
@@ -354,6 +438,11 @@ def write_tables(named: Mapping[str, tuple[Sequence[str], Sequence[Sequence[Any]
     book.save(path)
 
 
+#: What to do about record texts too long for a cell of a workbook the tool writes.
+LONG_TEXT_HINT = ("shorten these texts in the records (the full text stays in the records "
+                  "table), then write the workbook again")
+
+
 def refuse_long_cells(cells: Iterable[tuple[str, str, Any]], location: str | None,
                       hint: str) -> None:
     """An :class:`~metareview.errors.OutputError` naming the cells ``(ref, what, value)``
@@ -384,13 +473,15 @@ def write_records(columns: Sequence[str], rows: Callable[[], Iterable[Mapping[st
                       name, "Excel would cut these texts; write .csv, .jsonl or .parquet instead")
     book = Workbook(write_only=True)
     sheet = book.create_sheet("records")
-    sheet.append(columns)
+    scrub = Scrub()
+    sheet.append([scrub(c) for c in columns])
     for row in rows():
         cells: list[Any] = []
         for key in columns:
-            value = row.get(key)
+            value = scrub(row.get(key))
             if formula_like(value):
                 value = keep_text(WriteOnlyCell(sheet, value=value))
             cells.append(value)
         sheet.append(cells)
     book.save(stream)
+    scrub.warn(name)

@@ -20,6 +20,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from openpyxl.utils import get_column_letter
+
 from .. import __version__
 from ..errors import InputError, OptionError, ReviewError, ReviewWarning, ValidationError
 from ..fileio import atomic_path
@@ -93,6 +95,9 @@ YES = frozenset({"yes", "y", "true", "1", "include", "included"})
 NO = frozenset({"no", "n", "false", "0", "exclude", "excluded"})
 
 _EMPTY_HINT = "fill it in, or set include to no to leave the study out"
+#: Largest size of a number in a data cell: beyond it, the squares and sums the estimators
+#: take overflow (1e308 is the float limit); no count, mean or effect size comes near.
+MAX_MAGNITUDE = 1e15
 
 
 def key(name: str) -> str:
@@ -182,6 +187,11 @@ def write_extraction(plan: SheetPlan, path: Path) -> None:
         values["study"] = label
         values.setdefault("include", "yes")
         body.append([_cell_value(values.get(name)) for name in header])
+    common.refuse_long_cells(
+        ((f"{get_column_letter(c)}{r}", f"{name} of {row[0]}", value)
+         for r, row in enumerate(body, start=2)
+         for c, (name, value) in enumerate(zip(header, row, strict=True), start=1)), None,
+        common.LONG_TEXT_HINT)
     widths = [16, 20, 8, 50, 22, 11, 24, 9] + [11] * (len(header) - 8)
     widths[header.index("notes")] = 40
     last = common.write_table(ws, header, body, locked=range(1, len(RECORD_COLUMNS) + 1),
@@ -598,6 +608,11 @@ class _Checker:
         if not math.isfinite(number):
             self.error(cell, f"{name} is {value}, not a finite number", "enter a number")
             return None
+        if abs(number) > MAX_MAGNITUDE:  # squares and sums of such values overflow
+            self.error(cell, f"{name} is {number:g}, out of range",
+                       f"values up to {MAX_MAGNITUDE:g} in size are computed with; "
+                       "check the cell (a misplaced exponent?)")
+            return None
         if kind == "correlation" and abs(number) > 1:
             self.error(cell, f"{name} is {number:g}; a correlation lies between -1 and 1",
                        "enter the correlation coefficient, not a percentage or a statistic")
@@ -696,14 +711,13 @@ def append_rows(path: Path, render: Callable[[Path], None]) -> None:
     import tempfile
     from copy import copy
 
-    from openpyxl import load_workbook
     from openpyxl.worksheet.cell_range import CellRange, MultiCellRange
 
     with tempfile.TemporaryDirectory() as scratch:
         fresh = Path(scratch) / "new.xlsx"
         render(fresh)
-        source = load_workbook(fresh).worksheets[0]
-    book = load_workbook(path)
+        source = common.open_workbook(fresh, fresh.name).worksheets[0]
+    book = common.open_workbook(Path(path), Path(path).name)
     ws = next(s for s in book.worksheets if s.title.lower() not in HELPER_SHEETS)
     header_row = next(row[0].row for row in ws.iter_rows()
                       if any(c.value is not None for c in row))

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -139,7 +138,7 @@ def update_screening(
     have = {d.record_id for d in sheet.decisions}
     ids, body = _body(rows, screening_columns(sheet.stage))
     wanted = set(ids)
-    book = load_workbook(source)
+    book = common.open_workbook(Path(source), Path(source).name)
     ws = next(w for w in book.worksheets if w.title.lower() not in HELPER_SHEETS)
     header_row = next(r for r in ws.iter_rows() if any(
         c.value is not None and key(str(c.value)) == key("record_id") for c in r))
@@ -152,16 +151,18 @@ def update_screening(
                  for name, value in zip(screening_columns(sheet.stage), values, strict=True)
                  if position[name] is not None)
     added: list[str] = []
+    scrub = common.Scrub()
     for rid, values in new:
         row = start + len(added)
         for name, value in zip(screening_columns(sheet.stage), values, strict=True):
             col = position[name]
             if col is not None and value is not None:
-                cell = common.keep_text(ws.cell(row, col, value))
+                cell = common.keep_text(ws.cell(row, col, scrub(value)))
                 cell.alignment = common.WRAP
                 if name in _RECORD_COLUMNS[sheet.stage]:
                     cell.fill, cell.font = common.LOCKED_FILL, common.LOCKED_FONT
         added.append(rid)
+    scrub.warn(str(source))
     if added:
         last = start + len(added) - 1
         _wrap(ws, start)
@@ -306,8 +307,7 @@ def _refuse_long(cells: Iterable[tuple[str, str, str, Any]]) -> None:
     record id, value)``."""
     common.refuse_long_cells(
         ((ref, f"{column} of {rid}", value) for ref, column, rid, value in cells), None,
-        "shorten these texts in the records (the full text stays in the records table), "
-        "then write the workbook again")
+        common.LONG_TEXT_HINT)
 
 
 # --- reading -----------------------------------------------------------------------------
