@@ -211,6 +211,19 @@ class _Reporter:
             )
 
 
+def _usable_jobs(jobs: int) -> int:
+    """``jobs``, or the number of CPUs this process may run on (its affinity, where the
+    system tells it) when it asks for more, with a warning."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cpus = os.cpu_count() or 1
+    if jobs > cpus:
+        warnings.warn(ReviewWarning(f"--jobs {jobs} is more than the {cpus} CPU(s) this "
+                                    f"process may use; parsing with {cpus}"), stacklevel=3)
+    return min(jobs, cpus)
+
+
 def read_articles(
     paths: Iterable[str | Path] | str | Path,
     format: str | None = None,
@@ -233,7 +246,8 @@ def read_articles(
         Cap in bytes on what one ``.gz`` input may decompress to (a gzip bomb is refused).
     jobs
         Files parsed in parallel processes when > 1. Each worker returns a whole file's
-        records, so memory then grows with the largest file.
+        records, so memory then grows with the largest file. More jobs than CPUs (those
+        this process may use) are cut to that number, with a warning.
     on_deletion
         Called with each :class:`Deletion` (MEDLINE ``DeleteCitation``). Without it, a
         :class:`~metareview.errors.ReviewWarning` tells how many PMIDs were withdrawn.
@@ -249,6 +263,7 @@ def read_articles(
     files = expand_paths(paths)
     if files.count(STDIN) and jobs > 1:
         jobs = 1  # stdin cannot be handed to another process
+    jobs = _usable_jobs(jobs)
     report = _Reporter(on_deletion, on_error)
     if jobs > 1 and len(files) > 1:
         with tempfile.TemporaryDirectory(prefix="metareview-") as directory:
@@ -311,8 +326,8 @@ def spool_rows(
     spools: list[tuple[str, int]] = []
     columns: dict[str, None] = {}
     with tempfile.TemporaryDirectory(prefix="metareview-") as directory:
-        for path, done in _parallel(files, format, max_decompressed, max(jobs, 1), directory,
-                                    rows=True):
+        for path, done in _parallel(files, format, max_decompressed,
+                                    _usable_jobs(max(jobs, 1)), directory, rows=True):
             for withdrawn in done.deletions:
                 report.deletion(withdrawn)
             spools.append((done.spool, done.count))

@@ -765,7 +765,8 @@ def _byte_size(value: str) -> int:
                    "openalex-json, csl-json, endnote-xml, …; the README lists them all).")
 @click.option("-f", "--force", is_flag=True, help="Replace an output file that exists.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Parse this many files at once, in separate processes; for a table "
+              help="Parse this many files at once, in separate processes (at most one per "
+                   "CPU: more is cut to the number of CPUs, with a warning); for a table "
                    "output the workers also build and spool the rows, so the run scales "
                    "with N and memory stays flat.")
 @click.option("--dask", "dask_scheduler", is_flag=False, flag_value="local", default=None,

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from .poolrun import Fit, PoolReport
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+#: Most studies a forest plot draws: one line each, so beyond a few hundred the figure is
+#: metres tall, unreadable, and takes minutes and gigabytes to render.
+MAX_FOREST_STUDIES = 300
+_LABEL_CHARS = 60  # a study label (or data cell) longer than this is cut with "…"
 _RATIO_SCALES = ("odds ratio", "risk ratio", "ratio of means")
 _DIAMOND = "#1f3b73"
 _SQUARE = "#4a4a4a"
@@ -117,6 +121,11 @@ def _hetero_text(fit: Fit, method: str) -> str:
     return "Heterogeneity: " + ", ".join(parts)
 
 
+def _cut(text: str) -> str:
+    """A label as drawn: a very long one would make the figure as wide as it is."""
+    return text if len(text) <= _LABEL_CHARS else text[: _LABEL_CHARS - 1] + "…"
+
+
 def _rows(report: PoolReport, digits: int, scale: float) -> list[_Row]:
     from .poolrun import data_totals
 
@@ -139,12 +148,13 @@ def _rows(report: PoolReport, digits: int, scale: float) -> list[_Row]:
         for s in report.studies:
             if group is not None and s.group != group:
                 continue
-            rows.append(_Row("study", s.study, s.data, s.estimate, s.ci_lb, s.ci_ub, s.weight,
+            rows.append(_Row("study", _cut(s.study), tuple(_cut(d) for d in s.data), s.estimate,
+                             s.ci_lb, s.ci_ub, s.weight,
                              _ci_text(s.estimate, s.ci_lb, s.ci_ub, digits, scale)))
 
     if report.by and report.subgroups:
         for g in report.subgroups:
-            rows.append(_Row("heading", f"{report.by}: {g.name}"))
+            rows.append(_Row("heading", _cut(f"{report.by}: {g.name}")))
             studies(g.name)
             share = [s.weight for s in report.studies if s.group == g.name and s.weight]
             pooled(f"Subtotal (k = {g.fit.k})", g.fit, sum(share) if share else None, g.name)
@@ -181,7 +191,15 @@ def forest_plot(report: PoolReport, *, digits: int | None = None, percent: bool 
     ``favours`` labels the two sides of the line (e.g. ``("Favours treatment", "Favours
     control")``). A GLMM has no inverse-variance weights: its squares are of one size and
     there is no weight column.
+    More than :data:`MAX_FOREST_STUDIES` studies are refused (an
+    :class:`~metareview.errors.OptionError`).
     """
+    if len(report.studies) > MAX_FOREST_STUDIES:
+        raise OptionError(
+            f"a forest plot of {len(report.studies):,} studies is not drawn (at most "
+            f"{MAX_FOREST_STUDIES:,}: one line each, it would be unreadable and take minutes)",
+            hint="pool without --plot (the funnel plot and the results still work), or "
+                 "plot subsets of the studies")
     plt = _load_pyplot()
     from matplotlib.patches import Polygon
 

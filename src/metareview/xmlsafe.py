@@ -145,6 +145,8 @@ def located(source: str, exc: etree.XMLSyntaxError) -> InputError:
     hint = "the file is damaged or truncated; export or download it again"
     if "encoding" in message:
         hint = "the bytes do not match the encoding the file declares; save it again as UTF-8"
+    elif "Excessive depth" in message:
+        hint = "no export nests elements this deep; this is a broken or hostile file"
     elif "amplification" in message:
         hint = "the file's entity definitions expand explosively ('billion laughs'); refused"
     elif "Entity" in message:
@@ -181,49 +183,108 @@ def _refuse_entity_references(element: etree._Element, source: str) -> None:
         )
 
 
+#: Bytes fed to the parser at a time; finished elements outside records are removed
+#: after each, so what the tree holds outside records stays about this size.
+_CHUNK = 1 << 16
+#: Most elements a file may hold outside its records, and deepest nesting there: an
+#: export wraps its records in a few elements, a hostile file in millions.
+MAX_OUTSIDE_ELEMENTS = 5_000_000
+MAX_OUTSIDE_DEPTH = 32
+
+
 def iter_records(
-    stream: BinaryIO, source: str, record_tags: frozenset[str]
+    stream: BinaryIO, source: str, record_tags: frozenset[str],
+    context: frozenset[str] = frozenset(),
 ) -> Iterator[tuple[str, etree._Element]]:
     """Stream ``(root_local_name, element)`` for every element whose local name (any
     namespace) is in ``record_tags``, at any depth, clearing each one once the caller is
     done with it, so memory stays flat however large the file.
 
     The element is only valid until the next item is requested. Only record elements
-    are reported by the parser (libxml2 filters the rest), which keeps the loop fast.
+    (and the document element) are reported by the parser (libxml2 filters the rest),
+    which keeps the loop fast. Elements outside records are removed once finished (but
+    the children of an element named in ``context``: a reader that looks at a record's
+    siblings names their parent), and more than :data:`MAX_OUTSIDE_ELEMENTS` of them, or
+    nesting deeper than :data:`MAX_OUTSIDE_DEPTH` outside a record, is refused with an
+    :class:`InputError`.
     """
+    if not hasattr(stream, "peek"):
+        stream = cast(BinaryIO, io.BufferedReader(_Raw(stream)))
     etree.clear_error_log()  # so a located error never shows an earlier file's message
-    events = etree.iterparse(
-        stream,
+    # the document element is reported too, so that the tree can be pruned from it
+    top = local_name(root_tag(stream, source))
+    parser = etree.XMLPullParser(
         events=("start", "end"),
-        tag=[f"{{*}}{name}" for name in record_tags],
+        tag=[f"{{*}}{name}" for name in record_tags | {top}],
         **_hardened_options(),
     )
-    events.resolvers.add(_RefuseAll())
-    root_name = ""
+    parser.resolvers.add(_RefuseAll())
+    root: etree._Element | None = None
     depth = 0
+    outside = 0
     try:
-        for event, element in events:
-            if event == "start":
-                if not root_name:
+        while True:
+            chunk = stream.read(_CHUNK)
+            if chunk:
+                parser.feed(chunk)
+            else:
+                parser.close()
+            for event, found in parser.read_events():
+                element = cast(etree._Element, found)  # start/end events carry elements
+                if root is None:
                     root = element.getroottree().getroot()
-                    root_name = local_name(root.tag)
                     _refuse_entities(root, source)
-                depth += 1
-                continue
-            depth -= 1
-            if depth:
-                continue  # a record tag nested inside a record belongs to its parent
-            _refuse_entity_references(element, source)
-            yield root_name, element
-            element.clear(keep_tail=False)
-            parent = element.getparent()
-            if parent is not None:
-                while element.getprevious() is not None:
-                    del parent[0]
-        if not root_name and events.root is not None:
-            _refuse_entities(events.root, source)
+                if local_name(element.tag) not in record_tags:
+                    continue  # the document element, or an element named like it
+                if event == "start":
+                    depth += 1
+                    continue
+                depth -= 1
+                if depth:
+                    continue  # a record tag nested inside a record belongs to its parent
+                _refuse_entity_references(element, source)
+                yield local_name(root.tag), element
+                element.clear()
+                parent = element.getparent()
+                if parent is not None:
+                    while element.getprevious() is not None:
+                        del parent[0]
+            if root is not None:
+                outside += _prune(root, record_tags, context, source)
+                if outside > MAX_OUTSIDE_ELEMENTS:
+                    raise InputError(
+                        f"more than {MAX_OUTSIDE_ELEMENTS:,} elements outside the records",
+                        source, "this is not an export of records (or a hostile file); "
+                        "export the records again")
+            if not chunk:
+                break
     except etree.XMLSyntaxError as exc:
         raise located(source, exc) from None
+
+
+def _prune(root: etree._Element, record_tags: frozenset[str], context: frozenset[str],
+           source: str) -> int:
+    """Remove the finished elements outside records, walking down the chain of open
+    elements from the document element to the record in progress (if any): every child
+    but the last of each is finished. Returns how many elements were removed."""
+    removed = 0
+    node, depth = root, 0
+    while local_name(node.tag) not in record_tags | context:
+        depth += 1
+        if depth > MAX_OUTSIDE_DEPTH:
+            raise InputError(
+                f"elements nested more than {MAX_OUTSIDE_DEPTH} deep outside the records",
+                f"{source}:{node.sourceline}",
+                "this is not an export of records (or a hostile file); export them again")
+        children = list(node)
+        if not children:
+            break
+        for child in children[:-1]:
+            if local_name(child.tag) not in record_tags:
+                removed += sum(1 for _ in child.iter())
+            node.remove(child)
+        node = children[-1]
+    return removed
 
 
 _DECLARATIONS = tuple(word.encode(codec) for word in ("<!DOCTYPE", "<!ENTITY")

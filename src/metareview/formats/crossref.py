@@ -59,7 +59,8 @@ def detect(root_tag: str) -> bool:
 def read(stream: BinaryIO, source: str) -> Iterator[Article]:
     index = 0
     skipped: Counter[str] = Counter()
-    for _, element in iter_records(stream, source, _RECORD_TAGS):
+    # unixsd keeps a record's publisher in its query, beside it: keep a query's children
+    for _, element in iter_records(stream, source, _RECORD_TAGS, context=frozenset({"query"})):
         strip_namespaces(element)
         publisher = None
         if element.tag == "doi_record":  # unixsd keeps the publisher beside the record
