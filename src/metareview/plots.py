@@ -392,6 +392,15 @@ def _limits(values: Sequence[float], log: bool, natural: str) -> tuple[float, fl
     return lo - pad, hi + pad
 
 
+def notice_figure(text: str) -> Figure:
+    """A small figure that only says ``text``: what stands in a report for a plot that
+    is not drawn (a forest plot of thousands of studies)."""
+    plt = _load_pyplot()
+    fig: Figure = plt.figure(figsize=(6.4, 1.2))
+    fig.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=10)
+    return fig
+
+
 def funnel_plot(report: PoolReport) -> Figure:
     """A funnel plot: study estimates (model scale) against their standard errors, the
     pooled estimate and its pseudo ``level`` % region, trim-and-fill studies hollow."""

@@ -48,6 +48,8 @@ from .errors import OutputError
 from .fileio import atomic_path
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from .dedupe import DedupeResult
     from .poolrun import PoolReport
     from .prisma import PrismaCounts
@@ -635,7 +637,7 @@ def _pool_step(r: _Run, studies: StudyTable, inputs: str) -> PoolReport | None:
     if r.state.fresh("pool", inputs, r.outputs(DERIVED["pool"])):
         r.reached.add("pool")
         return None
-    from .plots import figure_file, forest_plot, funnel_plot
+    from .plots import MAX_FOREST_STUDIES, figure_file, funnel_plot
     from .poolrun import markdown, run_pool
 
     options = r.config.analysis
@@ -650,13 +652,28 @@ def _pool_step(r: _Run, studies: StudyTable, inputs: str) -> PoolReport | None:
     r.write("results_json", (json.dumps(pool.to_dict(), indent=2, ensure_ascii=False)
                              + "\n").encode("utf-8"))
     r.write("results_md", markdown(pool).encode("utf-8"))
-    for role, draw in (("forest", forest_plot), ("funnel", funnel_plot)):
+    if len(pool.studies) > MAX_FOREST_STUDIES:
+        r.note(f"forest plot not drawn: {len(pool.studies):,} studies (at most "
+               f"{MAX_FOREST_STUDIES:,}); a notice stands in its place in the report")
+    for role, draw in (("forest", _forest), ("funnel", funnel_plot)):
         for suffix in ("svg", "png"):
             r.write(f"{role}_{suffix}", figure_file(draw(pool), suffix), quiet=True)
             r.did(f"wrote {r.rel(output_path(r.config, f'{role}_{suffix}'))}")
     r.state.done("pool", inputs)
     r.reached.add("pool")
     return pool
+
+
+def _forest(pool: PoolReport) -> Figure:
+    """The forest plot, or, for more studies than a forest plot holds, a figure saying
+    so: the run (and its report) goes on without it."""
+    from .errors import OptionError
+    from .plots import forest_plot, notice_figure
+
+    try:
+        return forest_plot(pool)
+    except OptionError as exc:
+        return notice_figure(f"Forest plot not drawn: {exc.message}")
 
 
 def _report_step(r: _Run, counts: PrismaCounts, studies: StudyTable,

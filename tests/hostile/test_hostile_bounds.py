@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _hostile import ROOT, error_line, review
+from _hostile import ROOT, error_line, example_review, review
 
 RECORD = (b"<PubmedArticle><MedlineCitation><PMID>1</PMID><Article><ArticleTitle>A trial"
           b"</ArticleTitle></Article></MedlineCitation></PubmedArticle>")
@@ -29,7 +29,7 @@ def junk_file(path: Path, elements: int, nested: bool = False) -> Path:
     return path
 
 
-def peak_rss_mb(args: list[str], limit_mb: int = 2048) -> tuple[int, float, str]:
+def peak_rss_mb(args: list[str], limit_mb: int = 4096) -> tuple[int, float, str]:
     """Run ``review ARGS`` in a child with its address space capped at ``limit_mb``;
     return its exit status, its peak resident memory (MB) and its stderr."""
     code = ("import resource, sys\n"
@@ -43,7 +43,9 @@ def peak_rss_mb(args: list[str], limit_mb: int = 2048) -> tuple[int, float, str]
             "        peak = next(int(line.split()[1]) for line in status\n"
             "                    if line.startswith('VmHWM:'))\n"
             "    print(f'PEAK {peak}', file=sys.stderr)\n")
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    # one BLAS thread: each reserves address space, which the limit counts
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OPENBLAS_NUM_THREADS": "1",
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                           env=env, timeout=120)
     peak = [line for line in done.stderr.splitlines() if line.startswith("PEAK ")]
@@ -155,6 +157,18 @@ def test_a_forest_plot_of_thousands_of_studies_is_refused(tmp_path: Path) -> Non
     error_line(outcome, 64, "a forest plot of 1,000 studies is not drawn")
     assert not (tmp_path / "forest.png").exists()
     assert review("pool", table).code == 0  # the pooling itself is fine
+
+
+def test_review_run_goes_on_without_a_forest_plot_too_large_to_draw(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import metareview.plots as plots
+
+    monkeypatch.setattr(plots, "MAX_FOREST_STUDIES", 5)  # the example pools 14 studies
+    folder = example_review(tmp_path)
+    outcome = review("run", folder)
+    assert outcome.code == 0, outcome.stderr
+    assert "note: forest plot not drawn: 14 studies (at most 5)" in outcome.stdout
+    assert (folder / "output" / "report.html").exists()
 
 
 def test_a_long_study_label_does_not_widen_the_forest_plot(tmp_path: Path) -> None:
