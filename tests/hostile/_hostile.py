@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,3 +70,12 @@ def set_toml(review_dir: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text, old
     path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def rewrite_part(path: Path, part: str, change: Callable[[bytes], bytes]) -> None:
+    """Rewrite one member of the zip at ``path`` with ``change(bytes) -> bytes``."""
+    with zipfile.ZipFile(path) as old:
+        members = [(info, old.read(info)) for info in old.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as new:
+        for info, data in members:
+            new.writestr(info, change(data) if info.filename == part else data)

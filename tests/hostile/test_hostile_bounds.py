@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _hostile import ROOT, error_line, example_review, review
+from _hostile import ROOT, error_line, example_review, review, rewrite_part
 
 RECORD = (b"<PubmedArticle><MedlineCitation><PMID>1</PMID><Article><ArticleTitle>A trial"
           b"</ArticleTitle></Article></MedlineCitation></PubmedArticle>")
@@ -124,8 +124,6 @@ def test_a_sheet_spanning_the_whole_grid_is_refused_fast_and_small(tmp_path: Pat
 
 
 def test_records_workbooks_stream_and_a_false_dimension_cuts_nothing(tmp_path: Path) -> None:
-    from test_hostile_errors import rewrite_part
-
     source = tmp_path / "a.ris"
     source.write_text("TY  - JOUR\nTI  - Far right title\nPY  - 2020\nER  - \n",
                       encoding="utf-8")

@@ -8,11 +8,10 @@ import errno
 import io
 import json
 import os
-import zipfile
 from pathlib import Path
 
 import pytest
-from _hostile import error_line, example_review, review, set_toml, sums
+from _hostile import error_line, example_review, review, rewrite_part, set_toml, sums
 from openpyxl import Workbook, load_workbook
 
 RIS = "TY  - JOUR\nTI  - {title}\nPY  - 2020\nER  - \n\n"
@@ -26,15 +25,6 @@ def studies_xlsx(path: Path, rows: list[tuple[str, object, object]] | None = Non
         ws.append(list(row))
     book.save(path)
     return path
-
-
-def rewrite_part(path: Path, part: str, change: object) -> None:
-    """Rewrite one member of the zip at ``path`` with ``change(bytes) -> bytes``."""
-    with zipfile.ZipFile(path) as old:
-        members = [(info, old.read(info)) for info in old.infolist()]
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as new:
-        for info, data in members:
-            new.writestr(info, change(data) if info.filename == part else data)  # type: ignore[operator]
 
 
 # --- workbooks ---------------------------------------------------------------------------
