@@ -677,6 +677,11 @@ def run_command(review: str) -> None:
     run stops there (exit status 0) and lists their cells. Running again with nothing
     changed changes no file (fingerprints in output/.review-state.json).
 
+    Every path in review.toml must lie inside the review folder (a source kept
+    elsewhere needs `read_only = true` in its [[sources]] table). The run replaces or
+    removes only output files it wrote that still hold what it wrote: a file edited by
+    hand is kept and named (exit 73 when the run would have to replace it).
+
     \b
     Examples:
       review run                      the review in the current folder
