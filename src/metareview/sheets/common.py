@@ -137,12 +137,16 @@ def open_workbook(source: bytes | Path, label: str, read_only: bool = False) -> 
     except InputError:
         raise
     except Exception as exc:  # openpyxl fails on damaged parts with all kinds of errors
-        raise InputError(f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})", label,
-                         "save the file again as an Excel workbook (.xlsx) or CSV") from None
+        raise _unreadable(exc, label) from None
     if not read_only:  # a full workbook knows the range its cells span
         for ws in book.worksheets:
             _refuse_extent(ws.max_row, ws.max_column, f"{label}!{ws.title}")
     return book
+
+
+def _unreadable(exc: Exception, label: str) -> InputError:
+    return InputError(f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})", label,
+                      "save the file again as an Excel workbook (.xlsx) or CSV")
 
 
 def _check_parts(data: bytes, label: str) -> None:
@@ -215,6 +219,10 @@ def _read_xlsx(data: bytes, label: str, sheet: str | None, skip: set[str]) -> Ra
         scan = _scan(book, ws, data_only=False)
         has_formula = any(kind == "f" for _, kind in scan.cells.values())
         cached = _scan(book, ws, data_only=True).cells if has_formula else {}
+    except InputError:
+        raise
+    except Exception as exc:  # a damaged sheet part fails openpyxl's parser in many ways
+        raise _unreadable(exc, label) from None
     finally:
         book.close()
 
@@ -264,7 +272,8 @@ def _pick_sheet(book: Any, label: str, sheet: str | None, skip: set[str]) -> Wor
 
 def csv_records(data: bytes, label: str) -> tuple[list[list[str]], str]:
     """The records of CSV (or ``;``/tab separated) text as lists of strings, and the
-    delimiter, told from the first line."""
+    delimiter, told from the first line. The apostrophe the tool's CSV writers put before
+    formula-like text is removed (:func:`metareview.csvtext.unescape_formula`)."""
     try:
         text = data.decode(text_codec(data))
     except UnicodeDecodeError as exc:
@@ -272,12 +281,13 @@ def csv_records(data: bytes, label: str) -> tuple[list[list[str]], str]:
                          "save the file as CSV UTF-8, or as an .xlsx workbook") from None
     first_line = text.split("\n", 1)[0]
     delimiter = max(",;\t", key=first_line.count)
-    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)), delimiter
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    return [[unescape_formula(value) for value in row] for row in rows], delimiter
 
 
 def _read_csv(data: bytes, label: str) -> RawTable:
     records, delimiter = csv_records(data, label)
-    grid = [[Cell(unescape_formula(value.strip()) or None, f"{get_column_letter(c)}{r}", r)
+    grid = [[Cell(value.strip() or None, f"{get_column_letter(c)}{r}", r)
              for c, value in enumerate(record, 1)]
             for r, record in enumerate(records, 1)]
     table = _table_from_grid(grid, label, None)
