@@ -122,3 +122,15 @@ def test_xlsx_results_keep_numbers_as_numbers(tmp_path: Path) -> None:
     first = [c.value for c in sheet[2]]
     assert first[2:6] == [4, 123, 11, 139]
     assert all(isinstance(v, (int, float)) for v in first[2:6])
+
+
+def test_digits_reach_the_forest_plot(tmp_path: Path) -> None:
+    out = tmp_path / "f.svg"
+    pool(str(PRITZ), "--percent", "--digits", "2", "--plot", str(out))
+    svg = out.read_text(encoding="utf-8")
+    import re
+
+    assert re.search(r"75\.70 \[66\.\d\d, 83\.\d\d\]", svg)  # two decimals, in percent
+    default = tmp_path / "d.svg"
+    pool(str(PRITZ), "--percent", "--plot", str(default))
+    assert "75.7 [66.1, 83.4]" in default.read_text(encoding="utf-8")

@@ -629,7 +629,9 @@ def test_cli_parse_bad_text_file_is_a_clear_error(tmp_path: Path) -> None:
     unknown.write_text("hello\n")
     result = CliRunner().invoke(cli, ["parse", str(unknown)])
     assert result.exit_code == 65
-    assert "in no format we know" in result.output and "ris (RIS" in result.output
+    assert "in no format we know" in result.output and "known formats: " in result.output
+    assert "ris, nbib" in result.output or ", ris," in result.output
+    assert len(result.output.splitlines()) == 1  # names only: one readable line
 
 
 def test_cli_parse_stdin_nbib_to_ris_on_stdout() -> None:
@@ -685,3 +687,17 @@ def test_dates_with_odd_digits_keep_their_text() -> None:
     (a,) = from_text(nbib, "PMID- 1\nDP  - 2020 Mar ³\nPG  - ¹²-³\n")
     assert a.pub_date == PubDate(2020, 3, None, "2020 Mar ³")
     assert a.pages == "¹²-³"
+
+
+@pytest.mark.parametrize("content", [b"", b"\n  \n", b"\xef\xbb\xbf\n"])
+def test_an_empty_export_says_it_is_empty(tmp_path: Path, content: bytes) -> None:
+    from click.testing import CliRunner
+
+    from metareview.cli import cli
+
+    empty = tmp_path / "export.ris"
+    empty.write_bytes(content)
+    result = CliRunner().invoke(cli, ["parse", str(empty)])
+    assert result.exit_code == 65
+    assert f"review: error: {empty}: the file is empty" in result.output
+    assert "Traceback" not in result.output

@@ -456,8 +456,9 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
               help="Subgroup analysis by this column (e.g. subgroup).")
 @click.option("--level", default=95.0, show_default=True, type=float,
               help="Confidence level in percent.")
-@click.option("--digits", default=3, show_default=True, type=click.IntRange(0, 10),
-              help="Decimals in the printed table.")
+@click.option("--digits", default=None, type=click.IntRange(0, 10),
+              help="Decimals in the printed table and the forest plot (default: 3 in the "
+                   "table; 2 in the plot, 1 with --percent).")
 @click.option("--leave-one-out", is_flag=True, help="Add a leave-one-out table.")
 @click.option("--cumulative", default=None, metavar="COLUMN",
               help="Add a cumulative meta-analysis, studies ordered by COLUMN (e.g. year).")
@@ -530,7 +531,7 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
 @click.option("--raw-csv", is_flag=True, help=_RAW_CSV_HELP)
 def pool_command(table: str, sheet: str | None, design: str | None, measure: str | None,
                  method: str, test: str, study_ci: str, by: str | None, level: float,
-                 digits: int, leave_one_out: bool, cumulative: str | None, bias: bool,
+                 digits: int | None, leave_one_out: bool, cumulative: str | None, bias: bool,
                  bias_model: str | None, bias_predictor: str | None, bias_min_k: int | None,
                  mods: str | None, predict: tuple[str, ...], bubble: str | None,
                  bubble_x: str | None, sort: str | None, xlim: str | None,
@@ -615,7 +616,7 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
             save_baujat(report, baujat, inputs=[table], force=force)
         if plot:
             save_forest(report, plot, inputs=[table], force=force, percent=percent,
-                        **plot_options)
+                        digits=digits, **plot_options)
         if funnel:
             save_funnel(report, funnel, inputs=[table], force=force)
         if bubble:
@@ -625,7 +626,8 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
     if format_ == "json":
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
-        click.echo(format_report(report, digits=digits, percent=percent))
+        click.echo(format_report(report, digits=3 if digits is None else digits,
+                                 percent=percent))
     written = [*outputs, *(p for p in (plot, funnel, bubble, baujat) if p)]
     if written:
         click.echo(f"wrote {', '.join(written)}", err=True)

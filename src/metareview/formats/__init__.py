@@ -108,6 +108,9 @@ def detect(stream: BinaryIO, source: str) -> Format:
     if codec != "utf-8-sig":  # UTF-16/32 text: judge it by its UTF-8 form
         head = head.decode(codec, errors="ignore").encode("utf-8")
     text_head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if not text_head:
+        raise InputError("the file is empty", source,
+                         "export the records again; an empty export holds no records")
     # "<1. >" opens an Ovid record: no XML element name starts with a digit.
     if text_head.startswith(b"<") and not text_head[1:].lstrip()[:1].isdigit():
         tag = root_tag(stream, source)
@@ -120,9 +123,9 @@ def detect(stream: BinaryIO, source: str) -> Format:
             if not fmt.xml and fmt.detect(text_head):
                 return fmt
         what = "a file"
-    known = ", ".join(f"{f.name} ({f.description})" for f in formats())
+    known = ", ".join(f.name for f in formats())
     raise InputError(
         f"{what} in no format we know",
         source,
-        f"known formats: {known}; use --format to force one",
+        f"known formats: {known} (see the README's Formats section); use --format to force one",
     )
