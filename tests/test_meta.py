@@ -407,8 +407,22 @@ def test_order_invariance(data: tuple[list[float], list[float]], method: str, rn
     assert b.tau2 == pytest.approx(a.tau2, rel=1e-5, abs=1e-8)
 
 
+# Homogeneous studies: y_i = mu + z_i * sqrt(v_i) with |z_i| <= 1/2 keeps
+# Q <= k/4 < k - 1, so every estimator that truncates at zero gives tau2 = 0.
+# Drawing from ``studies`` instead made tau2 = 0 so rare that Hypothesis'
+# filter_too_much health check failed the test on some seeds.  SJ is left out:
+# its estimate is positive whenever the effects differ (never truncated).
+homogeneous = st.integers(min_value=2, max_value=12).flatmap(
+    lambda k: st.tuples(
+        st.floats(-3, 3),
+        st.lists(st.floats(-0.5, 0.5), min_size=k, max_size=k),
+        st.lists(st.floats(0.005, 2), min_size=k, max_size=k),
+    ).map(lambda t: ([t[0] + z * math.sqrt(v) for z, v in zip(t[1], t[2], strict=True)], t[2]))
+)
+
+
 @settings(max_examples=40, deadline=None)
-@given(studies, methods)
+@given(homogeneous, st.sampled_from([m for m in METHODS if m != "SJ"]))
 def test_fe_equals_re_when_tau2_is_zero(data: tuple[list[float], list[float]], method: str) -> None:
     y, v = data
     re_fit = _pool_or_reject(y, v, method=method)
