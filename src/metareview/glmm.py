@@ -318,11 +318,14 @@ def _log_marginal(mu: float, tau: float, x: Float, n: Float, nodes: Float, log_w
         curv = tau**2 * n * pi * (1 - pi) + 1
         lo = np.where(grad > 0, u, lo)
         hi = np.where(grad < 0, u, hi)
-        new = u + grad / curv
-        new = np.where((new < lo) | (new > hi), (lo + hi) / 2, new)  # safeguarded Newton
-        done = np.max(np.abs(new - u)) < 1e-13
-        u = new
-        if done:
+        step = grad / curv
+        converged = np.abs(step) < 1e-13
+        new = u + step
+        # safeguarded Newton: bisect unless the step lands strictly inside the bracket
+        # (a step back onto an end point made it cycle, e.g. x = 0 with a large tau)
+        outside = ~converged & ((new <= lo) | (new >= hi))
+        u = np.where(outside, (lo + hi) / 2, new)
+        if np.all(converged):
             break
     pi = special.expit(mu + tau * u)
     sigma = 1 / np.sqrt(tau**2 * n * pi * (1 - pi) + 1)
