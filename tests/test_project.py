@@ -91,7 +91,8 @@ def test_run_cli_reports_every_problem_and_writes_nothing(tmp_path: Path) -> Non
     result = invoke("run", str(tmp_path))
     assert result.exit_code == 65  # type: ignore[attr-defined]
     output = result.output  # type: ignore[attr-defined]
-    assert f"review: error: {path}: 2 problems found" in output
+    assert (f"review: error: {path}: 2 problems found — fix every line listed below and run "
+            "again") in output
     assert f"{path}:3: unknown key 'subtitle' in [review]" in output
     assert f"{path}:10: unknown table [extra]" in output
     assert not (tmp_path / "out").exists()

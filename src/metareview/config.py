@@ -378,7 +378,7 @@ def load_config(path: str | Path) -> ReviewConfig:
                                (output_dir, lines.at("outputs", "dir"))], problems)
 
     if problems:
-        raise ValidationError(problems, str(file))
+        raise ValidationError(problems, str(file), what="line")
 
     return ReviewConfig(
         path=file.resolve(),

@@ -95,15 +95,17 @@ class EstimationError(ReviewError):
 
 
 class ValidationError(ReviewError):
-    """Several located problems found in one pass over an input (e.g. every bad cell of a sheet)."""
+    """Several located problems found in one pass over an input (e.g. every bad cell of a sheet);
+    ``what`` names the places listed (``cell`` for workbooks, ``line`` for review.toml)."""
 
-    def __init__(self, problems: Sequence[ReviewError], location: str | None = None):
+    def __init__(self, problems: Sequence[ReviewError], location: str | None = None,
+                 what: str = "cell"):
         self.problems = list(problems)
         count = len(self.problems)
         super().__init__(
             f"{count} problem{'s' if count != 1 else ''} found",
             location,
-            "fix every cell listed below and run again",
+            f"fix every {what} listed below and run again",
         )
 
     def __str__(self) -> str:
