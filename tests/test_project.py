@@ -13,10 +13,11 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
+from metareview import poolrun
 from metareview.cli import cli
 from metareview.config import init_project, load_config
 from metareview.errors import MissingInputError, ValidationError
-from metareview.project import STATE_NAME, run
+from metareview.project import STATE_NAME, output_path, run
 from metareview.sheets.screening import read_screening
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -483,3 +484,41 @@ def test_init_leaves_no_partial_review_toml(tmp_path: Path,
         init_project(tmp_path / "r")
     assert list((tmp_path / "r").glob("*.toml*")) == []
     assert list((tmp_path / "r").glob(".review.toml*")) == []
+
+
+# --- a run with nothing changed computes no statistics ------------------------------------
+
+
+def test_a_run_with_nothing_changed_does_not_pool(example: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_config(example)
+    first = run(config)
+    assert any(line.startswith("pooled ") for line in first.actions)
+    pooled: list[int] = []
+    real = poolrun.run_pool
+
+    def counting(*args: object, **kwargs: object) -> poolrun.PoolReport:
+        pooled.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(poolrun, "run_pool", counting)
+    second = run(load_config(example))
+    assert second.actions == () and pooled == []
+
+    # the report gone but the pool current: the report is written again, pooling once
+    report = output_path(config, "report_html")
+    before = report.read_bytes()
+    report.unlink()
+    third = run(load_config(example))
+    assert pooled == [1] and report.read_bytes() == before
+    assert not any(line.startswith("pooled ") for line in third.actions)
+
+
+def test_changed_options_pool_again(example: Path) -> None:
+    run(load_config(example))
+    toml = example / "review.toml"
+    text = toml.read_text(encoding="utf-8")
+    assert 'method = "DL"' in text
+    toml.write_text(text.replace('method = "DL"', 'method = "REML"', 1), encoding="utf-8")
+    again = run(load_config(example))
+    assert any(line.startswith("pooled ") and "REML" in line for line in again.actions)

@@ -132,6 +132,16 @@ class _Spooled:
         return kind(message, location, hint)
 
 
+def worker_files(paths: Iterable[str | Path] | str | Path, hint: str) -> list[str]:
+    """The files of ``paths`` (:func:`expand_paths`) for other processes to read: stdin,
+    which only this process can read, is refused with ``hint``."""
+    files = expand_paths([paths] if isinstance(paths, (str, Path)) else paths)
+    if STDIN in files:
+        raise InputError("stdin cannot be read by another process", STDIN_NAME,
+                         f"give the input as a file, or {hint}")
+    return files
+
+
 def _spool_file(path: str, format: str | None, max_decompressed: int, directory: str,
                 rows: bool) -> _Spooled:
     """Worker for parallel parsing: parse one file into a spool file in ``directory``, one
@@ -316,12 +326,7 @@ def spool_rows(
     :func:`read_articles` (stdin cannot go to a worker: give files). The spool files are
     removed when the ``with`` block ends.
     """
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
-    files = expand_paths(paths)
-    if STDIN in files:
-        raise InputError("stdin cannot be parsed in parallel", STDIN_NAME,
-                         "give the input as a file, or leave out --jobs")
+    files = worker_files(paths, "leave out --jobs")
     report = _Reporter(on_deletion, on_error)
     spools: list[tuple[str, int]] = []
     columns: dict[str, None] = {}

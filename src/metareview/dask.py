@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .articles import STDIN, STDIN_NAME, expand_paths, read_file
-from .errors import InputError
+from .articles import read_file, worker_files
 from .records import Article
 from .xmlsafe import DEFAULT_MAX_DECOMPRESSED
 
@@ -106,12 +105,7 @@ def read_articles(
     import dask
     import dask.dataframe as dd
 
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
-    files = expand_paths(paths)
-    if STDIN in files:
-        raise InputError("stdin cannot be read by Dask workers", STDIN_NAME,
-                         "give the input as a file")
+    files = worker_files(paths, "parse it without Dask")
     surveys = dask.compute(*[dask.delayed(_survey)(path, format, max_decompressed)
                              for path in files])
     kinds: dict[str, _Kinds] = {}
