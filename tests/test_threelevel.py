@@ -15,7 +15,7 @@ import numpy as np
 import openpyxl
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from metareview.cli import cli
@@ -185,6 +185,7 @@ def _two_level(y: list[float], v: list[float], method: str) -> tuple[float, floa
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.tuples(st.floats(-2, 2), st.floats(0.01, 1.0)), min_size=3, max_size=12),
        st.sampled_from(["REML", "ML"]))
+@example([(0.0, 1.0)] * 4 + [(1.0, 0.125)], "REML")  # once failed on main
 def test_one_estimate_per_cluster_is_the_two_level_model(
         rows: list[tuple[float, float]], method: str) -> None:
     # σ²₁ and σ²₂ are then not separable: only their sum, the two-level τ², is identified
