@@ -121,7 +121,7 @@ def model_frame(formula: str, columns: Mapping[str, Sequence[Any]]) -> ModelFram
     for name in names:
         values = [_text(v) for v in columns[name]]
         present = [v for v in values if v is not None]
-        if present and not all(_number(v) is not None for v in present):
+        if present and not all(number(v) is not None for v in present):
             found = tuple(sorted(set(present)))  # C-locale order, as R's factor()
             if len(found) < 2:
                 raise OptionError(f"moderator {name!r} has a single value ({found[0]!r})",
@@ -157,7 +157,7 @@ def _code(terms: Sequence[tuple[str, ...]], columns: Mapping[str, Sequence[Any]]
             coded[name] = ([f"{name}{lev}" for lev in levels[name][1:]],
                            dummies.reshape(k, len(levels[name]) - 1))
         else:
-            nums = [math.nan if v is None else _number(v) for v in values]
+            nums = [math.nan if v is None else number(v) for v in values]
             bad = [str(v) for v, x in zip(values, nums, strict=True) if x is None]
             if bad:
                 raise OptionError(f"{where}: {name} = {bad[0]!r} is not a number",
@@ -186,7 +186,8 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def _number(text: str) -> float | None:
+def number(text: str) -> float | None:
+    """``text`` as a finite number, else ``None`` ("nan", "inf" and words are not numbers)."""
     try:
         value = float(text)
     except ValueError:

@@ -24,6 +24,7 @@ import numpy as np
 from .bias import PREDICTORS, REGRESSIONS
 from .errors import OptionError, ReviewWarning
 from .fileio import atomic_path
+from .formula import number
 from .influence import COLUMNS as _INFLUENCE_NAMES
 from .influence import InfluenceResult
 from .jsonsafe import plain
@@ -1277,8 +1278,7 @@ def _subgroups(table: StudyTable, es: Any, by: str, kwargs: dict[str, Any],
     if len(set(groups)) == len(groups) > 1:  # one study per subgroup: nothing to compare
         raise OptionError(f"--by {by}: every study is a subgroup of its own", table.source,
                           "give a column that puts several studies in a group")
-    numeric = [g for g in groups if _is_number(g)]
-    if len(numeric) == len(groups) and len(set(groups)) > 2:
+    if len(set(groups)) > 2 and all(number(g) is not None for g in groups):
         warnings.warn(f"--by {by} holds numbers: each of its {len(set(groups))} values is a "
                       f"subgroup of its own; for a continuous moderator use --mods {by}",
                       ReviewWarning, stacklevel=2)
@@ -1289,13 +1289,6 @@ def _subgroups(table: StudyTable, es: Any, by: str, kwargs: dict[str, Any],
                         q_separate=result.q_between, p_separate=result.q_between_p,
                         df2=result.qm_df[1])
     return subs, test
-
-
-def _is_number(text: str) -> bool:
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
 
 
 def _warn_text(caught: Sequence[warnings.WarningMessage]) -> tuple[str, ...]:

@@ -20,14 +20,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from .. import csvtext  # noqa: F401  (raises the csv field limit: a cell may hold a reference list)
 from ..errors import InputError
 from ..records import Article, Author, PubDate
 from ..textcodec import text_codec
 from . import Format
 from ._fields import ADDITIVE, build
 from ._xmltext import clean, iso_date, make_date, split_pages
-
-csv.field_size_limit(2**31 - 1)  # one cell may hold a whole reference list
 
 _FORMULA = re.compile(r'^="(.*)"$', re.DOTALL)  # EBSCO wraps numbers as ="0123"
 _DASHES = re.compile(r"^[\s\-=]+$")
