@@ -391,3 +391,21 @@ def test_a_failed_leave_one_out_row_says_why(tmp_path: Path) -> None:
                                str(book)]).exit_code == 0
     sheet_rows = list(openpyxl.load_workbook(book)["leave_one_out"].values)
     assert sheet_rows[0][-1] == "note" and "Division by zero" in sheet_rows[3][-1]
+
+
+def test_pool_without_bias_or_plot_does_not_import_scipy_stats_or_matplotlib() -> None:
+    """scipy.stats costs about a second to import and matplotlib more: a plain `review pool`
+    (and `python -m metareview`) must load neither."""
+    import subprocess
+    import sys
+
+    sheet = Path(__file__).resolve().parent.parent / "data" / "extraction.xlsx"
+    probe = ("import runpy, sys; sys.argv = ['review', 'pool', sys.argv[1]]\n"
+             "try:\n    runpy.run_module('metareview', run_name='__main__')\n"
+             "except SystemExit as exit:\n    assert not exit.code, exit.code\n"
+             "heavy = sorted(m for m in ('scipy.stats', 'matplotlib') if m in sys.modules)\n"
+             "print('HEAVY', heavy)")
+    out = subprocess.run([sys.executable, "-c", probe, str(sheet)], capture_output=True,
+                         text=True, check=True).stdout
+    assert "Random-effects model, k = 14" in out
+    assert out.rstrip().endswith("HEAVY []")

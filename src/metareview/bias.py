@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
+from scipy import special  # scipy.stats is imported only by ranktest: ~1 s
 
 from .errors import EstimationError, InputError, OptionError, ReviewWarning
 from .jsonsafe import plain
@@ -282,8 +282,8 @@ def _regtest_lm(y: Float, v: Float, X: Float, predictor: str, level: float) -> R
     se = np.sqrt(sigma2 * np.diag(xtwx_inv))
     with np.errstate(divide="ignore", invalid="ignore"):  # a perfect fit: t = +-Inf
         tval = beta / se
-    pval = 2 * stats.t.sf(np.abs(tval), df)
-    crit = float(stats.t.isf((1 - level / 100) / 2, df))
+    pval = 2 * special.stdtr(df, -np.abs(tval))
+    crit = -float(special.stdtrit(df, (1 - level / 100) / 2))
     return RegtestResult(
         zval=float(tval[1]),
         pval=float(pval[1]),
@@ -351,6 +351,8 @@ def ranktest(yi: ArrayLike, vi: ArrayLike) -> RanktestResult:
     ties = np.unique(y_star).size < y.size or np.unique(v).size < v.size
     if ties:
         warnings.warn("Cannot compute exact p-value with ties", ReviewWarning, stacklevel=2)
+    from scipy import stats
+
     res = stats.kendalltau(y_star, v, method="asymptotic" if ties else "exact")
     return RanktestResult(tau=float(res.statistic), pval=float(res.pvalue), exact=not ties,
                           k=int(y.size))

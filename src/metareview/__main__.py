@@ -1,0 +1,5 @@
+"""``python -m metareview`` runs the ``review`` command."""
+
+from .cli import main
+
+main()
