@@ -9,16 +9,10 @@ from __future__ import annotations
 
 import sys
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
 from typing import Any
 
 from .errors import ReviewError
-
-try:
-    __version__ = version("metareview")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0+unknown"
 
 # Public names imported on first use, so `import metareview` stays light: name -> module.
 _LAZY = {
@@ -36,6 +30,15 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # importlib.metadata is slow to import: only when asked
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("metareview")
+        except PackageNotFoundError:  # running from a source tree that was not installed
+            found = "0+unknown"
+        globals()["__version__"] = found
+        return found
     if name in _LAZY:
         return getattr(import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,6 @@ from typing import Any
 
 import click
 
-from . import __version__
 from .errors import EX_SOFTWARE, ReviewError, ReviewWarning, one_line, os_error
 
 
@@ -74,8 +73,17 @@ def _quiet_stdout(exc: BaseException) -> None:
         sys.unraisablehook = hook
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from . import __version__
+
+        click.echo(f"review, version {__version__}")
+        ctx.exit()
+
+
 @click.group(cls=_ReviewGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "-V", "--version", prog_name="review")
+@click.option("-V", "--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=_print_version, help="Show the version and exit.")
 def cli() -> None:
     """Systematic reviews and meta-analyses from the command line.
 

@@ -22,7 +22,8 @@ from typing import Any, BinaryIO
 
 from openpyxl.utils import get_column_letter
 
-from .. import __version__
+import metareview
+
 from ..errors import InputError, OptionError, ReviewError, ReviewWarning, ValidationError
 from ..fileio import atomic_path
 from . import common
@@ -210,7 +211,7 @@ def write_extraction(plan: SheetPlan, path: Path) -> None:
     codebook = [(name, _describe(name, plan.design, plan.fields)) for name in header]
     common.add_key_value_sheet(book, "codebook", ("column", "meaning"), codebook, (16, 90))
     about = [
-        ("tool", f"metareview {__version__} (review sheet)"),
+        ("tool", f"metareview {metareview.__version__} (review sheet)"),
         ("design", plan.design),
         ("studies", len(body)),
         *(("source", s) for s in plan.sources),

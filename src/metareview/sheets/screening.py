@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from .. import __version__
+import metareview
+
 from ..errors import InputError, OptionError, ReviewError, ValidationError
 from ..fileio import atomic_path, check_output
 from . import common
@@ -106,7 +107,7 @@ def write_screening(
            if stage == "title-abstract" else
            "Set retrieved to yes or no; for each retrieved report set decision to include, "
            "or exclude with an exclusion_reason from the list (another reason may be typed).")
-    about = [("tool", f"metareview {__version__} (review screen)"), ("stage", stage),
+    about = [("tool", f"metareview {metareview.__version__} (review screen)"), ("stage", stage),
              ("records", len(body)), *(("source", s) for s in sources), ("how to use", how)]
     common.add_key_value_sheet(book, "about", ("key", "value"), about, (16, 90))
     book.save(path)
