@@ -161,3 +161,35 @@ def test_cli_influence_refused_with_mh_and_baujat_checked_first(tmp_path: Any) -
     assert result.exit_code == 64 and "--influence not available" in result.output
     result = CliRunner().invoke(cli, ["pool", str(book), "--baujat", str(tmp_path / "b.txt")])
     assert result.exit_code != 0 and not (tmp_path / "b.txt").exists()
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if "mods" in c["call"]],
+                         ids=lambda c: c["id"])
+def test_cli_influence_with_mods_is_that_of_the_meta_regression(
+        case: dict[str, Any], tmp_path: Any) -> None:
+    """`review pool --mods ablat --influence` diagnoses the meta-regression, as metafor's
+    influence() of the rma(mods = ~ ablat) fit (a formula, so the dfbetas name ablat)."""
+    from click.testing import CliRunner
+
+    from metareview.cli import cli
+
+    data = case["data"]
+    sheet = tmp_path / "bcg.csv"
+    sheet.write_text("study,yi,vi,ablat\n" + "".join(
+        f"{i} {s},{y!r},{v!r},{a}\n" for i, (s, y, v, a) in   # two Rosenthal et al
+        enumerate(zip(data["study"], data["yi"], data["vi"], data["ablat"], strict=True))))
+    method = "REML" if "REML" in case["call"] else "DL"
+    result = CliRunner().invoke(cli, ["pool", str(sheet), "--measure", "GEN", "--method",
+                                      method, "--mods", "ablat", "--influence", "--format",
+                                      "json"])
+    assert result.exit_code == 0, result.output
+    ours = json.loads(result.stdout)["influence"]
+    gold = case["outputs"]["influence"]
+    tol = GOLD["tolerances"]["closed_form" if case["kind"] == "closed_form" else "iterative"]
+    assert ours["coef_names"] == ["intrcpt", "ablat"]
+    for theirs, name in COLUMNS.items():
+        assert all(close(a, b, tol["rel"], tol["abs"])
+                   for a, b in zip(ours[name], gold[theirs], strict=True)), name
+    for coef, values in gold["dfbs"].items():
+        assert all(close(a, b, tol["rel"], tol["abs"])
+                   for a, b in zip(ours["dfbetas"][coef], values, strict=True)), coef

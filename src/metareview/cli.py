@@ -523,7 +523,7 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
 @click.option("--influence", is_flag=True,
               help="Add influence diagnostics (metafor's influence(): rstudent, DFFITS, Cook's "
                    "distance, cov.r, tau² and QE deleted, hat, weight, DFBETAS, flagged "
-                   "studies).")
+                   "studies); with --mods, of the meta-regression.")
 @click.option("--baujat", type=click.Path(dir_okay=False), default=None,
               help="Save a Baujat plot (heterogeneity contribution against influence): .png, "
                    ".svg or .pdf; implies --influence.")

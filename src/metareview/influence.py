@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -122,7 +122,8 @@ def influence(
     yi: ArrayLike,
     vi: ArrayLike,
     *,
-    mods: ArrayLike | None = None,
+    mods: ArrayLike | str | None = None,
+    data: Mapping[str, Sequence[Any]] | None = None,
     method: str = "REML",
     test: str = "z",
     level: float = 95.0,
@@ -135,9 +136,12 @@ def influence(
     ----------
     yi, vi : array_like
         Effect sizes and sampling variances (studies with a missing value are left out).
-    mods : array_like, optional
-        Moderator columns (one per column, an intercept is added); none for the pooled
-        model.
+    mods : array_like or str, optional
+        Moderator columns (one per column, an intercept is added), or an R-style formula
+        such as ``"~ ablat + alloc"`` coded from ``data`` (as :func:`metareview.metareg`);
+        none for the pooled model.
+    data : mapping of str to sequence, optional
+        The columns a formula names, one value per study.
     method, test, level
         As :func:`metareview.meta.pool` (the leave-one-out fits use the same).
     labels : sequence of str, optional
@@ -158,6 +162,7 @@ def influence(
     >>> [lab for lab, flag in zip(res.labels, res.influential) if flag]
     ['Study 5']
     """
+    from .formula import model_frame
     from .metareg import fit_design
 
     y = np.atleast_1d(np.asarray(yi, dtype=np.float64))
@@ -168,7 +173,10 @@ def influence(
         raise InputError("yi, vi and labels must have one value per study")
     X = np.ones((k_all, 1))
     coef_names: tuple[str, ...] = ("intrcpt",)
-    if mods is not None:
+    if isinstance(mods, str):
+        frame = model_frame(mods, data or {})
+        X, coef_names = frame.matrix, frame.coef_names
+    elif mods is not None:
         m = np.asarray(mods, dtype=np.float64)
         m = m[:, None] if m.ndim == 1 else m
         X = np.column_stack([X, m])

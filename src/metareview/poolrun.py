@@ -809,7 +809,7 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
         bias = _bias(es, labels, pool_kwargs, options) if options.bias else None
         mods = _moderators(table, es, options, pool_kwargs) if options.mods else None
         three = _threelevel(table, es, options, measure) if options.cluster else None
-        infl = _influence(es, labels, pool_kwargs) if options.influence else None
+        infl = _influence(table, es, labels, options, pool_kwargs) if options.influence else None
         common = None
         if options.common:
             fe = meta.pool(es.yi, es.vi, labels=labels, correction=es.correction,
@@ -1263,11 +1263,16 @@ def _threelevel(table: StudyTable, es: Any, options: PoolOptions,
                       ni=es.ni)
 
 
-def _influence(es: Any, labels: list[str], kwargs: dict[str, Any]) -> InfluenceResult:
+def _influence(table: StudyTable, es: Any, labels: list[str], options: PoolOptions,
+               kwargs: dict[str, Any]) -> InfluenceResult:
+    """Diagnostics of the model reported: with ``--mods``, the meta-regression."""
     from .influence import influence
+    from .moderators import moderator_columns
 
-    return influence(es.yi, es.vi, method=kwargs["method"], test=kwargs["test"],
-                     level=kwargs["level"], labels=labels)
+    data = ({name: table.column(name) for name in moderator_columns(options.mods)}
+            if options.mods else None)
+    return influence(es.yi, es.vi, mods=options.mods, data=data, method=kwargs["method"],
+                     test=kwargs["test"], level=kwargs["level"], labels=labels)
 
 
 def _subgroups(table: StudyTable, es: Any, by: str, kwargs: dict[str, Any],
