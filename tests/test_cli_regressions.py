@@ -348,31 +348,6 @@ def test_prisma_reads_semicolon_and_tab_separated_counts(tmp_path: Path, delimit
     assert "823 screened" in other.output  # the n of records_screened in filled.csv
 
 
-# --- 8. the README's first pool example runs in a fresh clone and prints what it shows ------
-
-
-def test_readme_pool_example_runs_as_shown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                           ) -> None:
-    import re
-    import shlex
-
-    root = Path(__file__).parent.parent
-    readme = (root / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"```console\n\$ (review pool data/extraction\.xlsx[^\n]*)\n(.*?)```",
-                      readme, re.S)
-    assert block is not None
-    args = shlex.split(block.group(1))[1:]
-    for option in ("--plot", "--funnel", "-o"):
-        if option in args:  # an output of the example must not be a file of the clone
-            assert not (root / args[args.index(option) + 1]).exists()
-    (tmp_path / "data").mkdir()
-    shutil.copy(root / "data" / "extraction.xlsx", tmp_path / "data" / "extraction.xlsx")
-    monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(cli, args)
-    assert result.exit_code == 0, result.output
-    assert result.output == block.group(2)
-
-
 # --- 9. exit codes: an unknown output type is a usage error everywhere; a closed pipe -------
 
 

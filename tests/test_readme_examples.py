@@ -151,8 +151,9 @@ class Shell:
         args = shlex.split(command.replace("\\\n", " "), comments=True)
         if args[0] == "review":
             return self.review(args[1:])
+        status, self.status = self.status, 0  # as in a shell, the commands below succeed
         if args == ["echo", "$?"]:
-            return f"{self.status}\n"
+            return f"{status}\n"
         if args[0] == "head" and len(args) == 3 and re.fullmatch(r"-\d+", args[1]):
             lines = (self.folder / args[2]).read_text(encoding="utf-8").splitlines()
             return "".join(f"{line}\n" for line in lines[:int(args[1][1:])])
@@ -216,3 +217,6 @@ def test_readme_console_block_runs_as_shown(chain: list[Block], tmp_path: Path,
             if not _expected_pattern(expected).fullmatch(output):
                 pytest.fail(f"README.md:{block.line}: `$ {command}` printed\n{output}\n"
                             f"but the README shows\n{expected}", pytrace=False)
+            if shell.status and "review: error:" not in expected:
+                pytest.fail(f"README.md:{block.line}: `$ {command}` exited with "
+                            f"{shell.status} but the README shows no error", pytrace=False)
