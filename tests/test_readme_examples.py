@@ -15,7 +15,8 @@ An HTML comment right before a block says how to run it:
 
 A step is `copy SRC DST`, `remove PATH…`, `cell BOOK!CELL VALUE` (a reviewer typing into a
 workbook), `replace FILE OLD NEW` (one edit of a text file) or `review ARGS` (run, output not
-shown). Every console block must run or be marked, so a new example is tested from the start.
+shown). Every console block must run or be marked, and a `$ ` command line outside a console
+block fails, so a new example is tested from the start.
 """
 
 from __future__ import annotations
@@ -194,12 +195,20 @@ def _normalised(output: str, folder: Path) -> str:
 
 
 def test_every_console_block_runs_or_says_why_not() -> None:
-    blocks = readme_blocks()
-    assert len(blocks) >= 25
-    for block in blocks:
+    for block in readme_blocks():
         assert block.commands, f"README.md:{block.line}: a console block without a command"
         if block.kind == "not-run":
             assert block.detail, f"README.md:{block.line}: not-run needs a reason"
+
+
+def test_commands_are_shown_only_in_console_blocks() -> None:
+    fence = ""
+    for number, line in enumerate((ROOT / "README.md").read_text(encoding="utf-8").splitlines(),
+                                  start=1):
+        if line.startswith("```"):
+            fence = "" if fence else line
+        assert not (fence and fence != "```console" and line.startswith("$ ")), (
+            f"README.md:{number}: a command outside a ```console block is never run")
 
 
 @pytest.mark.parametrize("chain", _chains(), ids=lambda chain: f"line{chain[0].line}")

@@ -11,9 +11,10 @@ ROOT = Path(__file__).parent.parent
 
 def setup_commands() -> list[str]:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"## Set up\n.*?```sh\n(.*?)```", readme, re.S)
+    block = re.search(r"## Set up\n.*?```console\n(.*?)```", readme, re.S)
     assert block is not None
-    return [line.strip() for line in block.group(1).splitlines() if line.strip()]
+    return [line.removeprefix("$ ").strip() for line in block.group(1).splitlines()
+            if line.strip()]
 
 
 def test_readme_has_two_setup_commands_in_a_virtual_environment() -> None:
