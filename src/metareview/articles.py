@@ -143,10 +143,11 @@ def worker_files(paths: Iterable[str | Path] | str | Path, hint: str) -> list[st
 
 
 def _spool_file(path: str, format: str | None, max_decompressed: int, directory: str,
-                rows: bool) -> _Spooled:
+                rows: bool, structured: bool = False) -> _Spooled:
     """Worker for parallel parsing: parse one file into a spool file in ``directory``, one
     record at a time, so neither this process nor the reader ever holds the whole file;
-    with ``rows`` each article is flattened (:meth:`Article.to_row`) here, off the parent."""
+    with ``rows`` each article is flattened (:meth:`Article.to_row`, ``structured`` or
+    not) here, off the parent."""
     deletions: list[Deletion] = []
     columns: dict[str, None] = {}
     count, failure = 0, None
@@ -159,7 +160,7 @@ def _spool_file(path: str, format: str | None, max_decompressed: int, directory:
                     continue
                 record: Any = item
                 if rows:
-                    record = item.to_row()
+                    record = item.to_row(structured)
                     columns.update(dict.fromkeys(record))
                 pickle.dump(record, out, pickle.HIGHEST_PROTOCOL)
                 count += 1
@@ -178,11 +179,13 @@ def _unspool(path: str, count: int) -> Iterator[Any]:
 
 
 def _parallel(files: list[str], format: str | None, max_decompressed: int, jobs: int,
-              directory: str, rows: bool) -> Iterator[tuple[str, _Spooled]]:
+              directory: str, rows: bool, structured: bool = False,
+              ) -> Iterator[tuple[str, _Spooled]]:
     """Each file's spool, in file order, as ``jobs`` worker processes finish them."""
     pool = ProcessPoolExecutor(max_workers=jobs)
     try:
-        futures = [pool.submit(_spool_file, path, format, max_decompressed, directory, rows)
+        futures = [pool.submit(_spool_file, path, format, max_decompressed, directory, rows,
+                               structured)
                    for path in files]
         for path, future in zip(files, futures, strict=True):
             yield path, future.result()
@@ -315,9 +318,11 @@ def spool_rows(
     on_deletion: Callable[[Deletion], None] | None = None,
     on_error: Callable[[ReviewError], None] | None = None,
     on_file: Callable[[str, int], None] | None = None,
+    structured: bool = False,
 ) -> Iterator[RowSpool]:
-    """Parse files in ``jobs`` processes straight to rows (:meth:`Article.to_row`) in
-    temporary spool files, one per input file; yield them as a
+    """Parse files in ``jobs`` processes straight to rows (:meth:`Article.to_row`; its
+    ``structured`` form for JSON lines) in temporary spool files, one per input file;
+    yield them as a
     :class:`~metareview.outputs.RowSpool` for :func:`metareview.outputs.write_articles`.
 
     The same rows in the same order as :func:`read_articles`, but the workers also flatten
@@ -332,7 +337,8 @@ def spool_rows(
     columns: dict[str, None] = {}
     with tempfile.TemporaryDirectory(prefix="metareview-") as directory:
         for path, done in _parallel(files, format, max_decompressed,
-                                    _usable_jobs(max(jobs, 1)), directory, rows=True):
+                                    _usable_jobs(max(jobs, 1)), directory, rows=True,
+                                    structured=structured):
             for withdrawn in done.deletions:
                 report.deletion(withdrawn)
             spools.append((done.spool, done.count))

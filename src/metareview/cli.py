@@ -211,7 +211,9 @@ def dedupe_command(inputs: tuple[str, ...], output: str | None, log_path: str | 
     `found_in` lists the files it was found in. The log names each removed record, the one
     it matched, the rule and the score. To correct a match, write `not duplicate` (keep
     them apart) or `duplicate` (merge a pair the rules missed: add a row with kept and
-    removed) in its `override` column, and give the log back with --overrides.
+    removed) in its `override` column, and give the log back with --overrides. Tables are
+    written as `review parse` writes them (JSONL: authors as objects with given names;
+    .xlsx: a frozen header with filters).
 
     \b
     Examples:
@@ -811,14 +813,18 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
     PMC), title, authors ("Last FM; …"), first author, affiliations, journal, year and
     full date, volume, issue, pages, abstract (structured sections as "LABEL: text"),
     keywords, MeSH terms, publication types, history dates; other-language titles and
-    abstracts get their own columns. PMIDs withdrawn by MEDLINE DeleteCitation entries
+    abstracts get their own columns. In .jsonl output authors is a list of objects with
+    the given names as the source writes them (family, given, initials, suffix,
+    collective, orcid, affiliations). PMIDs withdrawn by MEDLINE DeleteCitation entries
     are reported, not output.
 
     XML is read with entities, DTDs and network access switched off; a malformed file
     stops the run with its file:line:col (exit 65) unless --keep-going is given. Outputs
-    are written atomically: a failed run leaves no partial file. In .xlsx output, text
-    that a spreadsheet would run as a formula (starting with = + - @) is stored as text;
-    in CSV it gets a leading ' (--raw-csv for scripts).
+    are written atomically: a failed run leaves no partial file. In .xlsx output the
+    header row is bold and frozen, with filters, and columns are as wide as their
+    contents (8 to 60 characters); text that a spreadsheet would run as a formula
+    (starting with = + - @) is stored as text; in CSV it gets a leading ' (--raw-csv for
+    scripts).
 
     \b
     Examples:
@@ -898,7 +904,8 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
         if spooled:
             with spool_rows(files, format_, max_decompressed=cap, jobs=jobs, on_file=on_file,
                             on_deletion=lambda d: withdrawn.append(d.pmid),
-                            on_error=on_error if keep_going else None) as rows:
+                            on_error=on_error if keep_going else None,
+                            structured=writer.structured) as rows:
                 count = write_rows(rows, output, to=to, inputs=files, force=force,
                                    raw_csv=raw_csv)
         else:

@@ -169,7 +169,8 @@ class DuplicateLink:
     removed_title: str | None
     override: str | None = None
 
-    def to_row(self) -> dict[str, Any]:
+    def to_row(self, structured: bool = False) -> dict[str, Any]:
+        """One scalar per column, whether ``structured`` (JSON lines) or not."""
         return {
             "cluster": self.cluster,
             "kept": self.kept,
@@ -198,11 +199,12 @@ class UniqueRecord:
     def n_duplicates(self) -> int:
         return len(self.members) - 1
 
-    def to_row(self) -> dict[str, Any]:
-        """The article's flat row with ``record_id`` first and the merge columns at the end."""
+    def to_row(self, structured: bool = False) -> dict[str, Any]:
+        """The article's row (:meth:`Article.to_row`, flat or ``structured``) with
+        ``record_id`` first and the merge columns at the end."""
         return {
             "record_id": self.id,
-            **self.article.to_row(),
+            **self.article.to_row(structured),
             "found_in": "; ".join(self.sources),
             "duplicates": self.n_duplicates,
             "merged_records": "; ".join(self.members[1:]) or None,
@@ -697,20 +699,36 @@ def is_records_table(source: Path | bytes) -> bool:
 def article_from_row(row: Mapping[str, Any], source: str, line: int) -> Article:
     """An :class:`Article` rebuilt from a row of a records table (:meth:`Article.to_row`).
 
-    Authors come back from their ``Last FM`` display form; columns with no place in the
-    model (``affiliations``, ``orcids``, anything a reviewer added) are kept in
-    ``extra`` so no text is lost. ``source``/``line`` are used when the row has no
-    ``source_file``/``record_index`` of its own.
+    Authors come back whole from the list of objects JSON lines give
+    (:meth:`~metareview.records.Author.to_dict`), or from their ``Last FM`` display form;
+    columns with no place in the model (``affiliations`` and ``orcids`` beside display
+    forms, anything a reviewer added) are kept in ``extra`` so no text is lost.
+    ``source``/``line`` are used when the row has no ``source_file``/``record_index`` of
+    its own.
     """
+    structured = isinstance(row.get("authors"), list)
     values: dict[str, str] = {}
     for name, value in row.items():
-        text = _plain(value)
+        text = None if name == "authors" and structured else _plain(value)
         if text is not None:
             values[str(name)] = text
     used = set(_DERIVED) | {"source_format", "source_file", "record_index", "title",
                              "authors", "abstract", "pages", "pub_date_raw"}
     fields: dict[str, Any] = {name: values[name] for name in _SCALARS if name in values}
     used.update(_SCALARS)
+    if structured:
+        authors = _structured_authors(row["authors"], f"{source}:{line + 1}")
+        if values.get("orcids") == "; ".join(a.orcid for a in authors if a.orcid):
+            used.add("orcids")
+        # the affiliations column is the authors' then the record's (Article.all_affiliations)
+        own = "; ".join(dict.fromkeys(aff for a in authors for aff in a.affiliations))
+        column = values.get("affiliations", "")
+        if column == own or not own or column.startswith(own + "; "):
+            rest = column.removeprefix(own).removeprefix("; ")
+            fields["affiliations"] = (rest,) if rest else ()
+            used.add("affiliations")
+    else:
+        authors = tuple(_author(a) for a in values.get("authors", "").split(";") if a.strip())
     for name in _LISTS:
         if name in values:
             fields[name] = tuple(p.strip() for p in values[name].split(";") if p.strip())
@@ -744,8 +762,9 @@ def article_from_row(row: Mapping[str, Any], source: str, line: int) -> Article:
         pages=None if last else values.get("pages"),
         pub_date=_date(values.get("pub_date") or values.get("year"), values.get("pub_date_raw")),
         history=tuple(history),
-        authors=tuple(_author(a) for a in values.get("authors", "").split(";") if a.strip()),
-        extra=tuple((k, v) for k, v in values.items() if k not in used),
+        authors=authors,
+        # an extra_<tag> column written from extra comes back as that tag, not extra_extra_…
+        extra=tuple((k.removeprefix("extra_"), v) for k, v in values.items() if k not in used),
         **fields,
     )
 
@@ -775,6 +794,28 @@ def _date(iso: str | None, raw: str | None) -> PubDate:
         raw = iso
     parts += [None] * (3 - len(parts))
     return PubDate(parts[0], parts[1], parts[2], raw)
+
+
+def _structured_authors(items: list[Any], where: str) -> tuple[Author, ...]:
+    """Authors from the JSON lines form: objects (:meth:`Author.from_dict`), or a
+    display text (``Last FM``) standing in for one; empty ones are left out."""
+    authors = []
+    for n, item in enumerate(items, 1):
+        try:
+            if isinstance(item, str):
+                author = _author(item) if item.strip() else Author()
+            elif isinstance(item, dict):
+                author = Author.from_dict(item)
+            else:
+                raise ValueError(f"{item!r} is not an author object")
+        except ValueError as exc:
+            raise InputError(f"author {n}: {exc}", where,
+                             'give each author as {"family": …, "given": …} (names as '
+                             'text, affiliations as a list of texts), or authors as one '
+                             '"Last FM; …" text') from None
+        if author != Author():
+            authors.append(author)
+    return tuple(authors)
 
 
 def _author(display: str) -> Author:

@@ -4,9 +4,10 @@ Every writer gets the records and a binary stream; :func:`write_articles` picks 
 from the output's extension (or ``to``), writes atomically with
 :func:`metareview.fileio.atomic_path`, and writes CSV to stdout when no output is given.
 
-Tables use the flat form :meth:`Article.to_row`. Rows are spooled to a temporary file
-while the set of columns is collected (other-language titles and history dates add
-columns), so memory stays flat however many records pass through.
+Tables use the flat form :meth:`Article.to_row`; JSON lines its structured form, with
+``authors`` as a list of objects (:meth:`~metareview.records.Author.to_dict`). Rows are
+spooled to a temporary file while the set of columns is collected (other-language titles
+and history dates add columns), so memory stays flat however many records pass through.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ class Writer:
     """An output format: ``write(records, stream, name)`` writes every record to the
     binary ``stream`` and returns how many it wrote; ``name`` is the output's name for
     error messages. ``binary`` formats are refused on a terminal. ``table`` formats write
-    flat rows (mappings, or anything with a ``to_row()``); the others need
-    :class:`Article` s."""
+    rows (mappings, or anything with a ``to_row(structured)``): flat ones, or with
+    ``structured`` the form whose values may be lists and objects (JSON lines); the
+    others need :class:`Article` s."""
 
     name: str
     suffixes: tuple[str, ...]
@@ -45,6 +47,7 @@ class Writer:
     write: Callable[[Iterable[Any], BinaryIO, str], int]
     binary: bool = False
     table: bool = False
+    structured: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,8 @@ class RowSpool:
         return self.rows()
 
 
-def _row(item: Any) -> Row:
-    return dict(item) if isinstance(item, Mapping) else item.to_row()
+def _row(item: Any, structured: bool = False) -> Row:
+    return dict(item) if isinstance(item, Mapping) else item.to_row(structured)
 
 
 @contextmanager
@@ -133,7 +136,8 @@ def _same(value: Any) -> Any:
 def _write_jsonl(articles: Iterable[Any], stream: BinaryIO, name: str) -> int:
     count = 0
     for article in articles:
-        stream.write(json.dumps(_row(article), ensure_ascii=False).encode("utf-8") + b"\n")
+        row = _row(article, structured=True)
+        stream.write(json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n")
         count += 1
     return count
 
@@ -206,7 +210,7 @@ WRITERS: dict[str, Writer] = {
     for w in [
         Writer("csv", (".csv",), "comma-separated table, UTF-8", _write_csv, table=True),
         Writer("jsonl", (".jsonl", ".ndjson"), "one JSON object per line", _write_jsonl,
-               table=True),
+               table=True, structured=True),
         Writer("xlsx", (".xlsx",), "Excel workbook, formula-like text escaped", _write_xlsx,
                binary=True, table=True),
         Writer("parquet", (".parquet",), "Apache Parquet (needs pyarrow)", _write_parquet,

@@ -7,6 +7,7 @@ source gives it (``en``, ``en_US``, ``eng``, ``fa_IR`` …) so no locale is drop
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +89,39 @@ class Author:
         initials = self.initials or _initials(self.first)
         return " ".join(p for p in (self.last, initials) if p)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The author as a JSON object, names as in CSL-JSON (``family``, ``given``,
+        ``suffix``); given names as the source writes them, ``initials`` as given or else
+        taken from the given names (as :attr:`display` does). Every key is always present."""
+        return {
+            "family": self.last,
+            "given": self.first,
+            "initials": self.initials or _initials(self.first),
+            "suffix": self.suffix,
+            "collective": self.collective,
+            "orcid": self.orcid,
+            "affiliations": list(self.affiliations),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Author:
+        """The author of a :meth:`to_dict` object (keys may be missing); a ``ValueError``
+        for a value of the wrong kind."""
+
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"{key} is {value!r}, not text")
+            return value.strip() or None if value else None
+
+        affiliations = data.get("affiliations") or []
+        if not isinstance(affiliations, list) or not all(
+                isinstance(a, str) for a in affiliations):
+            raise ValueError(f"affiliations is {affiliations!r}, not a list of texts")
+        return cls(last=text("family"), first=text("given"), initials=text("initials"),
+                   suffix=text("suffix"), collective=text("collective"), orcid=text("orcid"),
+                   affiliations=tuple(a.strip() for a in affiliations if a.strip()))
+
 
 @dataclass(frozen=True)
 class Journal:
@@ -168,11 +202,13 @@ class Article:
         found = (*(aff for a in self.authors for aff in a.affiliations), *self.affiliations)
         return tuple(dict.fromkeys(found))
 
-    def to_row(self) -> dict[str, Any]:
-        """The flat form used for CSV/Excel/JSONL tables: one scalar per column.
+    def to_row(self, structured: bool = False) -> dict[str, Any]:
+        """The flat form used for CSV/Excel/Parquet tables: one scalar per column.
 
         Lists are joined with ``"; "``; other-language titles/abstracts get their own
-        ``title_<lang>`` / ``abstract_<lang>`` columns so nothing is lost.
+        ``title_<lang>`` / ``abstract_<lang>`` columns so nothing is lost. With
+        ``structured`` (the JSON lines form) ``authors`` is a list of
+        :meth:`Author.to_dict` objects instead of the ``"Last FM; …"`` text.
         """
         history = {f"date_{status}": date.iso() for status, date in self.history}
         row: dict[str, Any] = {
@@ -188,7 +224,8 @@ class Article:
             "title": self.title,
             "vernacular_title": self.vernacular_title,
             "first_author": self.authors[0].display if self.authors else None,
-            "authors": _join(a.display for a in self.authors),
+            "authors": ([a.to_dict() for a in self.authors] if structured
+                        else _join(a.display for a in self.authors)),
             "affiliations": _join(self.all_affiliations),
             "orcids": _join(a.orcid for a in self.authors if a.orcid),
             "year": self.year,

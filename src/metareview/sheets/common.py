@@ -385,13 +385,19 @@ def write_table(ws: Worksheet, header: Sequence[str], rows: Iterable[Sequence[An
             cell = ws.cell(last, col)
             cell.fill = LOCKED_FILL
             cell.font = LOCKED_FONT
-    ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(max(len(header), 1))}{max(last, 2)}"
-    for col, name in enumerate(header, 1):
-        width = widths[col - 1] if widths else max(10.0, min(40.0, len(name) + 4.0))
-        ws.column_dimensions[get_column_letter(col)].width = width
+    frame_table(ws, last, widths or [max(10.0, min(40.0, len(name) + 4.0)) for name in header])
     scrub.warn(f"sheet {ws.title!r}")
     return last
+
+
+def frame_table(ws: Any, last: int, widths: Sequence[float]) -> None:
+    """Freeze the header row, put filters on the table (header and rows down to row
+    ``last``) and set the columns' ``widths``, one per column; on a write-only sheet this
+    must come before its first row."""
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(max(len(widths), 1))}{max(last, 2)}"
+    for col, width in enumerate(widths, 1):
+        ws.column_dimensions[get_column_letter(col)].width = width
 
 
 def add_validation(ws: Worksheet, column: int, first_row: int, last_row: int, *, kind: str,
@@ -466,25 +472,52 @@ def refuse_long_cells(cells: Iterable[tuple[str, str, Any]], location: str | Non
                           f"{EXCEL_CELL_LIMIT:,}-character limit: {shown}", location, hint)
 
 
+#: Column widths of a records table, in characters: its longest text, within these bounds.
+RECORD_WIDTHS = (8, 60)
+
+
 def write_records(columns: Sequence[str], rows: Callable[[], Iterable[Mapping[str, Any]]],
                   stream: BinaryIO, name: str) -> None:
     """Write records as one ``records`` sheet of a new workbook to ``stream``.
 
     ``rows()`` gives the rows again on each call: they are checked for texts longer than
     an Excel cell holds (an :class:`~metareview.errors.OutputError` naming their cells,
-    before anything is written), then written. Text a spreadsheet would run as a formula
-    is stored as text. ``name`` is the output's name for messages.
+    before anything is written) and measured, then written one by one (a write-only
+    workbook, so memory stays flat). The header is bold and frozen, with filters; each
+    column is as wide as its longest value or header, within :data:`RECORD_WIDTHS`
+    (longer texts such as abstracts are not wrapped: every record stays one line high).
+    Text a spreadsheet would run as a formula is stored as text. ``name`` is the output's
+    name for messages.
     """
     from openpyxl.cell import WriteOnlyCell
 
-    refuse_long_cells(((f"{get_column_letter(col)}{number}", key, row.get(key))
-                       for number, row in enumerate(rows(), start=2)
-                       for col, key in enumerate(columns, start=1)),
-                      name, "Excel would cut these texts; write .csv, .jsonl or .parquet instead")
+    longest = [len(c) + 3 for c in columns]  # bold, and room for the filter button
+    too_long: list[tuple[str, str, Any]] = []
+    count = 0
+    for count, row in enumerate(rows(), start=1):
+        for col, key in enumerate(columns):
+            value = row.get(key)
+            if value is None:
+                continue
+            size = len(value) if isinstance(value, str) else len(str(value))
+            if size >= longest[col]:
+                longest[col] = size + 1
+            if size > EXCEL_CELL_LIMIT:
+                too_long.append((f"{get_column_letter(col + 1)}{count + 1}", key, value))
+    refuse_long_cells(too_long, name,
+                      "Excel would cut these texts; write .csv, .jsonl or .parquet instead")
     book = Workbook(write_only=True)
     sheet = book.create_sheet("records")
+    if columns:
+        low, high = RECORD_WIDTHS
+        frame_table(sheet, count + 1, [min(max(n, low), high) for n in longest])
     scrub = Scrub()
-    sheet.append([scrub(c) for c in columns])
+    header = []
+    for column in columns:
+        cell = keep_text(WriteOnlyCell(sheet, value=scrub(column)))
+        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
+        header.append(cell)
+    sheet.append(header)
     for row in rows():
         cells: list[Any] = []
         for key in columns:

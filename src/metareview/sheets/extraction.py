@@ -140,10 +140,25 @@ def record_id(row: Mapping[str, Any]) -> str:
 def study_label(row: Mapping[str, Any]) -> str | None:
     """``First author year`` as a starting study label (the reviewer may edit it)."""
     author = row.get("first_author")
-    if not author and row.get("authors"):
-        author = str(row["authors"]).split(";")[0]
+    authors = row.get("authors")
+    if not author and isinstance(authors, list):  # JSON lines: author objects
+        author = _display(authors[0])
+    elif not author and authors:
+        author = str(authors).split(";")[0]
     parts = [str(p).strip() for p in (author, _year(row.get("year"))) if p not in (None, "")]
     return " ".join(parts) or None
+
+
+def _display(author: Any) -> str | None:
+    """``Last FM`` of an author of a JSON lines records table (None if malformed)."""
+    from ..records import Author
+
+    if isinstance(author, str):
+        return author
+    try:
+        return Author.from_dict(author).display or None if isinstance(author, dict) else None
+    except ValueError:
+        return None
 
 
 def _year(value: Any) -> Any:
@@ -290,7 +305,8 @@ def read_record_rows(path: str | Path, data: bytes | None = None,
         except UnicodeDecodeError as exc:
             raise InputError(f"not UTF-8 text (byte {exc.start})", name,
                              "write JSON lines as UTF-8") from None
-        for number, line in enumerate(text.splitlines(), 1):
+        # lines end at \n only: U+2028, U+0085 and the like may stand unescaped in a string
+        for number, line in enumerate(text.split("\n"), 1):
             if line.strip():
                 try:
                     rows.append(json.loads(line))
