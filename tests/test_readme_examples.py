@@ -14,9 +14,10 @@ An HTML comment right before a block says how to run it:
 - `<!-- then: STEP; STEP -->` — go on in the folder of the block before, after the steps.
 
 A step is `copy SRC DST`, `remove PATH…`, `cell BOOK!CELL VALUE` (a reviewer typing into a
-workbook), `replace FILE OLD NEW` (one edit of a text file) or `review ARGS` (run, output not
-shown). Every console block must run or be marked, and a `$ ` command line outside a console
-block fails, so a new example is tested from the start.
+workbook) or `replace FILE OLD NEW` (one edit of a text file). Output is compared exactly; the
+one thing normalised is the temporary folder's path, which the README shows as /tmp/walk.
+Every console block must run or be marked, and a `$ ` command line outside a console block
+fails, so a new example is tested from the start.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def _copy(source: Path, target: Path) -> None:
 def _fixture_files(block: Block) -> Iterator[str]:
     words = shlex.split(block.detail.replace(";", " "))
     for command, _ in block.commands:
-        words += shlex.split(command.replace("\\", " "), comments=True)
+        words += shlex.split(command, comments=True)
     for word in words:
         if word.startswith("tests/fixtures/") and (ROOT / word).exists():
             yield word
@@ -149,7 +150,7 @@ class Shell:
         return result.output
 
     def run(self, command: str) -> str:
-        args = shlex.split(command.replace("\\\n", " "), comments=True)
+        args = shlex.split(command, comments=True)
         if args[0] == "review":
             return self.review(args[1:])
         status, self.status = self.status, 0  # as in a shell, the commands below succeed
@@ -171,7 +172,10 @@ class Shell:
         elif verb == "remove" and args:
             for name in args:
                 path = self.folder / name
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
         elif verb == "cell" and len(args) == 2:
             from openpyxl import load_workbook
 
@@ -184,8 +188,6 @@ class Shell:
             text = path.read_text(encoding="utf-8")
             assert text.count(args[1]) == 1, f"{step!r}: {args[1]!r} is not in {args[0]} once"
             path.write_text(text.replace(args[1], args[2]), encoding="utf-8")
-        elif verb == "review":
-            self.review(args)
         else:
             raise AssertionError(f"unknown set-up step {step!r}")
 
