@@ -154,3 +154,38 @@ def test_bad_input() -> None:
         metareg(yi, vi, np.arange(len(yi)), names=["a", "b"])
     with pytest.raises(EstimationError, match="non-positive sampling variances"):
         metareg([0.1, 0.2, 0.3, 0.4], [0.01, 0.0, 0.02, 0.03], [1, 2, 3, 4], method="DL")
+
+
+# metafor 3.8.1: rma(yi, vi, data = read.csv("docs/examples/bcg.csv"), subset = alloc == a,
+# method = "FE"): b, se
+BCG_COMMON_BY_ALLOC = {"alternate": (-0.7185522049, 0.0780086599),
+                       "random": (-0.2945617458, 0.0546199652),
+                       "systematic": (-0.4133275179, 0.0952840552)}
+
+
+def test_cli_common_gives_each_subgroup_its_common_effect_fit(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from metareview.cli import cli
+
+    bcg = Path(__file__).resolve().parent.parent / "docs" / "examples" / "bcg.csv"
+    args = ["pool", str(bcg), "--measure", "RR", "--by", "alloc", "--common"]
+    result = CliRunner().invoke(cli, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    groups = json.loads(result.stdout)["subgroups"]["groups"]
+    assert [g["name"] for g in groups] == list(BCG_COMMON_BY_ALLOC)
+    for g in groups:
+        b, se = BCG_COMMON_BY_ALLOC[g["name"]]
+        assert close(g["common"]["estimate"], b, 1e-8, 1e-10)
+        assert close(g["common"]["se"], se, 1e-8, 1e-10)
+        assert g["common"]["tau2"] == 0 and g["tau2"] > 0
+    text = CliRunner().invoke(cli, args).stdout
+    assert "  common effect (random)           0.745  [0.669, 0.829]" in text
+    out = tmp_path / "results.csv"
+    assert CliRunner().invoke(cli, [*args, "-o", str(out)]).exit_code == 0
+    rows = out.read_text(encoding="utf-8").splitlines()
+    assert sum(r.startswith("subgroup common,common effect (") for r in rows) == 3
+    without = json.loads(CliRunner().invoke(cli, [*args[:-1], "--format", "json"]).stdout)
+    assert all("common" not in g for g in without["subgroups"]["groups"])

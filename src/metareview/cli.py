@@ -531,7 +531,8 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
                    ".svg or .pdf; implies --influence.")
 @click.option("--common", is_flag=True,
               help="Show the common-effect (inverse-variance) model as well, as R's meta "
-                   "prints both: a row in the text, JSON (common) and forest plot.")
+                   "prints both: a row in the text, JSON (common) and forest plot; with --by, "
+                   "one per subgroup too.")
 @click.option("--pi-df", default="model", show_default=True,
               type=click.Choice(["model", "k-1", "k-2"]),
               help="Prediction interval distribution: model = metafor's (z, or t(k-1) with "

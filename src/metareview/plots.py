@@ -157,7 +157,10 @@ def _rows(report: PoolReport, digits: int, scale: float) -> list[_Row]:
             rows.append(_Row("heading", _cut(f"{report.by}: {g.name}")))
             studies(g.name)
             share = [s.weight for s in report.studies if s.group == g.name and s.weight]
-            pooled(f"Subtotal (k = {g.fit.k})", g.fit, sum(share) if share else None, g.name)
+            if g.common is not None:
+                pooled(f"Common effect (k = {g.common.k})", g.common, None, g.name)
+            label = "Random effects" if g.common else "Subtotal"
+            pooled(f"{label} (k = {g.fit.k})", g.fit, sum(share) if share else None, g.name)
             rows.append(_Row("hetero", _hetero_text(g.fit, report.method)))
             rows.append(_Row("blank", ""))
     else:

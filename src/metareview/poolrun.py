@@ -161,8 +161,12 @@ class Fit:
 
 @dataclass(frozen=True)
 class Subgroup:
+    """One subgroup's fit; ``common`` is its common-effect (inverse-variance) fit when
+    ``--common`` asked for one."""
+
     name: str
     fit: Fit
+    common: Fit | None = None
 
 
 @dataclass(frozen=True)
@@ -287,7 +291,9 @@ class PoolReport:
         if self.by:
             out["by"] = self.by
             out["subgroups"] = {
-                "groups": [{"name": g.name, **asdict(g.fit)} for g in self.subgroups],
+                "groups": [{"name": g.name, **asdict(g.fit)}
+                           | ({"common": asdict(g.common)} if g.common else {})
+                           for g in self.subgroups],
                 "test": asdict(self.subgroup_test) if self.subgroup_test else None,
             }
         for name in ("leave_one_out", "cumulative", "bias"):
@@ -369,6 +375,10 @@ def format_report(report: PoolReport, digits: int = 3, percent: bool = False) ->
         if group is not None:
             sub = next(g.fit for g in report.subgroups if g.name == group)
             share = sum(s.weight or 0.0 for s in report.studies if s.group == group)
+            common_fit = next(g.common for g in report.subgroups if g.name == group)
+            if common_fit is not None:
+                rows.append(_pooled_row(f"  common effect ({group})", common_fit, report,
+                                        digits, scale, ci, "", group))
             rows.append(_pooled_row(f"  pooled ({group}), k = {sub.k}", sub, report, digits,
                                     scale, ci, f"{share:.1f}%", group))
             rows.append([f"  {_heterogeneity(sub, report.method, lv)[0]}"])
@@ -569,6 +579,11 @@ def tables(report: PoolReport) -> dict[str, tuple[list[str], list[list[Any]]]]:
     blank = [None] * len(report.value_columns)
     for g in report.subgroups:
         s = g.fit.summary
+        if g.common is not None:
+            c = g.common
+            rows.append(["subgroup common", f"common effect ({g.name})", *blank, g.name,
+                         c.estimate, c.se ** 2, None, c.summary.estimate, c.summary.ci_lb,
+                         c.summary.ci_ub])
         rows.append(["subgroup", f"pooled ({g.name})", *value_totals(report, g.name), g.name,
                      g.fit.estimate, g.fit.se ** 2, 100.0, s.estimate, s.ci_lb, s.ci_ub])
     if report.common is not None:
@@ -802,7 +817,8 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
         groups: tuple[Subgroup, ...] = ()
         group_test: SubgroupTest | None = None
         if options.by:
-            groups, group_test = _subgroups(table, es, options.by, pool_kwargs, options.pi_df)
+            groups, group_test = _subgroups(table, es, options.by, pool_kwargs, options.pi_df,
+                                            options.common)
         loo = _leave_one_out(es, labels, pool_kwargs) if options.leave_one_out else None
         cum = (_cumulative(table, es, labels, options.cumulative, pool_kwargs)
                if options.cumulative else None)
@@ -1276,7 +1292,8 @@ def _influence(table: StudyTable, es: Any, labels: list[str], options: PoolOptio
 
 
 def _subgroups(table: StudyTable, es: Any, by: str, kwargs: dict[str, Any],
-               pi_df: str = "model") -> tuple[tuple[Subgroup, ...], SubgroupTest | None]:
+               pi_df: str = "model", common: bool = False,
+               ) -> tuple[tuple[Subgroup, ...], SubgroupTest | None]:
     from .subgroups import subgroup_analysis
 
     groups = [str(g) for g in table.column(by)]
@@ -1288,12 +1305,24 @@ def _subgroups(table: StudyTable, es: Any, by: str, kwargs: dict[str, Any],
                       f"subgroup of its own; for a continuous moderator use --mods {by}",
                       ReviewWarning, stacklevel=2)
     result = subgroup_analysis(es.yi, es.vi, groups, labels=list(table.studies), **kwargs)
-    subs = tuple(Subgroup(name, _fit(fit, pi_df)) for name, fit in
-                 zip(result.groups, result.fits, strict=True))
+    subs = tuple(Subgroup(name, _fit(fit, pi_df),
+                          _common_effect(es, groups, name, kwargs) if common else None)
+                 for name, fit in zip(result.groups, result.fits, strict=True))
     test = SubgroupTest(q=result.qm, df=result.qm_df[0], p=result.qm_p,
                         q_separate=result.q_between, p_separate=result.q_between_p,
                         df2=result.qm_df[1])
     return subs, test
+
+
+def _common_effect(es: Any, groups: list[str], name: str, kwargs: dict[str, Any]) -> Fit:
+    """The inverse-variance common-effect fit of one subgroup's studies."""
+    from .meta import pool
+
+    rows = [i for i, g in enumerate(groups) if g == name]
+    ni = None if kwargs["ni"] is None else np.asarray(kwargs["ni"])[rows]
+    return _fit(pool(np.asarray(es.yi)[rows], np.asarray(es.vi)[rows],
+                          correction=es.correction,
+                          **{**kwargs, "ni": ni, "method": "FE", "test": "z"}))
 
 
 def _warn_text(caught: Sequence[warnings.WarningMessage]) -> tuple[str, ...]:
