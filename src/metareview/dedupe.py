@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import html
 import io
-import math
 import re
 import sys
 import unicodedata
@@ -43,6 +42,7 @@ from urllib.parse import unquote
 
 from .errors import InputError, MissingInputError, OptionError, ReviewWarning
 from .formats._plaintext import strip_doi
+from .numtext import number
 from .outputs import WRITERS, Table
 from .records import Abstract, Article, Author, Journal, PubDate, Section, Text
 
@@ -531,7 +531,7 @@ def dedupe(
     used_ids: set[str] = set()
     row_of: dict[str, int] = {}  # the log row of each removed record
     override_text = {(o.kept, o.removed): o.text for o in known}
-    for number, root in enumerate(roots, start=1):
+    for cluster, root in enumerate(roots, start=1):
         members = sorted(clusters.members[root])
         kept = members[0] if len(members) == 1 else max(
             members, key=lambda i: (*_completeness(articles[i]), -i)
@@ -541,7 +541,7 @@ def dedupe(
         rid = _unique(record_id(article), used_ids, "-{}")
         sources = tuple(dict.fromkeys(articles[i].source_file for i in [kept, *others]))
         records.append(
-            UniqueRecord(rid, article, number, tuple(keys[i] for i in [kept, *others]), sources)
+            UniqueRecord(rid, article, cluster, tuple(keys[i] for i in [kept, *others]), sources)
         )
         for i, matched, edge in _walk(tree, kept):
             # the reviewer may have named the pair the other way round
@@ -550,7 +550,7 @@ def dedupe(
             row_of[keys[i]] = len(log)
             log.append(
                 DuplicateLink(
-                    number,
+                    cluster,
                     keys[kept],
                     keys[i],
                     keys[matched],
@@ -753,7 +753,7 @@ def article_from_row(row: Mapping[str, Any], source: str, line: int) -> Article:
     return Article(
         source_format=values.get("source_format", "records-table"),
         source_file=values.get("source_file", source),
-        record_index=int(float(index)) if _is_number(index) else line,
+        record_index=int(value) if (value := number(index)) is not None else line,
         titles=tuple(titles),
         abstracts=tuple(abstracts),
         journal=Journal(**journal),
@@ -776,14 +776,6 @@ def _plain(value: Any) -> str | None:
         value = int(value)
     text = str(value).strip()
     return text or None
-
-
-def _is_number(text: str) -> bool:
-    """Whether ``text`` is a finite number ("nan" and "inf" are not)."""
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
 
 
 def _date(iso: str | None, raw: str | None) -> PubDate:

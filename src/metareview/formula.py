@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import OptionError
+from .numtext import number
 
 __all__ = ["ModelFrame", "model_frame", "parse_formula"]
 
@@ -184,12 +185,3 @@ def _text(value: Any) -> str | None:
         return str(int(value))
     text = str(value).strip()
     return text or None
-
-
-def number(text: str) -> float | None:
-    """``text`` as a finite number, else ``None`` ("nan", "inf" and words are not numbers)."""
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None

@@ -24,7 +24,6 @@ import numpy as np
 from .bias import PREDICTORS, REGRESSIONS
 from .errors import OptionError, ReviewWarning
 from .fileio import atomic_path
-from .formula import number
 from .influence import COLUMNS as _INFLUENCE_NAMES
 from .influence import InfluenceResult
 from .jsonsafe import plain
@@ -32,6 +31,7 @@ from .meta import check_choice, num
 from .mh import MHResult
 from .moderators import MetaRegression
 from .multilevel import ThreeLevelResult
+from .numtext import number
 from .predint import PI_DF
 from .sheets.extraction import StudyTable
 
