@@ -139,8 +139,8 @@ class Shell:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.status = 0
-        for name in COPIED:
-            _copy(ROOT / name, folder / name)
+        for name in COPIED:  # without what `review run data/example-review` leaves (git-ignored)
+            shutil.copytree(ROOT / name, folder / name, ignore=shutil.ignore_patterns("output"))
 
     def review(self, args: list[str]) -> str:
         result = CliRunner().invoke(cli, args, prog_name="review")
