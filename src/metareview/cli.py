@@ -446,6 +446,11 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
 @click.option("--design", type=click.Choice(["proportion", "binary", "continuous", "rate",
                                            "correlation", "generic"]),
               default=None, help="Data layout (default: told from the column names).")
+@click.option("--columns", "columns", multiple=True, metavar="NAME=HEADER,...",
+              help="Your own headers for our column names, e.g. events=Events,total=N,"
+                   "study=Author (repeatable). Names: the design's data columns (events, "
+                   "total, events_1 … total_2, mean_1, sd_1, n_1 …, person_time, r, n, yi, "
+                   "vi, sei), study, include, author, year.")
 @click.option("--measure", default=None,
               help="PR, PLN, PLO, PAS, PFT (proportions; default PLO), OR, RR, RD (binary; "
                    "default OR), SMD, MD (continuous; default SMD), IRLN, IR, IRS, IRFT "
@@ -540,7 +545,8 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
                    "2009). Every output states the one used.")
 @click.option("-f", "--force", is_flag=True, help="Replace output files that exist.")
 @click.option("--raw-csv", is_flag=True, help=_RAW_CSV_HELP)
-def pool_command(table: str, sheet: str | None, design: str | None, measure: str | None,
+def pool_command(table: str, sheet: str | None, design: str | None,
+                 columns: tuple[str, ...], measure: str | None,
                  method: str, test: str, study_ci: str, by: str | None, level: float,
                  digits: int | None, leave_one_out: bool, cumulative: str | None, bias: bool,
                  bias_model: str | None, bias_predictor: str | None, bias_min_k: int | None,
@@ -559,6 +565,11 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
     checked first and every bad cell is listed (e.g. extraction.xlsx!C7). Rows with
     include = no are skipped and counted.
 
+    Your own sheet: --columns names the column that holds each of ours (e.g. a header
+    N for total); mapped columns then go by our names. Without a study column, labels
+    are built from author (or first_author, authors: the first name) and year columns,
+    Smith 2010, with a, b, c for the same author and year (Smith 2010a, Smith 2010b).
+
     The output always states the measure, the tau² estimator, the CI methods and the
     continuity correction (metafor's default: 1/2 added to studies with a zero cell).
     Numbers match R's metafor (escalc + rma + predict + confint).
@@ -573,6 +584,9 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
       review pool extraction.xlsx --bias --bias-model lm          # classic Egger, as R meta
       review pool extraction.xlsx --bias --bias-predictor sqrtninv --bias-min-k 5
       review pool studies.csv --cumulative year --percent
+      review pool own.csv --columns events=Events,total=N,study=Author   # your headers
+      review pool bcg.csv --measure RR \\
+          --columns events_1=tpos,nonevents_1=tneg,events_2=cpos,nonevents_2=cneg
       review pool extraction.xlsx --mods "year + region" --predict "year=2010,region=Asia"
       review pool extraction.xlsx --mods year --bubble bubble.png
       review pool outcomes.xlsx --cluster study_id               # several estimates per study
@@ -591,7 +605,7 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
     # refuse before any work so nothing is half-written
     from .plots import PLOT_SUFFIXES, forest_options
     from .poolrun import OUTPUT_SUFFIXES, PoolOptions, format_report, run_pool, write_report
-    from .sheets.extraction import read_extraction
+    from .sheets.extraction import parse_columns, read_extraction
 
     plot_options = forest_options(xlim, refline, favours)
     if (bubble or bubble_x) and not mods:
@@ -606,20 +620,22 @@ def pool_command(table: str, sheet: str | None, design: str | None, measure: str
     check_outputs([*((o, OUTPUT_SUFFIXES) for o in outputs),
                    *((p, PLOT_SUFFIXES) for p in (plot, funnel, bubble, baujat) if p)], [table],
                   force)
-    needed = [c for c in (by, cumulative, cluster) if c]
-    if table == "-":
-        studies = read_extraction("-", sheet=sheet, design=design, data=sys.stdin.buffer.read(),
-                                  name="<stdin>", required=needed)
-    else:
-        studies = read_extraction(table, sheet=sheet, design=design, required=needed)
-    report = run_pool(studies, PoolOptions(
+    options = PoolOptions(
         measure=measure, method=method, test=test, study_ci=study_ci, level=level, by=by,
         leave_one_out=leave_one_out, cumulative=cumulative, bias=bias, mods=mods,
         predict=predict, bias_model=bias_model or PoolOptions.bias_model,
         bias_predictor=bias_predictor or PoolOptions.bias_predictor,
         bias_min_k=PoolOptions.bias_min_k if bias_min_k is None else bias_min_k,
         cluster=cluster, influence=influence or baujat is not None, common=common,
-        pi_df=pi_df, sort=sort))
+        pi_df=pi_df, sort=sort, columns=parse_columns(columns))
+    needed = [c for c in (by, cumulative, cluster) if c]
+    if table == "-":
+        studies = read_extraction("-", sheet=sheet, design=design, data=sys.stdin.buffer.read(),
+                                  name="<stdin>", required=needed, columns=options.columns)
+    else:
+        studies = read_extraction(table, sheet=sheet, design=design, required=needed,
+                                  columns=options.columns)
+    report = run_pool(studies, options)
     if plot or funnel or bubble or baujat:
         from .plots import save_baujat, save_bubble, save_forest, save_funnel
 

@@ -93,6 +93,7 @@ level = 95
 # bias_model = "rma"     # Egger's test: rma (metafor) | lm (classic Egger, as R meta)
 # bias_predictor = "sei" # sei | vi | ninv | sqrtninv (1/sqrt(n), Peters-type)
 # bias_min_k = 10
+# columns = {{ events = "Events", total = "N" }}  # your own headers for ours (as --columns)
 
 [outputs]
 dir = "output"
@@ -180,6 +181,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "bias_predictor": str,
         "bias_min_k": int,
         "pi_df": str,
+        "columns": dict,
     },
     "outputs": {"dir": str},
     "prisma": {"previous_studies": int, "previous_reports": int},
@@ -462,9 +464,12 @@ def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,
                                                  ("bias_min_k", int), ("pi_df", str))
             if isinstance(analysis.get(key), kind)}
     found: list[tuple[str, OptionError]] = []
+    columns = analysis.get("columns")
     checked = check_options(design, PoolOptions(**given, **bias, by=analysis.get("by"),
                                                 mods=analysis.get("mods"),
-                                                cluster=analysis.get("cluster")), found)
+                                                cluster=analysis.get("cluster"),
+                                                columns=columns if isinstance(columns, dict)
+                                                else {}), found)
     for key, exc in found:
         if key != "design":  # reported already
             # pool's words name options (--level); here they are keys
@@ -477,7 +482,8 @@ def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,
                        mods=analysis.get("mods"), cluster=analysis.get("cluster"),
                        leave_one_out=extras, bias=extras,
                        bias_model=checked.bias_model, bias_predictor=checked.bias_predictor,
-                       bias_min_k=checked.bias_min_k, pi_df=checked.pi_df)
+                       bias_min_k=checked.bias_min_k, pi_df=checked.pi_df,
+                       columns=checked.columns)
 
 
 def init_project(directory: str | Path, title: str = "") -> Path:

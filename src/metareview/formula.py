@@ -185,3 +185,15 @@ def _text(value: Any) -> str | None:
         return str(int(value))
     text = str(value).strip()
     return text or None
+
+
+def parse_pairs(text: str, option: str, hint: str) -> list[tuple[str, str]]:
+    """``"a=1, b=x"`` as ``[("a", "1"), ("b", "x")]``, names and values stripped; a part
+    without a name, ``=`` or a value is an :class:`OptionError` naming ``option``."""
+    pairs = []
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise OptionError(f"{option} {text!r}: cannot read {part.strip()!r}", hint=hint)
+        pairs.append((name.strip(), value.strip()))
+    return pairs

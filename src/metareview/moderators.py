@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .errors import OptionError
-from .formula import parse_formula
+from .formula import parse_formula, parse_pairs
 from .jsonsafe import plain
 from .meta import Prediction, num
 from .metareg import MetaRegResult
@@ -64,14 +64,8 @@ def moderator_columns(formula: str) -> list[str]:
 
 def parse_point(text: str) -> dict[str, str]:
     """``"year=2000, region=Europe"`` → ``{"year": "2000", "region": "Europe"}``."""
-    point: dict[str, str] = {}
-    for part in text.split(","):
-        name, sep, value = part.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise OptionError(f"--predict {text!r}: cannot read {part.strip()!r}",
-                              hint='give moderator=value pairs, e.g. "year=2000,region=Europe"')
-        point[name.strip()] = value.strip()
-    return point
+    return dict(parse_pairs(text, "--predict",
+                            'give moderator=value pairs, e.g. "year=2000,region=Europe"'))
 
 
 def fit_moderators(yi: np.ndarray, vi: np.ndarray, columns: Mapping[str, Sequence[Any]],

@@ -33,7 +33,7 @@ from .moderators import MetaRegression
 from .multilevel import ThreeLevelResult
 from .numtext import number
 from .predint import PI_DF
-from .sheets.extraction import StudyTable
+from .sheets.extraction import StudyTable, check_columns
 
 #: Effect measures per design; the first is the default.
 MEASURES = {
@@ -733,6 +733,9 @@ class PoolOptions:
     bias_min_k: int = SMALL_STUDY_MIN_K
     cluster: str | None = None
     sort: str | None = None
+    #: our column names → the sheet's own headers, for reading the sheet
+    #: (:func:`metareview.sheets.extraction.check_columns`)
+    columns: dict[str, str] = field(default_factory=dict)
 
 
 def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolReport:
@@ -931,6 +934,8 @@ def check_options(design: str, options: PoolOptions = PoolOptions(),
     if options.cluster and options.test != "z":
         check("test", lambda: _refuse("--cluster supports --test z only (as rma.mv's default)",
                                       "drop --test"))
+    if options.columns:
+        check("columns", lambda: check_columns(design, options.columns))
     out = replace(options, **checked)
     if out.method == "GLMM" and "measure" in checked:
         check("method", lambda: _check_glmm(design, checked["measure"], out.test, out))

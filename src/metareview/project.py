@@ -618,7 +618,7 @@ def _read_studies(r: _Run, wanted: set[str],
                    + " — left out of the pooling; set include to no, or delete the row")
             table = replace(table, rows=tuple(row for row in table.rows
                                               if row not in left_out))
-    waiting, included, data = pending_rows(table, config.design)
+    waiting, included, data = pending_rows(table, config.design, config.analysis.columns)
     columns = ", ".join(data)
     stop = _pending(r, waiting, included, config.extraction,
                     "extraction: {} of {} included studies still to extract",
@@ -627,7 +627,8 @@ def _read_studies(r: _Run, wanted: set[str],
     if stop:
         return stop
     needed = [c for c in (config.analysis.by, config.analysis.cluster) if c]
-    return validate(table, design=config.design, required=needed)
+    return validate(table, design=config.design, required=needed,
+                    columns=config.analysis.columns)
 
 
 def _pool_step(r: _Run, studies: StudyTable, inputs: str) -> PoolReport | None:

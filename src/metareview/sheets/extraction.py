@@ -14,6 +14,7 @@ import json
 import math
 import re
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -137,14 +138,27 @@ def record_id(row: Mapping[str, Any]) -> str:
     return article_id(article_from_row(row, "", 0))
 
 
+#: Author columns a study label can be built from, the first present preferred.
+AUTHOR_COLUMNS = ("first_author", "author", "authors")
+
+
+def first_author(authors: Any) -> str | None:
+    """The first name of an author list: the text before the first ``;``, ``,``, ``&``,
+    `` and `` or ``et al`` (``"Smith, Jones and Lee"`` and ``"Smith et al."`` give
+    ``"Smith"``)."""
+    if authors is None:
+        return None
+    name = re.split(r"[;,&]|\s+and\s+|\s+et\.?\s+al\b", str(authors), maxsplit=1,
+                    flags=re.IGNORECASE)[0].strip()
+    return name or None
+
+
 def study_label(row: Mapping[str, Any]) -> str | None:
-    """``First author year`` as a starting study label (the reviewer may edit it)."""
-    author = row.get("first_author")
-    authors = row.get("authors")
-    if not author and isinstance(authors, list):  # JSON lines: author objects
-        author = _display(authors[0])
-    elif not author and authors:
-        author = str(authors).split(";")[0]
+    """``First author year`` as a study label (``Smith 2010``): the :func:`first_author`
+    of the row's ``first_author``, ``author`` or ``authors`` (the first of a JSON lines
+    list of author objects), and its ``year``."""
+    author = next((row[k] for k in AUTHOR_COLUMNS if row.get(k)), None)
+    author = _display(author[0]) if isinstance(author, list) else first_author(author)
     parts = [str(p).strip() for p in (author, _year(row.get("year"))) if p not in (None, "")]
     return " ".join(parts) or None
 
@@ -159,6 +173,28 @@ def _display(author: Any) -> str | None:
         return Author.from_dict(author).display or None if isinstance(author, dict) else None
     except ValueError:
         return None
+
+
+def _suffixed(labels: Sequence[str | None]) -> list[str | None]:
+    """Labels that occur more than once (ignoring case) get a, b, c … in row order, as in
+    a reference list: ``Smith 2010a``, ``Smith 2010b``."""
+    counts = Counter(label.casefold() for label in labels if label)
+    given: Counter[str] = Counter()
+    out: list[str | None] = []
+    for label in labels:
+        if label and counts[label.casefold()] > 1:
+            n = given[label.casefold()]
+            given[label.casefold()] += 1
+            letters = ""
+            while True:  # a … z, then aa, ab …
+                n, rest = divmod(n, 26)
+                letters = chr(ord("a") + rest) + letters
+                if not n:
+                    break
+                n -= 1
+            label += letters
+        out.append(label)
+    return out
 
 
 def _year(value: Any) -> Any:
@@ -394,34 +430,112 @@ def infer_design(headers: Iterable[str]) -> str | None:
     return None
 
 
+#: Columns besides the data that a column mapping may name.
+MAPPABLE = ("study", "include", "author", "year")
+
+
+def column_keys(design: str) -> tuple[str, ...]:
+    """The names a column mapping may give for a ``design`` sheet: its data columns
+    (binary: also ``nonevents_1``, ``nonevents_2``), then :data:`MAPPABLE`."""
+    if design not in DESIGNS:
+        raise OptionError(f"unknown design {design!r}", hint=f"choose one of: {', '.join(DESIGNS)}")
+    data = [name for name, _, _ in DESIGNS[design]]
+    if design == "binary":
+        data += ["nonevents_1", "nonevents_2"]
+    return (*data, *MAPPABLE)
+
+
+def check_columns(design: str | None,
+                  columns: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> dict[str, str]:
+    """A column mapping ``{our name: your header}`` (or its pairs) checked for a ``design``
+    sheet and returned with our names spelled as :func:`column_keys` spells them. An
+    :class:`OptionError` for a name that is not one of them, a header that is not
+    non-empty text, or two names given the same header (headers compare as sheet
+    headers do: ignoring case and spaces). With ``design`` None (not known yet) the
+    names are kept as given and only the headers are checked."""
+    valid = column_keys(design) if design else ()
+    out: dict[str, str] = {}
+    taken: dict[str, str] = {}
+    pairs = columns.items() if isinstance(columns, Mapping) else columns
+    for name, header in pairs:
+        ours = next((k for k in valid if key(k) == key(str(name))), None) if design else name
+        if ours is None:
+            raise OptionError(f"--columns {name}: not a column of a {design} sheet",
+                              hint=f"map any of: {', '.join(valid)}")
+        if not isinstance(header, str) or not key(header):
+            raise OptionError(f"--columns {ours}: the header must be a column name",
+                              hint=f"give the header of your {ours} column as text, "
+                                   f'e.g. {ours} = "N"')
+        if any(key(ours) == key(other) for other in out):
+            raise OptionError(f"--columns gives {ours} twice", hint="map each column once")
+        if key(header) in taken:
+            raise OptionError(f"--columns maps both {taken[key(header)]} and {ours} to "
+                              f"{header!r}", hint="map each of your columns to one name")
+        out[ours] = header.strip()
+        taken[key(header)] = ours
+    return out
+
+
+def parse_columns(texts: Iterable[str]) -> dict[str, str]:
+    """``--columns`` texts (``"events=Events,total=N"``, each repeatable) as a mapping
+    ``{our name: your header}``, its headers checked by :func:`check_columns` (the names
+    are checked against the design when the sheet is read)."""
+    from ..formula import parse_pairs
+
+    hint = "give name=header pairs, e.g. events=Events,total=N"
+    return check_columns(None, [pair for text in texts
+                                for pair in parse_pairs(text, "--columns", hint)])
+
+
 def read_extraction(source: str | Path, *, sheet: str | None = None, design: str | None = None,
                     required: Iterable[str] = (), data: bytes | None = None,
-                    name: str | None = None) -> StudyTable:
+                    name: str | None = None,
+                    columns: Mapping[str, str] | None = None) -> StudyTable:
     """Read and validate a study sheet (.xlsx or CSV; ``data`` bytes for stdin).
 
     ``required`` names extra columns that every included row must fill (e.g. the
-    ``--by`` column). Raises :class:`ValidationError` listing every bad cell.
+    ``--by`` column). ``columns`` maps our column names to the sheet's own headers
+    (``{"events": "Events", "total": "N", "study": "Author"}``, see :func:`check_columns`);
+    mapped columns go by our names. Without a study column, labels are built from author
+    and year columns (``Smith 2010``; ``Smith 2010a``, ``Smith 2010b`` for two).
+    Raises :class:`ValidationError` listing every bad cell.
     """
     table = common.read_table(source, sheet=sheet, skip=HELPER_SHEETS, data=data, name=name)
-    return validate(table, design=design, required=required)
+    return validate(table, design=design, required=required, columns=columns)
 
 
 def validate(table: common.RawTable, *, design: str | None = None,
-             required: Iterable[str] = ()) -> StudyTable:
+             required: Iterable[str] = (),
+             columns: Mapping[str, str] | None = None) -> StudyTable:
     """Check every cell of ``table``; return the included studies (see :func:`read_extraction`)."""
     headers = [str(c.value).strip() for c in table.header]
-    design = design or infer_design(headers)
+    given = check_columns(None, columns or {})
+    mapped = {key(h): name for name, h in given.items()}
+    design = design or infer_design([mapped.get(key(h), h) for h in headers])
     if design is None:
         raise InputError(
             "cannot tell the design from the columns", table.source,
             "name the data columns events,total (proportions), events_1,total_1,events_2,total_2 "
             "(binary), mean_1,sd_1,n_1,mean_2,sd_2,n_2 (continuous), events,person_time "
-            "(rate), r,n (correlation) or yi,vi (generic), or give --design",
+            "(rate), r,n (correlation) or yi,vi (generic), map your own headers to these "
+            "names with --columns (e.g. --columns events=Cases,total=N), or give --design",
         )
-    if design not in DESIGNS:
-        raise OptionError(f"unknown design {design!r}", hint=f"choose one of: {', '.join(DESIGNS)}")
-    checker = _Checker(table, design, headers, list(required))
+    checker = _Checker(table, design, headers, list(required), check_columns(design, given))
     return checker.run()
+
+
+def _missing_hint(missing: Sequence[str]) -> str:
+    """How to supply missing columns: map them, build study labels, or change --design."""
+    pairs = ",".join(f"{name}=<header>" for name in missing)
+    names = " and ".join([", ".join(missing[:-1]), missing[-1]] if len(missing) > 1
+                         else missing)
+    fixes = [f"name the column{'s' if len(missing) > 1 else ''} that "
+             f"{'hold' if len(missing) > 1 else 'holds'} {names} with --columns {pairs}"]
+    if "study" in missing:
+        fixes.append("add author and year columns to label the studies (Smith 2010)")
+    if missing != ["study"]:
+        fixes.append("give the right --design")
+    return ", ".join(fixes[:-1]) + f", or {fixes[-1]}"
 
 
 def _cell_order(problem: ReviewError) -> tuple[int, int]:
@@ -440,15 +554,30 @@ class _Checker:
     """One pass over the sheet that collects every problem before raising."""
 
     def __init__(self, table: common.RawTable, design: str, headers: list[str],
-                 required: list[str]) -> None:
+                 required: list[str], columns: Mapping[str, str]) -> None:
         self.table = table
         self.design = design
         self.problems: list[ReviewError] = []
         self.index: dict[str, int] = {}
         aliases = ALIASES[design]
+        self.columns = columns
+        mapped = {key(header): name for name, header in columns.items()}
+        present = {key(h) for h in headers}
+        #: (our name, header) pairs of the mapping whose header the sheet lacks
+        self.unmatched = [(n, h) for n, h in columns.items() if key(h) not in present]
         for i, header in enumerate(headers):
-            name = aliases.get(key(header), header)
-            canonical = next((n for n, _, _ in DESIGNS[design] if key(n) == key(name)), name)
+            if key(header) in mapped:
+                canonical = mapped[key(header)]
+            else:
+                name = aliases.get(key(header), header)
+                canonical = next((n for n, _, _ in DESIGNS[design] if key(n) == key(name)),
+                                 name)
+                if key(canonical) in {key(n) for n in columns}:
+                    ours = next(n for n in columns if key(n) == key(canonical))
+                    self.error(table.header[i], f"column {header!r} would be read as {ours}, "
+                               f"which the column mapping reads from {columns[ours]!r}",
+                               f"rename column {header!r}, or leave {ours} out of the mapping")
+                    continue
             if key(canonical) in {key(n) for n in self.index}:
                 self.error(table.header[i], f"column {header!r} appears twice",
                            "delete or rename one of them")
@@ -476,13 +605,21 @@ class _Checker:
         if self.design == "generic" and self.find("vi") is None and self.find("sei") is None:
             needed.append("vi")
         found = ", ".join(str(c.value) for c in table.header)
-        missing = [n for n in [*needed, "study"] if self.find(n) is None]
+        corner = table.where(table.header[0].ref if table.header else "A1")
+        if self.unmatched:
+            raise InputError(
+                f"no column {', '.join(repr(h) for _, h in self.unmatched)} (mapped to "
+                f"{', '.join(n for n, _ in self.unmatched)})", corner,
+                f"columns found: {found}; map to one of these")
+        study_col = self.find("study")
+        author_col, year_col = self.label_columns()
+        missing = [n for n in needed if self.find(n) is None]
+        if study_col is None and (author_col is None or year_col is None):
+            missing.append("study")
         if missing:
             raise InputError(
                 f"no column {', '.join(repr(m) for m in missing)} for a {self.design} sheet",
-                table.where(table.header[0].ref if table.header else "A1"),
-                f"columns found: {found}; add the missing column(s) or give the right --design",
-            )
+                corner, f"columns found: {found}; {_missing_hint(missing)}")
         missing = [n for n in self.required if self.find(n) is None]
         if missing:
             raise OptionError(f"no column {', '.join(repr(m) for m in missing)} in {table.source}",
@@ -500,8 +637,11 @@ class _Checker:
             warnings.warn(f"{table.source}: {noun} {hidden} hidden but read like the others",
                           ReviewWarning, stacklevel=2)
         include_col = self.find("include")
-        study_col = self.find("study")
-        assert study_col is not None
+        built = None
+        if study_col is None:
+            assert author_col is not None and year_col is not None
+            built = _suffixed([self.built_label(row, author_col, year_col)
+                               for row in table.rows])
         kinds = dict((n, k) for n, k, _ in spec)
         data_cols = {n: self.find(n) for n in kinds}
         values: dict[str, list[float]] = {n: [] for n in kinds if data_cols[n] is not None}
@@ -512,7 +652,7 @@ class _Checker:
         rows: list[int] = []
         seen: dict[str, str] = {}
         excluded = 0
-        for row in table.rows:
+        for number, row in enumerate(table.rows):
             if not self.included(row, include_col):
                 excluded += 1
                 continue
@@ -521,10 +661,17 @@ class _Checker:
                     self.error(cell, "holds a formula whose result was never saved",
                                "open the file in Excel or LibreOffice, let it calculate, "
                                "and save it")
-            label_cell = row[study_col]
-            label = self.text(label_cell)
+            if built is None:
+                assert study_col is not None
+                label_cell = row[study_col]
+                label = self.text(label_cell)
+            else:
+                assert author_col is not None and year_col is not None
+                label_cell, label = row[author_col], built[number]
             if label is None:
-                if not label_cell.formula_unsaved:
+                if built is not None:
+                    self.label_parts_missing(row, author_col, year_col)
+                elif not label_cell.formula_unsaved:
                     self.error(label_cell, "study is empty", "give the study a unique label")
             elif label.casefold() in seen:
                 self.error(label_cell, f"study {label!r} is also in {seen[label.casefold()]}",
@@ -559,6 +706,30 @@ class _Checker:
         return StudyTable(table.source, self.design, tuple(studies),
                           {n: tuple(v) for n, v in values.items()},
                           {h: tuple(v) for h, v in columns.items()}, tuple(rows), excluded)
+
+    def label_columns(self) -> tuple[int | None, int | None]:
+        """The author and year columns that study labels are built from."""
+        author = self.find("author") if "author" in self.columns else next(
+            (i for n in AUTHOR_COLUMNS if (i := self.find(n)) is not None), None)
+        return author, self.find("year")
+
+    def built_label(self, row: Sequence[common.Cell], author: int, year: int) -> str | None:
+        """``Author year`` from the row's cells; ``None`` when either is missing."""
+        name, when = first_author(self.text(row[author])), self.text(row[year])
+        return None if name is None or when is None else study_label(
+            {"author": name, "year": when})
+
+    def label_parts_missing(self, row: Sequence[common.Cell], author: int | None,
+                            year: int | None) -> None:
+        for i in (author, year):
+            assert i is not None
+            text = self.text(row[i])
+            if row[i].formula_unsaved or (text is not None and first_author(text) is not None):
+                continue
+            what = "is empty" if text is None else f"is {text!r}, not an author name"
+            self.error(row[i], f"{self.table.header[i].value} {what}",
+                       "fill it in: without a study column the study label is built from "
+                       "author and year (or add a study column)")
 
     def included(self, row: Sequence[common.Cell], col: int | None) -> bool:
         if col is None:
@@ -706,16 +877,23 @@ def known_rows(path: Path) -> tuple[set[str], set[str]] | None:
     return ids, labels
 
 
-def pending_rows(table: common.RawTable,
-                 design: str) -> tuple[list[tuple[str, str]], int, list[str]]:
+def pending_rows(table: common.RawTable, design: str, columns: Mapping[str, str] | None = None,
+                 ) -> tuple[list[tuple[str, str]], int, list[str]]:
     """The included rows (include not set to no) of an extraction sheet whose data cells
     are all empty, as ``(cell, record id and study)``; the number of included rows; and
-    the headers of the design's data columns."""
+    the headers of the design's data columns (found through the ``columns`` mapping of
+    :func:`check_columns` where it names them)."""
     names = [key(str(c.value)) for c in table.header]
-    data = [names.index(key(n)) for n, _, _ in DESIGNS[design] if key(n) in names]
-    included = [row for row in table.rows if "include" not in names
-                or str(row[names.index("include")].value).strip().lower() not in NO]
-    label = [names.index(n) for n in ("recordid", "study") if n in names]
+    mapped = {name: key(header) for name, header in (columns or {}).items()}
+
+    def header(name: str) -> str:
+        return mapped.get(name, key(name))
+
+    data = [names.index(header(n)) for n, _, _ in DESIGNS[design] if header(n) in names]
+    include = header("include")
+    included = [row for row in table.rows if include not in names
+                or str(row[names.index(include)].value).strip().lower() not in NO]
+    label = [names.index(n) for n in ("recordid", header("study")) if n in names]
     waiting = [(table.where(row[data[0]].ref), "  ".join(str(row[i].value or "") for i in label))
                for row in included if data and all(row[i].value is None for i in data)]
     return waiting, len(included), [str(table.header[i].value) for i in data]
