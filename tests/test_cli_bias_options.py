@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from files import review_toml
 from metareview.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,20 +120,10 @@ def test_help_shows_the_options_with_examples() -> None:
         assert option in text
 
 
-def _review_toml(folder: Path, analysis: str) -> Path:
-    from metareview.config import init_project
-
-    init_project(folder)
-    path = folder / "review.toml"
-    text = path.read_text(encoding="utf-8").replace("[analysis]\n", f"[analysis]\n{analysis}", 1)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def test_review_toml_takes_the_bias_settings(tmp_path: Path) -> None:
     from metareview.config import load_config
 
-    path = _review_toml(tmp_path / "r",
+    path = review_toml(tmp_path / "r",
                         'bias_model = "lm"\nbias_predictor = "sqrtninv"\nbias_min_k = 5\n')
     analysis = load_config(path).analysis
     assert (analysis.bias_model, analysis.bias_predictor, analysis.bias_min_k) == (
@@ -144,7 +135,7 @@ def test_review_toml_bad_bias_setting_is_reported_at_its_line(tmp_path: Path) ->
     from metareview.config import load_config
     from metareview.errors import ValidationError
 
-    path = _review_toml(tmp_path / "r", 'bias_model = "glm"\n')
+    path = review_toml(tmp_path / "r", 'bias_model = "glm"\n')
     line = path.read_text(encoding="utf-8").splitlines().index('bias_model = "glm"') + 1
     with pytest.raises(ValidationError) as caught:
         load_config(path)

@@ -4,7 +4,6 @@ back-transforms, and the ``rate`` and ``correlation`` sheet designs, against met
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import warnings
@@ -18,6 +17,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from files import write_csv
 from metareview.cli import cli
 from metareview.effects import (
     back_transform,
@@ -186,24 +186,16 @@ def _case(case_id: str) -> dict[str, Any]:
     return next(c for c in CASES if c["id"] == case_id)
 
 
-def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
 def _rate_csv(path: Path, case_id: str, names: tuple[str, str] = ("events", "person_time")
               ) -> Path:
     data = _case(case_id)["data"]
-    return _write_csv(path, ["study", *names],
+    return write_csv(path, ["study", *names],
                       [list(r) for r in zip(data["study"], data["xi"], data["ti"], strict=True)])
 
 
 def _cor_csv(path: Path, case_id: str, names: tuple[str, str] = ("r", "n")) -> Path:
     data = _case(case_id)["data"]
-    return _write_csv(path, ["study", *names],
+    return write_csv(path, ["study", *names],
                       [list(r) for r in zip(data["study"], data["ri"], data["ni"], strict=True)])
 
 
@@ -278,7 +270,7 @@ def test_run_pool_rate_defaults_to_irln(tmp_path: Path) -> None:
 
 
 def test_bad_rate_and_correlation_cells_are_named(tmp_path: Path) -> None:
-    rates = _write_csv(tmp_path / "r.csv", ["study", "events", "person_time"],
+    rates = write_csv(tmp_path / "r.csv", ["study", "events", "person_time"],
                        [["A", 3, 100], ["B", 2.5, 0], ["C", 1, -4]])
     with pytest.raises(ValidationError) as info:
         read_extraction(rates)
@@ -286,7 +278,7 @@ def test_bad_rate_and_correlation_cells_are_named(tmp_path: Path) -> None:
     assert "r.csv!B3" in text and "whole numbers" in text
     assert "r.csv!C3" in text and "person_time is 0" in text
     assert "r.csv!C4" in text and "negative" in text
-    cors = _write_csv(tmp_path / "c.csv", ["study", "r", "n"],
+    cors = write_csv(tmp_path / "c.csv", ["study", "r", "n"],
                       [["A", 0.3, 50], ["B", -1.5, 20], ["C", "0,4", 0]])
     result = CliRunner().invoke(cli, ["pool", str(cors)])
     assert result.exit_code != 0
@@ -296,7 +288,7 @@ def test_bad_rate_and_correlation_cells_are_named(tmp_path: Path) -> None:
 
 
 def test_missing_person_time_column_is_named(tmp_path: Path) -> None:
-    table = _write_csv(tmp_path / "r.csv", ["study", "events"], [["A", 3]])
+    table = write_csv(tmp_path / "r.csv", ["study", "events"], [["A", 3]])
     result = CliRunner().invoke(cli, ["pool", str(table), "--design", "rate"])
     assert result.exit_code != 0
     assert "no column 'person_time' for a rate sheet" in result.output

@@ -12,8 +12,10 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
+from files import review_toml, write_csv
+from gold_cases import case_id, cases
 from metareview.cli import cli
-from metareview.config import init_project, load_config
+from metareview.config import load_config
 from metareview.errors import InputError, OptionError, ValidationError
 from metareview.poolrun import PoolOptions, run_pool
 from metareview.sheets import common
@@ -28,24 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 BCG_COUNTS = ROOT / "docs" / "examples" / "bcg-counts.csv"
 BCG_CANONICAL = ROOT / "tests" / "reference" / "data" / "bcg.csv"
 PRITZ = ROOT / "tests" / "reference" / "data" / "pritz1997.csv"
-GOLD = json.loads((ROOT / "tests" / "reference" / "gold.json").read_text(encoding="utf-8"))
 BCG_MAP = {"events_1": "tpos", "nonevents_1": "tneg", "events_2": "cpos", "nonevents_2": "cneg"}
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def gold(dataset: str, measure: str) -> dict[str, float]:
     """metafor 3.8-1's REML fit (tests/reference/gold.json)."""
-    [case] = [c for c in GOLD["cases"] if (c["dataset"], c["measure"], c["method"], c["test"],
-                                            c["variant"]) == (dataset, measure, "REML", "z",
-                                                              "default")]
-    return {"b": case["fit"]["b"], "se": case["fit"]["se"], "tau2": case["fit"]["tau2"]}
+    [case] = [c for c in cases() if case_id(c) == f"{dataset}-default-{measure}-REML-z"]
+    return dict(case["fit"])
 
 
 def own_pritz(tmp_path: Path) -> Path:
@@ -310,14 +301,6 @@ def test_pool_help_documents_columns() -> None:
 
 
 # --- review.toml ---------------------------------------------------------------------------
-
-
-def review_toml(folder: Path, analysis: str) -> Path:
-    init_project(folder)
-    path = folder / "review.toml"
-    text = path.read_text(encoding="utf-8").replace("[analysis]\n", f"[analysis]\n{analysis}", 1)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def line_of(path: Path, text: str) -> int:
