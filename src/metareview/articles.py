@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import glob
 import os
-import pickle
 import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import InputError, MissingInputError, ReviewError, ReviewWarning
 from .formats import Format, by_name, detect
-from .outputs import RowSpool
+from .outputs import RowSpool, SpoolWriter, read_spool
 from .records import Article, Deletion
 from .xmlsafe import DEFAULT_MAX_DECOMPRESSED, open_input
 
@@ -114,9 +113,9 @@ def read_file(
 
 @dataclass(frozen=True)
 class _Spooled:
-    """What a worker left of one file: ``spool`` holds its articles (or their rows) pickled
-    one by one, ``count`` of them; the rows' ``columns`` in first-seen order; PMIDs
-    withdrawn; the error that stopped the file, if any."""
+    """What a worker left of one file: ``spool`` holds its articles (or their rows), ``count``
+    of them, pickled by a :class:`~metareview.outputs.SpoolWriter`; the rows' ``columns``
+    in first-seen order; PMIDs withdrawn; the error that stopped the file, if any."""
 
     spool: str
     count: int
@@ -149,33 +148,30 @@ def _spool_file(path: str, format: str | None, max_decompressed: int, directory:
     with ``rows`` each article is flattened (:meth:`Article.to_row`, ``structured`` or
     not) here, off the parent."""
     deletions: list[Deletion] = []
-    columns: dict[str, None] = {}
-    count, failure = 0, None
+    failure = None
     handle, spool = tempfile.mkstemp(suffix=".spool", dir=directory)
-    with os.fdopen(handle, "wb") as out:
+    with os.fdopen(handle, "wb") as stream:
+        out = SpoolWriter(stream)
         try:
             for item in read_file(path, format, max_decompressed):
                 if isinstance(item, Deletion):
                     deletions.append(item)
-                    continue
-                record: Any = item
-                if rows:
-                    record = item.to_row(structured)
-                    columns.update(dict.fromkeys(record))
-                pickle.dump(record, out, pickle.HIGHEST_PROTOCOL)
-                count += 1
+                elif rows:
+                    out.add_row(item.to_row(structured))
+                else:
+                    out.add(item)
         except ReviewError as exc:  # sent as plain values: the exception may hold lxml state
             failure = (type(exc), exc.message, exc.location, exc.hint)
         except Exception as exc:  # anything else would be lost with the worker's result
             failure = (InputError, f"could not be read ({type(exc).__name__}: {exc})", path,
                        "read this file alone, without --jobs, to see the full error")
-    return _Spooled(spool, count, tuple(columns), tuple(deletions), failure)
+        out.flush()  # what was read before an error stands
+    return _Spooled(spool, out.count, tuple(out.columns), tuple(deletions), failure)
 
 
 def _unspool(path: str, count: int) -> Iterator[Any]:
     with open(path, "rb") as spool:
-        for _ in range(count):
-            yield pickle.load(spool)  # our own file, in a private temporary folder
+        yield from read_spool(spool, count)
 
 
 def _parallel(files: list[str], format: str | None, max_decompressed: int, jobs: int,

@@ -12,6 +12,7 @@ before a formula-like start gets one more, so the round trip is exact.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from typing import Any
 
 # Python's csv module refuses fields over 131,072 characters; an abstract or a reviewer's
@@ -35,6 +36,15 @@ def escape_formula(value: Any) -> Any:
     if isinstance(value, str) and formula_like(value.lstrip("'")):
         return "'" + value
     return value
+
+
+_RISKY = frozenset(["'", *FORMULA_STARTS])  # first characters that need a closer look
+
+
+def escape_cells(cells: Iterable[Any]) -> list[Any]:
+    """:func:`escape_formula` of every cell of a row; most cells are passed over on
+    their first character alone."""
+    return [escape_formula(c) if isinstance(c, str) and c[:1] in _RISKY else c for c in cells]
 
 
 def unescape_formula(value: str) -> str:

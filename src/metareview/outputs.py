@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from .csvtext import escape_formula
+from .csvtext import escape_cells
 from .errors import OptionError, OutputError
 from .fileio import atomic_path
 from .records import Article
@@ -82,6 +82,47 @@ class RowSpool:
         return self.rows()
 
 
+#: Items pickled together in a spool: fewer, smaller pickles (the keys of the rows in one
+#: batch are written once), and never more than a batch in memory.
+_BATCH = 500
+
+
+class SpoolWriter:
+    """Pickles items (articles, or rows with :meth:`add_row`, whose columns are collected
+    in first-seen order) to ``stream`` in batches; :func:`read_spool` reads them back.
+    Call :meth:`flush` when done."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.columns: dict[str, None] = {}
+        self.count = 0
+        self._batch: list[Any] = []
+
+    def add(self, item: Any) -> None:
+        self._batch.append(item)
+        self.count += 1
+        if len(self._batch) == _BATCH:
+            self.flush()
+
+    def add_row(self, row: Row) -> None:
+        if not row.keys() <= self.columns.keys():
+            self.columns.update(dict.fromkeys(row))
+        self.add(row)
+
+    def flush(self) -> None:
+        if self._batch:
+            pickle.dump(self._batch, self.stream, pickle.HIGHEST_PROTOCOL)
+            self._batch = []
+
+
+def read_spool(stream: IO[bytes], count: int) -> Iterator[Any]:
+    """The first ``count`` items a :class:`SpoolWriter` wrote to ``stream``."""
+    while count > 0:
+        batch = pickle.load(stream)  # our own file, in a private temporary folder
+        count -= len(batch)
+        yield from batch
+
+
 def _row(item: Any, structured: bool = False) -> Row:
     return dict(item) if isinstance(item, Mapping) else item.to_row(structured)
 
@@ -97,20 +138,17 @@ def _spooled(
         yield list(articles.columns), articles.count, articles.rows
         return
     with tempfile.TemporaryFile() as spool:
-        columns = dict.fromkeys(articles.columns if isinstance(articles, Table) else ())
-        count = 0
+        out = SpoolWriter(spool)
+        out.columns.update(dict.fromkeys(articles.columns if isinstance(articles, Table) else ()))
         for article in articles:
-            row = _row(article)
-            columns.update(dict.fromkeys(row))
-            pickle.dump(row, spool, pickle.HIGHEST_PROTOCOL)
-            count += 1
+            out.add_row(_row(article))
+        out.flush()
 
         def rows() -> Iterator[Row]:
             spool.seek(0)
-            for _ in range(count):
-                yield pickle.load(spool)
+            return read_spool(spool, out.count)
 
-        yield list(columns), count, rows
+        yield list(out.columns), out.count, rows
 
 
 def _write_csv(articles: Iterable[Any], stream: BinaryIO, name: str,
@@ -120,17 +158,16 @@ def _write_csv(articles: Iterable[Any], stream: BinaryIO, name: str,
         text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
         try:
             writer = csv.writer(text)
-            cell = escape_formula if escape else _same
-            writer.writerow([cell(c) for c in columns])
-            writer.writerows([cell(row.get(c)) for c in columns] for row in rows())
+            if escape:
+                writer.writerow(escape_cells(columns))
+                writer.writerows(escape_cells(map(row.get, columns)) for row in rows())
+            else:
+                writer.writerow(columns)
+                writer.writerows(map(row.get, columns) for row in rows())
             return count
         finally:
             text.flush()
             text.detach()  # the caller owns the stream, also after a failed write
-
-
-def _same(value: Any) -> Any:
-    return value
 
 
 def _write_jsonl(articles: Iterable[Any], stream: BinaryIO, name: str) -> int:

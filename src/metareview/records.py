@@ -59,14 +59,14 @@ class PubDate:
 
     def iso(self) -> str | None:
         """``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` as far as known; ``None`` without a year."""
-        if self.year is None:
+        year, month, day = self.year, self.month, self.day
+        if year is None:
             return None
-        parts = [f"{self.year:04d}"]
-        if self.month is not None:
-            parts.append(f"{self.month:02d}")
-            if self.day is not None:
-                parts.append(f"{self.day:02d}")
-        return "-".join(parts)
+        if month is None:
+            return f"{year:04d}"
+        if day is None:
+            return f"{year:04d}-{month:02d}"
+        return f"{year:04d}-{month:02d}-{day:02d}"
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,10 @@ class Author:
         """``Last FM`` (Vancouver style), or the group name."""
         if self.collective:
             return self.collective
-        initials = self.initials or _initials(self.first)
-        return " ".join(p for p in (self.last, initials) if p)
+        last, initials = self.last, self.initials or _initials(self.first)
+        if last and initials:
+            return f"{last} {initials}"
+        return last or initials or ""
 
     def to_dict(self) -> dict[str, Any]:
         """The author as a JSON object, names as in CSL-JSON (``family``, ``given``,
@@ -211,6 +213,8 @@ class Article:
         :meth:`Author.to_dict` objects instead of the ``"Last FM; …"`` text.
         """
         history = {f"date_{status}": date.iso() for status, date in self.history}
+        names = [a.display for a in self.authors]
+        journal = self.journal
         row: dict[str, Any] = {
             "source_format": self.source_format,
             "source_database": self.source_database,
@@ -223,20 +227,19 @@ class Article:
             "url": self.url,
             "title": self.title,
             "vernacular_title": self.vernacular_title,
-            "first_author": self.authors[0].display if self.authors else None,
-            "authors": ([a.to_dict() for a in self.authors] if structured
-                        else _join(a.display for a in self.authors)),
+            "first_author": names[0] if names else None,
+            "authors": [a.to_dict() for a in self.authors] if structured else _join(names),
             "affiliations": _join(self.all_affiliations),
             "orcids": _join(a.orcid for a in self.authors if a.orcid),
             "year": self.year,
             "pub_date": self.pub_date.iso(),
             "pub_date_raw": self.pub_date.raw,
-            "journal": self.journal.title,
-            "journal_abbrev": self.journal.iso_abbrev,
-            "issn_print": self.journal.issn_print,
-            "issn_electronic": self.journal.issn_electronic,
-            "issn": self.journal.issn,
-            "publisher": self.journal.publisher,
+            "journal": journal.title,
+            "journal_abbrev": journal.iso_abbrev,
+            "issn_print": journal.issn_print,
+            "issn_electronic": journal.issn_electronic,
+            "issn": journal.issn,
+            "publisher": journal.publisher,
             "volume": self.volume,
             "issue": self.issue,
             "pages": self.page_range,
@@ -268,8 +271,7 @@ class Deletion:
 
 
 def _join(values: Any) -> str | None:
-    text = "; ".join(v for v in values if v)
-    return text or None
+    return "; ".join(filter(None, values)) or None
 
 
 def _initials(first: str | None) -> str | None:

@@ -78,6 +78,8 @@ _VOID = re.compile(r"<(br|hr|img|wbr)\b([^>]*?)/?>", re.IGNORECASE)
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 _LONE_LT = re.compile(r"<(?![A-Za-z/])")  # "p < .001" in an abstract is text, not a tag
 _ORCID = re.compile(r"\d{4}-\d{4}-\d{4}-\d{3}[\dXx]")
+_PAGE_DASH = re.compile(r"\s*[-–—]\s*")
+_PAGE = re.compile(r"[^,;\s]+")
 
 
 def strip_namespaces(element: etree._Element) -> None:
@@ -138,7 +140,7 @@ def all_text(element: etree._Element, path: str) -> list[str]:
 
 def unique(values: Iterable[str | None]) -> tuple[str, ...]:
     """Non-empty values, first occurrence kept, in order."""
-    return tuple(dict.fromkeys(v for v in values if v))
+    return tuple(dict.fromkeys(filter(None, values)))
 
 
 def month(value: str | None) -> int | None:
@@ -191,11 +193,11 @@ def split_pages(pages: str | None) -> tuple[str | None, str | None]:
     pages = clean(pages)
     if pages is None:
         return None, None
-    parts = re.split(r"\s*[-–—]\s*", pages)
-    if len(parts) == 2 and all(re.fullmatch(r"[^,;\s]+", part) for part in parts):
+    parts = _PAGE_DASH.split(pages)
+    if len(parts) == 2 and all(_PAGE.fullmatch(part) for part in parts):
         first, last = parts
         return first, full_last_page(first, last)
-    return (pages, None) if re.fullmatch(r"[^,;\s]+", pages) else (None, None)
+    return (pages, None) if _PAGE.fullmatch(pages) else (None, None)
 
 
 def full_last_page(first: str | None, last: str | None) -> str | None:
