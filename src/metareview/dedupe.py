@@ -393,56 +393,73 @@ def _candidates(titles: Sequence[str], blocks: Iterable[Iterable[int]],
     import numpy as np
 
     holders: dict[str, list[int]] = defaultdict(list)
-    words = [sorted(set(title.split())) for title in titles]
+    words = [tuple(set(title.split())) for title in titles]
     for u, these in enumerate(words):
         for word in these:
             holders[word].append(u)
-    askers: dict[str, list[int]] = defaultdict(list)
+    # words ranked rarest first (fewest holders, then alphabetically): a title's rarest
+    # words are its smallest ranks, found by sorting plain integers
+    vocabulary = sorted(holders, key=lambda w: (len(holders[w]), w))
+    rank = {word: r for r, word in enumerate(vocabulary)}
+    askers: dict[int, list[int]] = defaultdict(list)
     for u, these in enumerate(words):
-        for word in sorted(these, key=lambda w: (len(holders[w]), w))[:_RARE]:
-            askers[word].append(u)
-    searches = [(askers[word], holders[word]) for word in askers]
+        for r in sorted(map(rank.__getitem__, these))[:_RARE]:
+            askers[r].append(u)
+    del words
+    searches = [(askers[r], holders[vocabulary[r]]) for r in askers]
     searches += [(block, block) for block in map(sorted, blocks) if len(block) > 1]
+    searches = [(queries, choices) for queries, choices in searches if len(choices) > 1]
     scores: dict[tuple[int, int], float] = {}
-    batch: list[tuple[Any, Any]] = []
-    size = 0
-    for queries, choices in searches:
-        if len(choices) < 2:
-            continue
-        step = max(1, _BATCH // len(choices))
-        for start in range(0, len(queries), step):
-            rows = np.asarray(queries[start:start + step])
-            batch.append((np.repeat(rows, len(choices)), np.tile(choices, len(rows))))
-            size += len(rows) * len(choices)
-            if size >= _BATCH:
-                _score(titles, batch, threshold, scores)
-                batch, size = [], 0
-    _score(titles, batch, threshold, scores)
+    if not searches:
+        return scores
+    text = np.empty(len(titles), dtype=object)
+    text[:] = titles
+    lengths = np.fromiter(map(len, titles), dtype=np.int64, count=len(titles))
+    # Every search flattened: each query (a title) is paired with the choices of its
+    # search; the pairs are made by numpy, ``_BATCH`` at a time, not search by search.
+    sizes = np.array([len(choices) for _, choices in searches], dtype=np.int64)
+    starts = np.cumsum(sizes) - sizes
+    offered = np.concatenate([choices for _, choices in searches])
+    asking = np.concatenate([queries for queries, _ in searches])
+    askers_per_search = [len(queries) for queries, _ in searches]
+    work = np.repeat(sizes, askers_per_search)  # pairs per query
+    begin = np.repeat(starts, askers_per_search)  # where its choices start in offered
+    ends = np.cumsum(work)
+    low = 0
+    while low < len(asking):
+        high = max(low + 1, int(np.searchsorted(ends, ends[low] - work[low] + _BATCH, "right")))
+        counts = work[low:high]
+        first = np.repeat(asking[low:high], counts)
+        offset = np.arange(len(first)) - np.repeat(np.cumsum(counts) - counts, counts)
+        second = offered[np.repeat(begin[low:high], counts) + offset]
+        _score(text, lengths, first, second, threshold, scores)
+        low = high
     return scores
 
 
-_BATCH = 1 << 21  # title pairs scored at once
+_BATCH = 1 << 20  # title pairs scored at once
 
 
-def _score(titles: Sequence[str], batch: Sequence[tuple[Any, Any]], threshold: float,
+def _score(text: Any, lengths: Any, first: Any, second: Any, threshold: float,
            scores: dict[tuple[int, int], float]) -> None:
-    """Score the pairs of ``batch`` (arrays of title numbers), each pair once, into
-    ``scores`` where they reach ``threshold``."""
+    """Score the pairs ``first[k]``, ``second[k]`` (arrays of title numbers into ``text``,
+    an array of the titles, and ``lengths``, theirs), each pair once, into ``scores``
+    where they reach ``threshold``."""
     import numpy as np
     from rapidfuzz import fuzz, process
 
-    if not batch:
-        return
-    first, second = (np.concatenate(side) for side in zip(*batch, strict=True))
-    n = len(titles)
+    a, b = lengths[first], lengths[second]
+    # fuzz.ratio is 200 * common / (a + b) at most, so a pair of far apart lengths cannot
+    # reach the threshold: dropped before any scoring (a hair of slack for rounding)
+    near = (200 * np.minimum(a, b) >= (threshold - 1e-6) * (a + b)) & (first != second)
+    first, second = first[near], second[near]
+    n = len(text)
     pairs = np.sort(np.minimum(first, second) * n + np.maximum(first, second))
     keep = np.ones(len(pairs), dtype=bool)  # each pair once (np.unique is slower)
     keep[1:] = pairs[1:] != pairs[:-1]
-    keep &= pairs // n != pairs % n
     us, vs = np.divmod(pairs[keep], n)
-    found = process.cpdist([titles[u] for u in us], [titles[v] for v in vs],
-                           scorer=fuzz.ratio, score_cutoff=threshold, dtype=np.float32,
-                           workers=-1)
+    found = process.cpdist(text[us], text[vs], scorer=fuzz.ratio, score_cutoff=threshold,
+                           dtype=np.float32, workers=-1)
     for k in np.flatnonzero(found):
         scores[int(us[k]), int(vs[k])] = float(found[k])
 
