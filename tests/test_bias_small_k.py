@@ -36,13 +36,13 @@ def test_fewer_than_ten_studies_get_the_caveat_in_text_and_json() -> None:
     text = pool(NORMAND, "--measure", "MD")
     assert f"Only 9 studies: tests for funnel plot asymmetry {CAVEAT}" in text
     assert "Sterne et al. 2011, BMJ 343:d4002" in text
-    notes = json.loads(pool(NORMAND, "--measure", "MD", "--format", "json"))["bias"]["notes"]
+    notes = json.loads(pool(NORMAND, "--measure", "MD", "--to", "json"))["bias"]["notes"]
     assert any(CAVEAT in note for note in notes)
 
 
 def test_ten_or_more_studies_get_no_caveat() -> None:
     assert CAVEAT not in pool(BCG, "--measure", "RR")
-    notes = json.loads(pool(BCG, "--measure", "RR", "--format", "json"))["bias"]["notes"]
+    notes = json.loads(pool(BCG, "--measure", "RR", "--to", "json"))["bias"]["notes"]
     assert not any(CAVEAT in note for note in notes)
 
 

@@ -30,7 +30,7 @@ def pool(*args: str | Path) -> Any:
 
 
 def bias_json(*args: str | Path) -> dict[str, Any]:
-    result = pool(*args, "--bias", "--format", "json")
+    result = pool(*args, "--bias", "--to", "json")
     assert result.exit_code == 0, result.output
     out: dict[str, Any] = json.loads(result.stdout)["bias"]
     return out

@@ -51,7 +51,7 @@ def test_mods_json_matches_metafor(tmp_path: Path, case_id: str) -> None:
     points = [",".join(f"{k}={v}" for k, v in zip(newdata, vals, strict=True))
               for vals in zip(*newdata.values(), strict=True)]
     args = [str(sheet(tmp_path, case_id)), "--mods", formula, "--method", method,
-            "--test", test, "--format", "json"]
+            "--test", test, "--to", "json"]
     for p in points:
         args += ["--predict", p]
     result = run(*args)
@@ -76,7 +76,7 @@ def test_mods_json_matches_metafor(tmp_path: Path, case_id: str) -> None:
 def test_predictions_are_back_transformed_by_the_measure(tmp_path: Path) -> None:
     gold = case("f2_bcg_ablat_year_dl_z")
     result = run(str(sheet(tmp_path, gold["id"])), "--measure", "RR", "--method", "DL",
-                 "--mods", "ablat + year", "--predict", "ablat=10,year=1950", "--format", "json")
+                 "--mods", "ablat + year", "--predict", "ablat=10,year=1950", "--to", "json")
     assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
     natural = json.loads(result.stdout)["metareg"]["predictions"][0]["natural"]  # type: ignore[attr-defined]
     assert natural["pred"] == pytest.approx(math.exp(gold["outputs"]["predict"]["pred"][0]))

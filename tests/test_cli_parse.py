@@ -120,7 +120,7 @@ def test_bad_options_and_missing_files(tmp_path: Path) -> None:
     result = run(str(tmp_path / "absent.xml"))
     assert result.exit_code == 66
     assert "no such file or folder" in result.stderr
-    result = run(str(SEED), "--format", "nope")
+    result = run(str(SEED), "--from", "nope")
     assert result.exit_code == 64
     assert "unknown format 'nope'" in result.stderr
     result = run(str(SEED), "--max-decompressed", "lots")

@@ -56,7 +56,7 @@ def sheet_from_csv(name: str, tmp_path: Path, design: str = "proportion") -> Pat
 
 
 def pool_json(*args: str, warns: str | None = None) -> dict[str, Any]:
-    result = CliRunner().invoke(cli, ["pool", *args, "--format", "json"])
+    result = CliRunner().invoke(cli, ["pool", *args, "--to", "json"])
     assert result.exit_code == 0, result.output
     if warns:
         assert "review: warning: " in result.stderr and warns in result.stderr
@@ -235,10 +235,10 @@ def test_excluded_rows_are_counted(tmp_path: Path) -> None:
 
 def test_stdin_csv() -> None:
     data = (REFERENCE / "data" / "pritz1997.csv").read_text(encoding="utf-8")
-    result = CliRunner().invoke(cli, ["pool", "-", "--format", "json"], input=data)
+    result = CliRunner().invoke(cli, ["pool", "-", "--to", "json"], input=data)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["source"] == "<stdin>"
-    book = CliRunner().invoke(cli, ["pool", "-", "--format", "json"],
+    book = CliRunner().invoke(cli, ["pool", "-", "--to", "json"],
                               input=(DATA / "extraction.xlsx").read_bytes())
     assert book.exit_code == 0, book.output
     assert json.loads(book.stdout)["k"] == 14

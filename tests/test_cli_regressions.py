@@ -394,7 +394,7 @@ def test_a_closed_pipe_stops_quietly() -> None:
     assert "Traceback" not in errors and "Exception ignored" not in errors
 
 
-# --- 10. a forced --format that reads nothing is an error, not an empty success -------------
+# --- 10. a forced --from that reads nothing is an error, not an empty success -------------
 
 
 @pytest.mark.parametrize("forced", ["ris", "bibtex", "jats"])
@@ -405,10 +405,10 @@ def test_a_wrong_forced_format_is_an_input_error(tmp_path: Path, forced: str) ->
     with pytest.raises(InputError, match=f"no {forced} records in this file"):
         list(read_articles(CROSSREF, forced))
     out = tmp_path / "records.csv"
-    result = CliRunner().invoke(cli, ["parse", str(CROSSREF), "--format", forced, "-o",
+    result = CliRunner().invoke(cli, ["parse", str(CROSSREF), "--from", forced, "-o",
                                       str(out)])
     assert result.exit_code == 65, result.output
-    assert "leave out --format" in result.output
+    assert "leave out --from" in result.output
     assert not out.exists()
     # the right format forced, or none, reads the article
     assert len(list(read_articles(CROSSREF, "crossref"))) == len(list(read_articles(CROSSREF)))

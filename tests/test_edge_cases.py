@@ -173,6 +173,6 @@ def test_cli_subgroups_with_an_identical_subgroup_under_knha(tmp_path) -> None: 
     assert result.exit_code == 0, result.output
     assert ("Test for subgroup differences (common tau²): F(1, 4) = 37.46, p = 0.0036; "
             "separate tau²: not computable (a subgroup has SE 0)") in result.stdout
-    test = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).stdout)
+    test = json.loads(CliRunner().invoke(cli, [*args, "--to", "json"]).stdout)
     assert test["subgroups"]["test"]["q_separate"] is None
     assert round(test["subgroups"]["test"]["q"], 2) == 37.46

@@ -36,7 +36,7 @@ def pool(*args: str) -> object:
 @pytest.mark.parametrize("test", ["z", "knha"])
 def test_overall_effect_test_matches_metafor(test: str) -> None:
     fit = gold("bcg", "RR", test=test)["fit"]
-    data = json.loads(pool(str(BCG), "--measure", "RR", "--test", test, "--format",
+    data = json.loads(pool(str(BCG), "--measure", "RR", "--test", test, "--to",
                            "json").stdout)  # type: ignore[attr-defined]
     assert data["zval"] == pytest.approx(fit["zval"], rel=1e-5)
     assert data["pval"] == pytest.approx(fit["pval"], rel=1e-4)
@@ -66,7 +66,7 @@ def test_continuous_studies_show_mean_sd_and_n_per_group() -> None:
     ("study", "Aronson 1948"),               # a column, alphabetical
 ])
 def test_sort_orders_the_studies(key: str, expected_first: str) -> None:
-    data = json.loads(pool(str(BCG), "--measure", "RR", "--sort", key, "--format",
+    data = json.loads(pool(str(BCG), "--measure", "RR", "--sort", key, "--to",
                            "json").stdout)  # type: ignore[attr-defined]
     assert data["studies"][0]["study"] == expected_first
     assert len(data["studies"]) == 13

@@ -727,7 +727,7 @@ def test_cli_forced_format_on_json_that_holds_no_works(tmp_path: Path) -> None:
     path = tmp_path / "numbers.json"
     path.write_bytes(b"[1, 2, 3]")
     result = CliRunner().invoke(
-        cli, ["parse", str(path), "--format", "openalex-json", "-o", str(tmp_path / "o.csv")]
+        cli, ["parse", str(path), "--from", "openalex-json", "-o", str(tmp_path / "o.csv")]
     )
     assert result.exit_code != 0
     assert "review: error:" in result.stderr and "not a JSON object" in result.stderr

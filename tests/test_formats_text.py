@@ -484,7 +484,7 @@ def test_bibtex_damaged_entry_is_located() -> None:
     with pytest.raises(InputError) as caught:
         from_text(bibtex, text)
     assert caught.value.location == "mem.txt:3"
-    assert "damaged BibTeX entry: Unexpectedly reached end of file." in str(caught.value)
+    assert "damaged BibTeX entry: Unexpectedly reached end of file." in caught.value.message
 
 
 def test_bibtex_duplicate_key_keeps_both_entries() -> None:
@@ -606,10 +606,10 @@ def test_cli_parse_mixed_inputs_to_nbib_and_forced_format(tmp_path: Path) -> Non
     result = runner.invoke(cli, ["parse", *inputs, "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert [r.pmid for r in read(out)] == ["12230038", None]
-    forced = runner.invoke(cli, ["parse", inputs[0], "--format", "ris", "-q"])
+    forced = runner.invoke(cli, ["parse", inputs[0], "--from", "ris", "-q"])
     assert forced.exit_code == 65  # read as RIS, the file holds no TY record: an error
     assert "41 line(s) outside any TY … ER record were not read" in forced.output
-    assert "no ris records in this file — leave out --format" in forced.output
+    assert "no ris records in this file — leave out --from" in forced.output
 
 
 def test_cli_parse_bad_text_file_is_a_clear_error(tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ def test_parse_detects_by_content_and_format_can_be_forced(tmp_path: Path) -> No
     shutil.copyfile(FIXTURES / "doaj/doaj_successful.xml", renamed)
     code, out, _ = run("parse", str(renamed))
     assert code == 0 and "10.1234/100" in out
-    code, out, _ = run("parse", "--format", "doaj", str(renamed))
+    code, out, _ = run("parse", "--from", "doaj", str(renamed))
     assert code == 0 and "10.1234/100" in out
 
 

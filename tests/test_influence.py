@@ -130,7 +130,7 @@ def test_cli_influence_json_text_csv_and_baujat(tmp_path: Any) -> None:
     gold = case["outputs"]["influence"]
     book = _generic_csv(tmp_path, case)
     result = CliRunner().invoke(cli, ["pool", str(book), "--method", "DL", "--influence",
-                                      "--format", "json"])
+                                      "--to", "json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)["influence"]
     assert out["method"] == "DL" and len(out["labels"]) == len(gold["hat"])
@@ -180,7 +180,7 @@ def test_cli_influence_with_mods_is_that_of_the_meta_regression(
         enumerate(zip(data["study"], data["yi"], data["vi"], data["ablat"], strict=True))))
     method = "REML" if "REML" in case["call"] else "DL"
     result = CliRunner().invoke(cli, ["pool", str(sheet), "--measure", "GEN", "--method",
-                                      method, "--mods", "ablat", "--influence", "--format",
+                                      method, "--mods", "ablat", "--influence", "--to",
                                       "json"])
     assert result.exit_code == 0, result.output
     ours = json.loads(result.stdout)["influence"]

@@ -233,7 +233,7 @@ def test_review_pool_rate_sheet_matches_metafor(tmp_path: Path, case_id: str) ->
     case = _case(case_id)
     table = _rate_csv(tmp_path / "rates.csv", case_id, ("xi", "ti"))  # metafor aliases
     result = CliRunner().invoke(cli, ["pool", str(table), "--measure", case["measure"],
-                                      "--method", "DL", "--format", "json"])
+                                      "--method", "DL", "--to", "json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["design"] == "rate" and out["natural_scale"] == "incidence rate"
@@ -248,7 +248,7 @@ def test_review_pool_rate_sheet_matches_metafor(tmp_path: Path, case_id: str) ->
 def test_review_pool_correlation_sheet_matches_metafor(tmp_path: Path) -> None:
     case = _case("f5_molloy2014_zcor_dl")
     table = _cor_csv(tmp_path / "cor.csv", case["id"])
-    result = CliRunner().invoke(cli, ["pool", str(table), "--method", "DL", "--format", "json"])
+    result = CliRunner().invoke(cli, ["pool", str(table), "--method", "DL", "--to", "json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert (out["design"], out["measure"]) == ("correlation", "ZCOR")  # the default measure

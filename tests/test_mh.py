@@ -247,7 +247,7 @@ def test_cli_json_matches_metafor(tmp_path: Any, args: list[str], case_id: str) 
 
     dataset = case_id.split("_", 1)[1].rsplit("_", 1)[0]
     result = CliRunner().invoke(cli, ["pool", str(_binary_csv(tmp_path, dataset)), *args,
-                                      "--format", "json"])
+                                      "--to", "json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     gold = _case(case_id)["outputs"]
@@ -312,7 +312,7 @@ def test_cli_refuses_mh_where_it_cannot_run(tmp_path: Any) -> None:
     zero = tmp_path / "zero.csv"
     zero.write_text("study,ai,n1i,ci,n2i\nA,0,10,0,12\nB,2,8,1,9\nC,4,20,3,18\n",
                     encoding="utf-8")
-    result = CliRunner().invoke(cli, ["pool", str(zero), "--method", "MH", "--format", "json"])
+    result = CliRunner().invoke(cli, ["pool", str(zero), "--method", "MH", "--to", "json"])
     assert result.exit_code == 0, result.output
     notes = json.loads(result.stdout)["warnings"]
     assert not any("kept with the continuity correction" in w for w in notes)  # escalc's

@@ -47,7 +47,7 @@ def test_pool_text_and_json_mark_censored_tau2_bound(tmp_path: Path) -> None:
     assert "(95% CI 0.0000 to >100.0000)" in result.stdout
     assert "(95% CI 0.0% to >97.9%)" in result.stdout  # metafor: >97.9701
     assert "search limit" in result.stdout
-    out = json.loads(run("pool", str(sheet), "--format", "json").stdout)
+    out = json.loads(run("pool", str(sheet), "--to", "json").stdout)
     assert out["tau2_ci_ub"] == pytest.approx(100.0)
     assert (out["tau2_ci_lb_sign"], out["tau2_ci_ub_sign"]) == ("", ">")
 
@@ -55,7 +55,7 @@ def test_pool_text_and_json_mark_censored_tau2_bound(tmp_path: Path) -> None:
 def test_pool_exact_bounds_have_no_sign(tmp_path: Path) -> None:
     sheet = tmp_path / "plain.csv"
     sheet.write_text("study,yi,vi\nA,0.1,0.01\nB,0.9,0.02\nC,-0.5,0.015\n", encoding="utf-8")
-    out = json.loads(run("pool", str(sheet), "--format", "json").stdout)
+    out = json.loads(run("pool", str(sheet), "--to", "json").stdout)
     assert (out["tau2_ci_lb_sign"], out["tau2_ci_ub_sign"]) == ("", "")
     assert ">" not in run("pool", str(sheet)).stdout
 
@@ -73,7 +73,7 @@ def test_double_zero_warning_names_the_sheet_remedy(tmp_path: Path) -> None:
     assert "set include to no" in result.stderr
     sheet.write_text("study,ai,bi,ci,di,include\nA,0,10,0,12,no\nB,3,10,5,12,yes\n"
                      "C,2,10,4,9,yes\n", encoding="utf-8")
-    result = run("pool", str(sheet), "--format", "json")
+    result = run("pool", str(sheet), "--to", "json")
     assert result.exit_code == 0, result.output
     assert "both groups" not in result.stderr
     assert json.loads(result.stdout)["k"] == 2
@@ -125,9 +125,9 @@ def test_semicolon_csv_takes_decimal_commas(tmp_path: Path) -> None:
                   encoding="utf-8")
     point = tmp_path / "point.csv"
     point.write_text("study,yi,vi\nA,0.5,0.1\nB,-1.25,0.2\nC,0.7,0.15\n", encoding="utf-8")
-    ours = json.loads(run("pool", str(eu), "--format", "json").stdout)
+    ours = json.loads(run("pool", str(eu), "--to", "json").stdout)
     assert [s["yi"] for s in ours["studies"]] == [0.5, -1.25, 0.7]
-    assert ours["estimate"] == json.loads(run("pool", str(point), "--format", "json")
+    assert ours["estimate"] == json.loads(run("pool", str(point), "--to", "json")
                                           .stdout)["estimate"]
     from metareview.sheets.extraction import read_extraction
 
@@ -186,7 +186,7 @@ def test_wide_bibtex_and_xml_are_read(tmp_path: Path) -> None:
 def test_wide_csv_sheet_is_read(tmp_path: Path) -> None:
     sheet = tmp_path / "eu16.csv"
     sheet.write_bytes("study;yi;vi\r\nA;0,5;0,1\r\nB;0,7;0,2\r\n".encode("utf-16"))
-    out = json.loads(run("pool", str(sheet), "--format", "json").stdout)
+    out = json.loads(run("pool", str(sheet), "--to", "json").stdout)
     assert [s["study"] for s in out["studies"]] == ["A", "B"]
     assert [s["yi"] for s in out["studies"]] == [0.5, 0.7]
 
@@ -206,7 +206,7 @@ def test_near_identical_subgroup_labels_warn_and_stay_apart(tmp_path: Path) -> N
     sheet = tmp_path / "sg.csv"
     sheet.write_text("study,yi,vi,alloc\nA,0.1,0.02,Random\nB,0.3,0.03,random\n"
                      "C,0.5,0.02,random\nD,0.2,0.04,systematic\n", encoding="utf-8")
-    result = run("pool", str(sheet), "--by", "alloc", "--format", "json")
+    result = run("pool", str(sheet), "--by", "alloc", "--to", "json")
     assert result.exit_code == 0, result.output
     assert "differ only in case or spaces" in result.stderr
     assert "'Random' vs 'random'" in result.stderr

@@ -83,7 +83,7 @@ def _gold_fit(method: str) -> dict[str, Any]:
 
 
 def test_cli_common_row_matches_metafor_fe(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["pool", str(DATA), "--common", "--format", "json"])
+    result = CliRunner().invoke(cli, ["pool", str(DATA), "--common", "--to", "json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     fe = _gold_fit("FE")
@@ -112,7 +112,7 @@ def test_cli_common_row_matches_metafor_fe(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("choice", "df"), [("k-1", 13), ("k-2", 12)])
 def test_cli_pi_df(choice: str, df: int) -> None:
-    result = CliRunner().invoke(cli, ["pool", str(DATA), "--pi-df", choice, "--format", "json"])
+    result = CliRunner().invoke(cli, ["pool", str(DATA), "--pi-df", choice, "--to", "json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     reml = _gold_fit("REML")["fit"]

@@ -326,8 +326,8 @@ def test_a_report_newly_included_is_appended_to_the_extraction_sheet(example: Pa
     assert (f"extraction: 1 of {included} included studies still to extract in "
             "extraction/extraction.xlsx:\n"
             f"  extraction.xlsx!I{new_row}  pmid:31687927  Sinha A 2019 (2)\n"
-            "Fill in the data columns (events, total) of these rows, or set include to no "
-            "for a study without usable data, save the workbook") in output
+            "Fill in the data columns (events, total) of these rows (or set include to no "
+            "for a study without usable data), save the workbook") in output
     assert not (example / "output" / "report.html").exists()  # it lacks the new study
     # `review pool` on the sheet itself stays strict: every empty cell is an error
     pooled = invoke("pool", str(extraction))

@@ -236,7 +236,7 @@ def test_cli_screen_write_status_compare(tmp_path: Path) -> None:
     assert status.exit_code == 0, status.output
     assert "records 3, include 1, exclude 1, maybe 0, undecided 1" in status.output
     assert "ta.xlsx!I4  doi:10.1000/x3" in status.output
-    data = json.loads(runner.invoke(cli, ["screen", "status", str(ta), "--json"]).output)
+    data = json.loads(runner.invoke(cli, ["screen", "status", str(ta), "--to", "json"]).output)
     assert data["pending"] == [{"record_id": "doi:10.1000/x3", "cell": "ta.xlsx!I4"}]
 
     ft = tmp_path / "ft.xlsx"

@@ -158,5 +158,5 @@ def test_bad_input() -> None:
         cumulative([0.1, 0.2], [0.01, 0.02], order=[1])
     with pytest.raises(OptionError, match="method"):
         leave_one_out([0.1, 0.2, 0.3], [0.01, 0.02, 0.03], method="XX")
-    with pytest.raises(EstimationError, match=r"Stopped because k = 1\."):
+    with pytest.raises(EstimationError, match=r"Stopped because k = 1 — "):
         leave_one_out([0.1], [0.01])

@@ -172,7 +172,7 @@ def test_cli_common_gives_each_subgroup_its_common_effect_fit(tmp_path: Any) -> 
 
     bcg = Path(__file__).resolve().parent.parent / "docs" / "examples" / "bcg.csv"
     args = ["pool", str(bcg), "--measure", "RR", "--by", "alloc", "--common"]
-    result = CliRunner().invoke(cli, [*args, "--format", "json"])
+    result = CliRunner().invoke(cli, [*args, "--to", "json"])
     assert result.exit_code == 0, result.output
     groups = json.loads(result.stdout)["subgroups"]["groups"]
     assert [g["name"] for g in groups] == list(BCG_COMMON_BY_ALLOC)
@@ -187,5 +187,5 @@ def test_cli_common_gives_each_subgroup_its_common_effect_fit(tmp_path: Any) -> 
     assert CliRunner().invoke(cli, [*args, "-o", str(out)]).exit_code == 0
     rows = out.read_text(encoding="utf-8").splitlines()
     assert sum(r.startswith("subgroup common,common effect (") for r in rows) == 3
-    without = json.loads(CliRunner().invoke(cli, [*args[:-1], "--format", "json"]).stdout)
+    without = json.loads(CliRunner().invoke(cli, [*args[:-1], "--to", "json"]).stdout)
     assert all("common" not in g for g in without["subgroups"]["groups"])

@@ -39,7 +39,7 @@ def test_knha_subgroup_test_is_labelled_as_metafors_f_test(tmp_path: Path) -> No
     assert text.exit_code == 0, text.output
     assert f"(common tau²): F(1, 11) = {gold['QM']:.2f}, p = {gold['QMp']:.4f}" in text.output
     assert "(common tau²): Q(1)" not in text.output
-    result = runner.invoke(cli, ["pool", str(path), *KNHA, "--format", "json"])
+    result = runner.invoke(cli, ["pool", str(path), *KNHA, "--to", "json"])
     assert result.exit_code == 0, result.output
     test = json.loads(result.stdout)["subgroups"]["test"]
     assert (test["df"], test["df2"]) == (1, 11)

@@ -274,7 +274,7 @@ def test_review_pool_cluster_matches_metafor(tmp_path: Path, case_id: str,
                                              args: list[str]) -> None:
     table = _sheet(tmp_path, case_id)
     result = CliRunner().invoke(cli, ["pool", str(table), "--cluster", "district",
-                                      "--format", "json", *args])
+                                      "--to", "json", *args])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)["threelevel"]
     gold = next(c for c in CASES if c["id"] == case_id)["outputs_tight"]

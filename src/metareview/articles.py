@@ -107,7 +107,7 @@ def read_file(
         raise InputError(
             f"no {format} records in this file",
             source,
-            "leave out --format to detect the format from the content",
+            "leave out --from to detect the format from the content",
         )
 
 
@@ -189,20 +189,43 @@ def _parallel(files: list[str], format: str | None, max_decompressed: int, jobs:
         pool.shutdown(cancel_futures=True)
 
 
+class Withdrawn:
+    """PMIDs withdrawn by MEDLINE ``DeleteCitation`` entries, each kept once however many
+    entries and files name it; ``add`` is an ``on_deletion`` callback."""
+
+    def __init__(self) -> None:
+        self.pmids: dict[str, None] = {}
+
+    def add(self, item: Deletion) -> None:
+        self.pmids[item.pmid] = None
+
+    def __len__(self) -> int:
+        return len(self.pmids)
+
+    def shown(self) -> str:
+        """The first five PMIDs, then "…"."""
+        return ", ".join(list(self.pmids)[:5]) + (", …" if len(self.pmids) > 5 else "")
+
+    def warn(self, stacklevel: int = 2) -> None:
+        """A :class:`~metareview.errors.ReviewWarning` naming them, if there are any."""
+        if self.pmids:
+            warnings.warn(
+                f"{len(self.pmids)} PMID(s) withdrawn by DeleteCitation entries "
+                f"({self.shown()}); they are not articles and are not in the output",
+                ReviewWarning,
+                stacklevel=stacklevel + 1,
+            )
+
+
 class _Reporter:
     """The callbacks of :func:`read_articles` and :func:`spool_rows`: withdrawn PMIDs and
     bad files, with their defaults (a warning; raising the error)."""
 
     def __init__(self, on_deletion: Callable[[Deletion], None] | None,
                  on_error: Callable[[ReviewError], None] | None):
-        self.on_deletion, self.on_error = on_deletion, on_error
-        self.deleted: list[str] = []
-
-    def deletion(self, item: Deletion) -> None:
-        if self.on_deletion is not None:
-            self.on_deletion(item)
-        else:
-            self.deleted.append(item.pmid)
+        self.on_error = on_error
+        self.withdrawn = Withdrawn()
+        self.deletion = on_deletion or self.withdrawn.add
 
     def failed(self, exc: ReviewError) -> None:
         if self.on_error is None:
@@ -210,14 +233,7 @@ class _Reporter:
         self.on_error(exc)
 
     def finish(self) -> None:
-        if self.deleted:
-            shown = ", ".join(self.deleted[:5]) + (", …" if len(self.deleted) > 5 else "")
-            warnings.warn(
-                f"{len(self.deleted)} PMID(s) withdrawn by DeleteCitation entries ({shown}); "
-                "they are not articles and are not in the output",
-                ReviewWarning,
-                stacklevel=3,
-            )
+        self.withdrawn.warn(stacklevel=3)
 
 
 def _usable_jobs(jobs: int) -> int:

@@ -6,11 +6,14 @@ need them so ``review --help`` stays fast.
 
 from __future__ import annotations
 
+import functools
 import sys
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from .errors import EX_SOFTWARE, ReviewError, ReviewWarning, one_line, os_error
 
@@ -47,6 +50,42 @@ EX_SIGPIPE = 141  # 128 + SIGPIPE: what a shell reports for a command killed by 
 _RAW_CSV_HELP = ("CSV output for scripts: write text exactly as it is. By default text a "
                  "spreadsheet would run as a formula (starting with = + - @, a tab or CR) "
                  "gets a leading ' so it shows as text; review reads it back without it.")
+
+# One meaning per option name: --from is what is read, --to what is written, -o where.
+_ARTICLE_OUTPUTS = ("csv", "jsonl", "xlsx", "parquet", "ris", "bibtex", "nbib")  # outputs.WRITERS
+_FROM_HELP = ("Read every input as this format instead of detecting it (medline, pubmed, jats, "
+              "crossref, ris, scopus-csv, wos-tabdelim, openalex-json, csl-json, endnote-xml, "
+              "…; the README lists them all).")
+_TEXT_OR_JSON = click.Choice(["text", "json"])
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _old_name(old: str, new: str, dest: str, **option: Any) -> Callable[[F], F]:
+    """Keep ``old``, the former spelling of option ``new`` (parameter ``dest``), working
+    with its former meaning but out of ``--help``; ``option`` as for :func:`click.option`
+    (``flag_value`` for a former flag). Both given with different values: a usage error."""
+    hidden = f"{dest}_as_{old.lstrip('-')}"
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def call(**params: Any) -> Any:
+            value = params.pop(hidden)
+            if value is not None:
+                ctx = click.get_current_context()
+                given = ctx.get_parameter_source(dest) is ParameterSource.COMMANDLINE
+                if given and params[dest] != value:
+                    said = old if "flag_value" in option else f"{old} {value}"
+                    raise click.BadOptionUsage(old, f"{said} and {new} {params[dest]} disagree "
+                                               f"({old} is the old name of {new}) — give "
+                                               f"{new} only")
+                params[dest] = value
+            return command(**params)
+
+        flag = "flag_value" in option
+        return click.option(old, hidden, hidden=True, default=None, is_flag=flag,
+                            **option)(call)  # type: ignore[return-value]
+
+    return decorate
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
@@ -190,12 +229,14 @@ def prisma_command(
               help="Smallest fuzzy title score (0-100) for two records to count as one.")
 @click.option("--overrides", type=click.Path(dir_okay=False), default=None,
               help="A duplicates log with the reviewer's override column filled in.")
-@click.option("--format", "format_", default=None,
-              help="Force the article format of the inputs (see `review parse --help`).")
+@click.option("--from", "from_", default=None, metavar="NAME", help=_FROM_HELP)
+@click.option("--to", default=None, type=click.Choice(_ARTICLE_OUTPUTS),
+              help="Type of the unique records output, whatever the file name says.")
 @click.option("-f", "--force", is_flag=True, help="Replace output files that exist.")
 @click.option("--raw-csv", is_flag=True, help=_RAW_CSV_HELP)
+@_old_name("--format", "--from", "from_")
 def dedupe_command(inputs: tuple[str, ...], output: str | None, log_path: str | None,
-                   threshold: float, overrides: str | None, format_: str | None,
+                   threshold: float, overrides: str | None, from_: str | None, to: str | None,
                    force: bool, raw_csv: bool) -> None:
     """Find duplicate records across and within sources; keep one per article.
 
@@ -222,12 +263,14 @@ def dedupe_command(inputs: tuple[str, ...], output: str | None, log_path: str | 
       review dedupe sources/ -o unique.csv --overrides duplicates.csv --log duplicates-2.csv
       review dedupe pubmed.xml embase.ris -o unique.xlsx --log duplicates.xlsx
       review dedupe sources/ -o unique.ris      for Zotero or EndNote
+      review dedupe sources/ --to jsonl > unique.jsonl
+      review dedupe exports/ --from wos-plaintext -o unique.csv   skip detection
       review dedupe sources/ --raw-csv | python my_script.py   CSV text as it is
     """
     from .dedupe import dedupe_files
 
-    result = dedupe_files(inputs, output=output, log_path=log_path, threshold=threshold,
-                          overrides=overrides, format=format_, force=force, raw_csv=raw_csv)
+    result = dedupe_files(inputs, output=output, to=to, log_path=log_path, threshold=threshold,
+                          overrides=overrides, format=from_, force=force, raw_csv=raw_csv)
     to_stdout = output in (None, "-") or log_path == "-"
     click.echo(result.summary(), err=to_stdout)
     for path in (output, log_path):
@@ -308,21 +351,23 @@ def screen_write_command(records: tuple[str, ...], output: str, stage: str,
 
 @screen_group.command("status")
 @click.argument("workbook", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def screen_status_command(workbook: str, as_json: bool) -> None:
+@click.option("--to", type=_TEXT_OR_JSON, default="text", show_default=True,
+              help="What to print: text, or json (one JSON object).")
+@_old_name("--json", "--to", "to", flag_value="json")
+def screen_status_command(workbook: str, to: str) -> None:
     """Decisions so far in a screening workbook, and every row still to decide with its cell.
 
     \b
     Examples:
       review screen status title-abstract.xlsx
-      review screen status full-text.xlsx --json
+      review screen status full-text.xlsx --to json
     """
     import json
 
     from .sheets import screening
 
     sheet = screening.read_screening(workbook)
-    if as_json:
+    if to == "json":
         click.echo(json.dumps(sheet.to_dict(), indent=2, ensure_ascii=False))
         return
     counts = sheet.counts()
@@ -341,8 +386,10 @@ def screen_status_command(workbook: str, as_json: bool) -> None:
 @screen_group.command("compare")
 @click.argument("first", type=click.Path(dir_okay=False))
 @click.argument("second", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def screen_compare_command(first: str, second: str, as_json: bool) -> None:
+@click.option("--to", type=_TEXT_OR_JSON, default="text", show_default=True,
+              help="What to print: text, or json (one JSON object).")
+@_old_name("--json", "--to", "to", flag_value="json")
+def screen_compare_command(first: str, second: str, to: str) -> None:
     """Compare two reviewers' workbooks of the same records and stage.
 
     Prints the agreement table (first reviewer in rows, second in columns), observed and
@@ -352,7 +399,7 @@ def screen_compare_command(first: str, second: str, as_json: bool) -> None:
     \b
     Examples:
       review screen compare reviewer-a.xlsx reviewer-b.xlsx
-      review screen compare reviewer-a.xlsx reviewer-b.xlsx --json
+      review screen compare reviewer-a.xlsx reviewer-b.xlsx --to json
     """
     import json
 
@@ -360,7 +407,7 @@ def screen_compare_command(first: str, second: str, as_json: bool) -> None:
 
     agreement = screening.compare(screening.read_screening(first),
                                   screening.read_screening(second))
-    if as_json:
+    if to == "json":
         click.echo(json.dumps(agreement.to_dict(), indent=2, ensure_ascii=False))
         return
     width = max(len(c) for c in agreement.categories) + 2
@@ -513,8 +560,8 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
               help='Forest plot labels for the two sides of the reference line, e.g. '
                    '"Favours treatment,Favours control".')
 @click.option("--percent", is_flag=True, help="Show proportions as percentages.")
-@click.option("--format", "format_", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="What to print.")
+@click.option("--to", type=_TEXT_OR_JSON, default="text", show_default=True,
+              help="What to print: the text tables, or json (one JSON object); -o saves files.")
 @click.option("-o", "--output", "outputs", multiple=True, type=click.Path(dir_okay=False),
               help="Save the results: .json, .csv, .xlsx or .md (repeatable).")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
@@ -545,6 +592,7 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
                    "2009). Every output states the one used.")
 @click.option("-f", "--force", is_flag=True, help="Replace output files that exist.")
 @click.option("--raw-csv", is_flag=True, help=_RAW_CSV_HELP)
+@_old_name("--format", "--to", "to", type=_TEXT_OR_JSON)
 def pool_command(table: str, sheet: str | None, design: str | None,
                  columns: tuple[str, ...], measure: str | None,
                  method: str, test: str, study_ci: str, by: str | None, level: float,
@@ -552,7 +600,7 @@ def pool_command(table: str, sheet: str | None, design: str | None,
                  bias_model: str | None, bias_predictor: str | None, bias_min_k: int | None,
                  mods: str | None, predict: tuple[str, ...], bubble: str | None,
                  bubble_x: str | None, sort: str | None, xlim: str | None,
-                 refline: float | None, favours: str | None, percent: bool, format_: str,
+                 refline: float | None, favours: str | None, percent: bool, to: str,
                  outputs: tuple[str, ...], plot: str | None, funnel: str | None,
                  cluster: str | None, influence: bool, baujat: str | None, common: bool,
                  pi_df: str, force: bool,
@@ -580,7 +628,7 @@ def pool_command(table: str, sheet: str | None, design: str | None,
       review pool data/extraction.xlsx --plot forest.png --funnel funnel.png
       review pool extraction.xlsx --measure PR --method DL     # binomial variance, DL
       review pool extraction.xlsx --by subgroup --test knha -o results.xlsx
-      review pool extraction.xlsx --format json --leave-one-out --bias
+      review pool extraction.xlsx --to json --leave-one-out --bias
       review pool extraction.xlsx --bias --bias-model lm          # classic Egger, as R meta
       review pool extraction.xlsx --bias --bias-predictor sqrtninv --bias-min-k 5
       review pool studies.csv --cumulative year --percent
@@ -650,7 +698,7 @@ def pool_command(table: str, sheet: str | None, design: str | None,
             save_bubble(report, bubble, x=bubble_x, inputs=[table], force=force)
     for target in outputs:
         write_report(report, target, inputs=[table], force=force, raw_csv=raw_csv)
-    if format_ == "json":
+    if to == "json":
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         click.echo(format_report(report, digits=3 if digits is None else digits,
@@ -746,7 +794,6 @@ def report_command(review: str, output: str | None, force: bool) -> None:
       review report my-review -o review.docx
     """
     from .config import load_config
-    from .errors import InputError
     from .project import check_report_output, run, save_report
 
     config = load_config(review)
@@ -758,9 +805,8 @@ def report_command(review: str, output: str | None, force: bool) -> None:
             click.echo(line, err=True)
 
     summary = run(config, echo=notes_only)
-    if summary.stopped or summary.report is None:
-        raise InputError(f"no report yet: {summary.stopped or 'nothing to report'}",
-                         str(config.path), "do what it says, then run `review report` again")
+    if summary.stop is not None:
+        raise summary.stop.error(str(config.path), "review report")
     click.echo(str(summary.report))
     if output:
         save_report(config, output, force=force)
@@ -790,13 +836,9 @@ def _byte_size(value: str) -> int:
 @click.option("-o", "--output", default=None, type=click.Path(allow_dash=True),
               help="Output file: .csv, .jsonl, .xlsx or .parquet; .ris, .bib or .nbib for "
                    "reference managers (default: CSV to stdout); with --dask a folder.")
-@click.option("--to", "to", default=None,
-              type=click.Choice(["csv", "jsonl", "xlsx", "parquet", "ris", "bibtex", "nbib"]),
+@click.option("--to", default=None, type=click.Choice(_ARTICLE_OUTPUTS),
               help="Output type, whatever the file name says.")
-@click.option("--format", "format_", default=None, metavar="NAME",
-              help="Read every input as this format instead of detecting it "
-                   "(medline, pubmed, jats, crossref, ris, scopus-csv, wos-tabdelim, "
-                   "openalex-json, csl-json, endnote-xml, …; the README lists them all).")
+@click.option("--from", "from_", default=None, metavar="NAME", help=_FROM_HELP)
 @click.option("-f", "--force", is_flag=True, help="Replace an output file that exists.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Parse this many files at once, in separate processes (at most one per "
@@ -818,8 +860,9 @@ def _byte_size(value: str) -> int:
 @click.option("--max-decompressed", default="20G", show_default=True, metavar="SIZE",
               help="Refuse a .gz input that decompresses to more than this (a gzip bomb).")
 @click.option("--raw-csv", is_flag=True, help=_RAW_CSV_HELP)
+@_old_name("--format", "--from", "from_")
 def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
-                  format_: str | None, force: bool, jobs: int, dask_scheduler: str | None,
+                  from_: str | None, force: bool, jobs: int, dask_scheduler: str | None,
                   keep_going: bool, quiet: bool, max_decompressed: str,
                   raw_csv: bool) -> None:
     """Read article files (PubMed/MEDLINE XML and other exports) into one tidy table.
@@ -859,13 +902,13 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
     """
     import os
 
-    from .articles import STDIN, expand_paths, read_articles, spool_rows
+    from .articles import STDIN, Withdrawn, expand_paths, read_articles, spool_rows
     from .errors import EX_DATAERR
     from .outputs import write_articles, write_rows, writer_for
 
     cap = _byte_size(max_decompressed)
     if dask_scheduler is not None:
-        _parse_on_dask(inputs, output, dask_scheduler, jobs, format_, cap, force, quiet)
+        _parse_on_dask(inputs, output, dask_scheduler, jobs, from_, cap, force, quiet)
         return
     if output and os.path.isdir(output):
         from .errors import OutputError
@@ -873,7 +916,7 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
         raise OutputError("is a folder", output, "name an output file, e.g. records.csv")
     writer = writer_for(output, to)  # an unknown output type fails before any parsing
     errors: list[ReviewError] = []
-    withdrawn: list[str] = []
+    withdrawn = Withdrawn()  # each PMID once, however many files withdraw it
     done = {"files": 0, "records": 0}  # files read whole, and their records
 
     def on_error(exc: ReviewError) -> None:
@@ -907,8 +950,8 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
 
     def articles() -> Any:
         for article in read_articles(
-            files, format_, max_decompressed=cap, jobs=jobs, on_file=on_file,
-            on_deletion=lambda d: withdrawn.append(d.pmid),
+            files, from_, max_decompressed=cap, jobs=jobs, on_file=on_file,
+            on_deletion=withdrawn.add,
             on_error=on_error if keep_going else None,
         ):
             if progress is not None:
@@ -919,8 +962,8 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
     spooled = jobs > 1 and len(files) > 1 and writer.table and STDIN not in files
     try:
         if spooled:
-            with spool_rows(files, format_, max_decompressed=cap, jobs=jobs, on_file=on_file,
-                            on_deletion=lambda d: withdrawn.append(d.pmid),
+            with spool_rows(files, from_, max_decompressed=cap, jobs=jobs, on_file=on_file,
+                            on_deletion=withdrawn.add,
                             on_error=on_error if keep_going else None,
                             structured=writer.structured) as rows:
                 count = write_rows(rows, output, to=to, inputs=files, force=force,
@@ -939,15 +982,15 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
                     "error from the file(s) that could not be read whole")
         click.echo(f"wrote {output}: {read}" if output not in (None, "-") else read, err=True)
         if withdrawn:
-            shown = ", ".join(withdrawn[:5]) + (", …" if len(withdrawn) > 5 else "")
-            click.echo(f"{len(withdrawn):,} PMIDs withdrawn by DeleteCitation: {shown}", err=True)
+            click.echo(f"{len(withdrawn):,} PMIDs withdrawn by DeleteCitation: "
+                       f"{withdrawn.shown()}", err=True)
     if errors:
         click.echo(f"review: {len(errors)} file(s) could not be read (listed above)", err=True)
         raise click.exceptions.Exit(errors[0].exit_code or EX_DATAERR)
 
 
 def _parse_on_dask(inputs: tuple[str, ...], output: str | None, scheduler: str, jobs: int,
-                   format_: str | None, cap: int, force: bool, quiet: bool) -> None:
+                   from_: str | None, cap: int, force: bool, quiet: bool) -> None:
     import os
     from pathlib import Path
 
@@ -964,7 +1007,7 @@ def _parse_on_dask(inputs: tuple[str, ...], output: str | None, scheduler: str, 
         raise OptionError(f"--dask needs dask and distributed ({exc})",
                           hint="pip install 'metareview[dask]'") from None
     count = parse_to_parquet(inputs, output, scheduler=None if scheduler == "local" else scheduler,
-                             workers=jobs if jobs > 1 else os.cpu_count() or 1, format=format_,
+                             workers=jobs if jobs > 1 else os.cpu_count() or 1, format=from_,
                              max_decompressed=cap, force=force)
     if not quiet:
         click.echo(f"wrote {output}: {count:,} records", err=True)

@@ -679,24 +679,31 @@ def read_sources(
     file (any format :mod:`metareview.articles` reads) gives ``rows`` None and its
     articles. A forced ``format`` reads every input as articles of that format.
     """
-    from .articles import STDIN, STDIN_NAME, expand_paths, read_articles
+    from .articles import STDIN, STDIN_NAME, Withdrawn, expand_paths, read_articles
     from .formats import detect
     from .sheets.extraction import read_record_rows
 
+    withdrawn = Withdrawn()  # one warning for all inputs, each PMID once
     for path in expand_paths(paths):
         if format is not None:
-            yield path, None, list(read_articles(path, format))
+            yield path, None, list(read_articles(path, format, on_deletion=withdrawn.add))
             continue
         data = (stdin or sys.stdin.buffer).read() if path == STDIN else None
         name = STDIN_NAME if path == STDIN else path
         if is_records_table(Path(path) if data is None else data):
             yield name, read_record_rows(name, data=data)[0], []
         elif data is None:
-            yield name, None, list(read_articles(path))
+            yield name, None, list(read_articles(path, on_deletion=withdrawn.add))
         else:  # stdin is read already: detect its format from the bytes
             stream = io.BufferedReader(io.BytesIO(data))
-            yield name, None, [a for a in detect(stream, name).read(stream, name)
-                               if isinstance(a, Article)]
+            found: list[Article] = []
+            for item in detect(stream, name).read(stream, name):
+                if isinstance(item, Article):
+                    found.append(item)
+                else:
+                    withdrawn.add(item)
+            yield name, None, found
+    withdrawn.warn()
 
 
 def is_records_table(source: Path | bytes) -> bool:
@@ -933,6 +940,7 @@ def dedupe_files(
     inputs: Sequence[str],
     *,
     output: str | None,
+    to: str | None = None,
     log_path: str | None = None,
     threshold: float = 90.0,
     overrides: str | None = None,
@@ -942,8 +950,9 @@ def dedupe_files(
 ) -> DedupeResult:
     """What ``review dedupe`` does: read ``inputs``, apply the reviewer's ``overrides`` log,
     and write the unique records to ``output`` and the log to ``log_path`` (``None`` or
-    ``-``: stdout; the type follows the extension). Every output is checked before any
-    reading: an unknown type, an existing file without ``force``, or an input as output.
+    ``-``: stdout; the type follows the extension, or ``to`` for the unique records, as in
+    :func:`metareview.outputs.writer_for`). Every output is checked before any reading: an
+    unknown type, an existing file without ``force``, or an input as output.
     ``raw_csv``: CSV text as it is, formula-like text not quoted
     (:mod:`metareview.csvtext`)."""
     from .errors import OptionError
@@ -951,7 +960,7 @@ def dedupe_files(
     from .outputs import write_articles, write_rows, writer_for
 
     sources = [*inputs, *([overrides] if overrides else [])]
-    unique_writer = writer_for(output)
+    unique_writer = writer_for(output, to)
     if log_path is not None:
         writer_for(log_path)
     if output in (None, "-") and log_path == "-":
@@ -963,9 +972,11 @@ def dedupe_files(
     decisions = read_overrides(overrides) if overrides else ()
     result = dedupe(read_inputs(list(inputs), format), threshold, decisions)
     if unique_writer.table:
-        write_rows(result.records, output, inputs=sources, force=force, raw_csv=raw_csv)
+        write_rows(result.records, output, to=to, inputs=sources, force=force,
+                   raw_csv=raw_csv)
     else:
-        write_articles((r.article for r in result.records), output, inputs=sources, force=force)
+        write_articles((r.article for r in result.records), output, to=to, inputs=sources,
+                       force=force)
     if log_path:
         write_rows(log_rows(result), log_path, columns=LOG_COLUMNS,
                    inputs=sources, force=force, raw_csv=raw_csv)

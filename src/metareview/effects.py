@@ -469,9 +469,9 @@ def _two_by_two(
         else:
             warnings.warn(
                 f"{_studies(both, 'has')} no events (or only events) in both "
-                "groups; kept with the continuity correction as metafor does by default "
-                "(to leave such a study out, set include to no in the extraction sheet; "
-                "from Python, escalc(..., drop00=True))",
+                "groups: kept with the continuity correction, as metafor does by default — to "
+                "leave such a study out, set include to no in the extraction sheet (from "
+                "Python: escalc(..., drop00=True))",
                 ReviewWarning,
                 stacklevel=3,
             )

@@ -27,15 +27,20 @@ class ReviewError(Exception):
 
     exit_code = EX_DATAERR
 
-    def __init__(self, message: str, location: str | None = None, hint: str | None = None):
+    def __init__(self, message: str, location: str | None = None, hint: str | None = None,
+                 *, details: Sequence[str] = ()):
         super().__init__(message)
         self.message = message
         self.location = location
         self.hint = hint
+        self.details = tuple(details)  # lines listed under the message (e.g. cells to fill in)
 
     def __str__(self) -> str:
         text = f"{self.location}: {self.message}" if self.location else self.message
-        return one_line(f"{text} — {self.hint}" if self.hint else text)
+        if self.hint:  # one "<what> — <how>": a what quoted with its full stop loses it
+            what = text[:-1] if text.endswith(".") and not text.endswith("..") else text
+            text = f"{what} — {self.hint}"
+        return "\n".join([one_line(text), *(f"  {one_line(line)}" for line in self.details)])
 
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -106,10 +111,8 @@ class ValidationError(ReviewError):
             f"{count} problem{'s' if count != 1 else ''} found",
             location,
             f"fix every {what} listed below and run again",
+            details=[str(p) for p in self.problems],
         )
-
-    def __str__(self) -> str:
-        return "\n".join([super().__str__(), *(f"  {p}" for p in self.problems)])
 
 
 class ReviewWarning(UserWarning):

@@ -71,7 +71,7 @@ def _name(tokens: Sequence[str], formula: str) -> str:
     if len(tokens) != 1 or not re.fullmatch(r"`[^`]+`|[A-Za-z_.][\w.]*", tokens[0]):
         raise OptionError(
             f"moderator formula {formula!r}: cannot read {' '.join(tokens)!r}",
-            hint="use column names joined by +, * and :; put names with spaces in backquotes",
+            hint="join column names with +, * and : (names with spaces in backquotes)",
         )
     return tokens[0].strip("`")
 

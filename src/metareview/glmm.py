@@ -247,7 +247,7 @@ def pool_glmm(
     if not (math.isfinite(mu) and abs(mu) < 50 and tau < 50):
         raise EstimationError(
             "Cannot fit ML model: the optimisation did not converge",
-            hint="check the counts; with very sparse data try the Laplace fit (nagq=1)",
+            hint="check the counts, or with very sparse data try the Laplace fit (nagq=1)",
         )
     _, hess = _derivatives(loglik, np.array([mu, tau]))
     info = -hess

@@ -269,7 +269,7 @@ class PoolReport:
     warnings: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON layout of ``review pool --format json``: model-scale fields at the top
+        """The JSON layout of ``review pool --to json``: model-scale fields at the top
         level, ``summary`` on the natural scale, ``studies``, and optional blocks."""
         fit = asdict(self.fit)
         summary = fit.pop("summary")
@@ -652,7 +652,7 @@ def tables(report: PoolReport) -> dict[str, tuple[list[str], list[list[Any]]]]:
 
 def write_report(report: PoolReport, path: str | Path, *, inputs: Sequence[str | Path] = (),
                  force: bool = False, raw_csv: bool = False) -> Path:
-    """Save ``report`` by the suffix of ``path``: ``.json`` (the ``--format json`` object),
+    """Save ``report`` by the suffix of ``path``: ``.json`` (the ``--to json`` object),
     ``.csv`` (the study table with pooled rows; study names a spreadsheet would run as a
     formula quoted unless ``raw_csv``, see :mod:`metareview.csvtext`), ``.xlsx`` (one
     sheet per table) or ``.md`` (the method lines and Markdown tables). Atomic; never

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .config import ReviewConfig
-from .errors import OutputError
+from .errors import InputError, OutputError
 from .fileio import atomic_path
 
 if TYPE_CHECKING:
@@ -87,15 +87,44 @@ _SHOWN = 10  # undecided rows listed before "and N more"
 
 
 @dataclass(frozen=True)
+class Stop:
+    """Why a run stopped early: ``what`` still waits for the reviewer (with its counts), in
+    which workbook (``where``), the ``rows`` still to fill in (``cell  label``), and
+    ``todo``, what the reviewer does to them."""
+
+    what: str
+    where: str
+    rows: tuple[str, ...]
+    todo: str
+
+    def text(self) -> str:
+        """The stop as ``review run`` prints it: what, the rows, what to do."""
+        return "\n".join([f"{self.what} in {self.where}:", *(f"  {row}" for row in self.rows),
+                          f"{self.todo[:1].upper()}{self.todo[1:]}, save the workbook, then "
+                          "run `review run` again; the run continues from there."])
+
+    def error(self, location: str, command: str) -> InputError:
+        """The stop as an error of ``command`` (e.g. ``review report``), rows listed below."""
+        return InputError(f"no report yet: {self.what} in {self.where}", location,
+                          f"{self.todo}, save the workbook, then run `{command}` again",
+                          details=self.rows)
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """What a run did: ``actions`` (one line per file written or step done), ``notes``
-    (records that vanished, ...), ``stopped`` (why the run stopped early and what to do
+    (records that vanished, ...), ``stop`` (why the run stopped early and what to do
     next; ``None`` when it reached the report) and the report's path when there is one."""
 
     actions: tuple[str, ...]
     notes: tuple[str, ...] = ()
-    stopped: str | None = None
+    stop: Stop | None = None
     report: Path | None = None
+
+    @property
+    def stopped(self) -> str | None:
+        """The stop as ``review run`` prints it (:meth:`Stop.text`)."""
+        return self.stop.text() if self.stop else None
 
     def to_dict(self) -> dict[str, Any]:
         return {"actions": list(self.actions), "notes": list(self.notes),
@@ -262,13 +291,13 @@ class _Run:
                       "wrote them (or not written by it); they describe earlier inputs: "
                       "move or delete them")
 
-    def summary(self, stopped: str | None = None, report: Path | None = None) -> RunSummary:
+    def summary(self, stop: Stop | None = None, report: Path | None = None) -> RunSummary:
         self.drop_stale()
-        if stopped:
-            self.echo(stopped)
+        if stop:
+            self.echo(stop.text())
         elif not self.actions:
             self.echo("everything is up to date")
-        return RunSummary(tuple(self.actions), tuple(self.notes), stopped, report)
+        return RunSummary(tuple(self.actions), tuple(self.notes), stop, report)
 
 
 def run(config: ReviewConfig, *, echo: Callable[[str], None] = lambda _: None) -> RunSummary:
@@ -302,7 +331,7 @@ def _steps(r: _Run) -> RunSummary:
     ta_current = _current(r, ta.decisions, ids, canon, config.title_abstract)
     stop = _pending(r, _undecided(ta_current), len(ta_current), config.title_abstract,
                     "title/abstract screening: {} of {} record(s) still to decide",
-                    "Fill in the decision column (include, exclude or maybe) of these rows")
+                    "fill in the decision column (include, exclude or maybe) of these rows")
     if stop:
         return r.summary(stop)
 
@@ -316,7 +345,7 @@ def _steps(r: _Run) -> RunSummary:
     ft_current = _current(r, ft.decisions, sought, canon, config.full_text)
     stop = _pending(r, _undecided(ft_current), len(ft_current), config.full_text,
                     "full-text screening: {} of {} record(s) still to decide",
-                    "Fill in the retrieved (yes/no), decision and exclusion_reason columns of "
+                    "fill in the retrieved (yes/no), decision and exclusion_reason columns of "
                     "these rows")
     if stop:
         return r.summary(stop)
@@ -327,7 +356,7 @@ def _steps(r: _Run) -> RunSummary:
     counts = _prisma_step(r, ta_current, ft_current, canon)
 
     studies = _read_studies(r, included, canon)
-    if isinstance(studies, str):
+    if isinstance(studies, Stop):
         return r.summary(studies)
     pool_inputs = _fingerprint("pool", repr(studies), repr(r.config.analysis))
     pool = _pool_step(r, studies, pool_inputs)
@@ -339,7 +368,7 @@ def _steps(r: _Run) -> RunSummary:
 
 
 def _records_step(r: _Run) -> list[dict[str, Any]]:
-    from .articles import expand_paths, read_articles
+    from .articles import Withdrawn, expand_paths, read_articles
     from .dedupe import dedupe, log_csv, read_overrides, record_key, unique_csv
     from .sheets.extraction import read_record_rows
 
@@ -355,9 +384,10 @@ def _records_step(r: _Run) -> list[dict[str, Any]]:
         articles: list[Article] = []
         kinds: dict[str, str] = {}  # record key -> kind of its source
         identified: list[list[Any]] = []  # [label, kind, name, n] in config order
+        withdrawn = Withdrawn()  # one warning for all sources, each PMID once
         for source in config.sources:
             found = [replace(a, source_file=r.rel(a.source_file))
-                     for a in read_articles([str(source.path)])]
+                     for a in read_articles([str(source.path)], on_deletion=withdrawn.add)]
             names = Counter(source.database or a.source_database or source.label
                             for a in found)
             identified += [[source.label, source.kind, name, n] for name, n in names.items()]
@@ -366,6 +396,7 @@ def _records_step(r: _Run) -> list[dict[str, Any]]:
             kinds.update((record_key(a), source.kind) for a in found)
             r.did(f"read {len(found):,} records from {source.label} ({r.rel(source.path)})")
             articles += found
+        withdrawn.warn()
         result = dedupe(articles, config.dedupe_threshold, overrides)
         r.did(f"found {result.n_removed:,} duplicates; {len(result.records):,} unique records")
         r.write("records", unique_csv(result).encode("utf-8"))
@@ -525,18 +556,15 @@ def _undecided(decisions: Sequence[Any]) -> list[tuple[str, str]]:
 
 
 def _pending(r: _Run, pending: Sequence[tuple[str, str]], total: int, path: Path,
-             what: str, todo: str) -> str | None:
-    """The stop message when rows still wait for the reviewer: ``what`` (with ``{}`` for
-    the counts), their cells and labels, and ``todo``; ``None`` when no row waits."""
+             what: str, todo: str) -> Stop | None:
+    """The stop when rows still wait for the reviewer: ``what`` (with ``{}`` for the
+    counts), their cells and labels, and ``todo``; ``None`` when no row waits."""
     if not pending:
         return None
-    cells = [f"  {cell}  {label}" for cell, label in pending[:_SHOWN]]
+    rows = [f"{cell}  {label}" for cell, label in pending[:_SHOWN]]
     if len(pending) > _SHOWN:
-        cells.append(f"  … and {len(pending) - _SHOWN:,} more")
-    return "\n".join([
-        f"{what.format(f'{len(pending):,}', f'{total:,}')} in {r.rel(path)}:", *cells,
-        f"{todo}, save the workbook, then run `review run` again; the run continues from "
-        "there."])
+        rows.append(f"… and {len(pending) - _SHOWN:,} more")
+    return Stop(what.format(f"{len(pending):,}", f"{total:,}"), r.rel(path), tuple(rows), todo)
 
 
 # --- step 3: PRISMA -----------------------------------------------------------------------
@@ -593,7 +621,7 @@ def _prisma_step(r: _Run, title_abstract: Sequence[Any], full_text: Sequence[Any
 
 
 def _read_studies(r: _Run, wanted: set[str],
-                  canon: Callable[[str], str]) -> StudyTable | str:
+                  canon: Callable[[str], str]) -> StudyTable | Stop:
     """The validated study table, or the stop message while included rows (include not
     set to no) have every data cell empty: appended rows wait for the reviewer, as
     undecided screening rows do. A row filled in part is left to the validation.
@@ -622,8 +650,8 @@ def _read_studies(r: _Run, wanted: set[str],
     columns = ", ".join(data)
     stop = _pending(r, waiting, included, config.extraction,
                     "extraction: {} of {} included studies still to extract",
-                    f"Fill in the data columns ({columns}) of these rows, or set include to no "
-                    "for a study without usable data")
+                    f"fill in the data columns ({columns}) of these rows (or set include to no "
+                    "for a study without usable data)")
     if stop:
         return stop
     needed = [c for c in (config.analysis.by, config.analysis.cluster) if c]

@@ -327,5 +327,5 @@ def root_tag(stream: BinaryIO, source: str) -> str:
     except etree.XMLSyntaxError as exc:
         raise located(source, exc) from None
     raise InputError(
-        "no XML element in the first 64 KiB", source, "is this an article export file?"
+        "no XML element in the first 64 KiB", source, "give an article export file"
     )

@@ -127,5 +127,5 @@ def detect(stream: BinaryIO, source: str) -> Format:
     raise InputError(
         f"{what} in no format we know",
         source,
-        f"known formats: {known} (see the README's Formats section); use --format to force one",
+        f"name its format with --from (known formats: {known})",
     )

@@ -142,7 +142,7 @@ def read_rows(
     try:
         header = _header_line(iter(text.readline, ""))
         if header is None:
-            raise InputError("no header row", source, "is this a table export with its header?")
+            raise InputError("no header row", source, "export the table again with its header row")
         skipped = header[0]
         names: list[str] = next(_reader([header[1].rstrip("\r\n")], delimiter), [])
         if len(names) < 2:
@@ -150,7 +150,7 @@ def read_rows(
             raise InputError(
                 f"the header row is not {shown}-separated",
                 f"{source}:{skipped}",
-                "is this the format you named with --format?",
+                "leave out --from to detect the format from the content",
             )
         rows = _reader(text, delimiter)
         for cells in rows:

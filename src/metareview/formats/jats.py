@@ -78,7 +78,7 @@ def parse_article(article: etree._Element, source: str, index: int) -> Article:
         raise InputError(
             f"article {index + 1} has no <front>/<article-meta>",
             source,
-            "is this a JATS article file? use --format to pick another format",
+            "if it is not JATS, name its format with --from",
         )
     lang = article.get(XML_LANG)
     fields: dict[str, str | None] = {}

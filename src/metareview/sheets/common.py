@@ -178,8 +178,8 @@ def _refuse_extent(rows: int, columns: int, where: str) -> None:
         raise InputError(
             f"the sheet's used range is {rows:,} rows by {columns:,} columns "
             f"({rows * columns:,} cells; at most {MAX_SHEET_CELLS:,} are read)", where,
-            "a value far below or to the right of the table? delete the rows and columns "
-            "after the table, save, and try again")
+            "delete the rows and columns after the table (a stray value far below or to "
+            "the right of it), save, and try again")
 
 
 @dataclass(frozen=True)

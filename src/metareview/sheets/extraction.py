@@ -787,9 +787,9 @@ class _Checker:
             try:
                 value = float(text)
             except ValueError:
-                hint = ("write it without commas; use a decimal point for decimals"
+                hint = ("write it without commas, with a decimal point for decimals"
                         if re.fullmatch(r"-?\d+,\d+", text)
-                        else "enter a number only; put comments in the notes column")
+                        else "enter a number only (comments go in the notes column)")
                 self.error(cell, f"{name} is {value!r}, not a number", hint)
                 return None
         number = float(value)
