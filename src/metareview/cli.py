@@ -897,6 +897,7 @@ def parse_command(inputs: tuple[str, ...], output: str | None, to: str | None,
       review parse pubmed.xml --raw-csv | python my_script.py   text exactly as read
       review parse pubmed.nbib scopus.ris -o refs.bib   BibTeX for Zotero, JabRef
       review parse scopus.ris savedrecs.txt embase.ris citation-export.txt -o all.csv
+      review parse export.txt --from wos-plaintext -o records.csv   skip detection
       review parse scopus.csv savedrecs-tab.txt embase.csv works.json library.xml -o all.csv
       curl -s "$EFETCH_URL" | review parse - -o records.jsonl
     """
