@@ -151,3 +151,19 @@ def test_bad_input_messages_are_not_glued_together(tmp_path: Path) -> None:
             assert line.count(" — ") <= 1, (args, line)
             assert not GLUED.search(line), (args, line)
     assert seen > 20
+
+
+def test_review_run_warns_once_for_all_sources(tmp_path: Path) -> None:
+    review = tmp_path / "review"
+    shutil.copytree(EXAMPLE, review, ignore=shutil.ignore_patterns("output", "screening"))
+    shutil.copytree(review / "sources" / "pubmed", review / "sources" / "pubmed-again")
+    toml = review / "review.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace(
+        "[dedupe]", '[[sources]]\nlabel = "pubmed-again"\ndatabase = "PubMed"\n'
+                    'path = "sources/pubmed-again"\n\n[dedupe]'), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["run", str(review)])
+    assert result.exit_code == 0, result.output
+    assert "read 9 records from pubmed-again" in result.output
+    warned = [line for line in result.stderr.splitlines() if "withdrawn" in line]
+    assert len(warned) == 1 and warned[0].startswith("review: warning: 3 PMID(s) withdrawn")
+    _listed_once(warned[0], WITHDRAWN)
