@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import InputError, MissingInputError, ReviewError, ReviewWarning
 from .formats import Format, by_name, detect
-from .outputs import RowSpool, SpoolWriter, read_spool
+from .outputs import RowSpool, SpoolWriter, read_spool, write_csv_rows
 from .records import Article, Deletion
 from .xmlsafe import DEFAULT_MAX_DECOMPRESSED, open_input
 
@@ -174,19 +174,34 @@ def _unspool(path: str, count: int) -> Iterator[Any]:
         yield from read_spool(spool, count)
 
 
-def _parallel(files: list[str], format: str | None, max_decompressed: int, jobs: int,
-              directory: str, rows: bool, structured: bool = False,
-              ) -> Iterator[tuple[str, _Spooled]]:
-    """Each file's spool, in file order, as ``jobs`` worker processes finish them."""
+def _csv_part(spool: str, count: int, columns: tuple[str, ...], escape: bool) -> str:
+    """Worker for parallel CSV output: the rows of a spool as CSV lines under ``columns``
+    (those of every file), in a file next to it; returns its path."""
+    part = f"{spool}.csv"
+    with open(spool, "rb") as rows, open(part, "w", encoding="utf-8", newline="") as text:
+        write_csv_rows(read_spool(rows, count), columns, text, escape)
+    return part
+
+
+@contextmanager
+def _pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
     pool = ProcessPoolExecutor(max_workers=jobs)
     try:
-        futures = [pool.submit(_spool_file, path, format, max_decompressed, directory, rows,
-                               structured)
-                   for path in files]
-        for path, future in zip(files, futures, strict=True):
-            yield path, future.result()
+        yield pool
     finally:  # a reader that stops early does not wait for the files it will not read
         pool.shutdown(cancel_futures=True)
+
+
+def _parallel(pool: ProcessPoolExecutor, files: list[str], format: str | None,
+              max_decompressed: int, directory: str, rows: bool, structured: bool = False,
+              ) -> Iterator[tuple[str, _Spooled]]:
+    """Each file's spool, in file order, as the ``pool``'s workers finish them (each takes
+    the next file when it is free)."""
+    futures = [pool.submit(_spool_file, path, format, max_decompressed, directory, rows,
+                           structured)
+               for path in files]
+    for path, future in zip(files, futures, strict=True):
+        yield path, future.result()
 
 
 class Withdrawn:
@@ -291,8 +306,9 @@ def read_articles(
     jobs = _usable_jobs(jobs)
     report = _Reporter(on_deletion, on_error)
     if jobs > 1 and len(files) > 1:
-        with tempfile.TemporaryDirectory(prefix="metareview-") as directory:
-            for path, done in _parallel(files, format, max_decompressed, jobs, directory,
+        with tempfile.TemporaryDirectory(prefix="metareview-") as directory, \
+                _pool(jobs) as pool:
+            for path, done in _parallel(pool, files, format, max_decompressed, directory,
                                         rows=False):
                 for withdrawn in done.deletions:
                     report.deletion(withdrawn)
@@ -347,10 +363,10 @@ def spool_rows(
     report = _Reporter(on_deletion, on_error)
     spools: list[tuple[str, int]] = []
     columns: dict[str, None] = {}
-    with tempfile.TemporaryDirectory(prefix="metareview-") as directory:
-        for path, done in _parallel(files, format, max_decompressed,
-                                    _usable_jobs(max(jobs, 1)), directory, rows=True,
-                                    structured=structured):
+    with tempfile.TemporaryDirectory(prefix="metareview-") as directory, \
+            _pool(_usable_jobs(max(jobs, 1))) as pool:
+        for path, done in _parallel(pool, files, format, max_decompressed, directory,
+                                    rows=True, structured=structured):
             for withdrawn in done.deletions:
                 report.deletion(withdrawn)
             spools.append((done.spool, done.count))
@@ -360,8 +376,18 @@ def spool_rows(
             elif on_file is not None:
                 on_file(path, done.count)
         report.finish()
-        yield RowSpool(tuple(spools), tuple(columns), sum(n for _, n in spools),
-                       _unspool)
+        every = tuple(columns)
+
+        def csv_parts(escape: bool) -> Iterator[str]:
+            parts = [pool.submit(_csv_part, spool, count, every, escape)
+                     for spool, count in spools]
+            for part in parts:
+                path = part.result()
+                yield path
+                os.unlink(path)  # copied into the output: no longer needed
+
+        yield RowSpool(tuple(spools), every, sum(n for _, n in spools), _unspool,
+                       csv_parts)
 
 
 def articles_frame(

@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import pickle
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -73,6 +74,9 @@ class RowSpool:
     columns: tuple[str, ...]
     count: int
     read: Callable[[str, int], Iterator[Row]]
+    #: ``csv_parts(escape)``: paths of the rows' CSV text (no header, a part per spool
+    #: file, in order) as other processes write them; ``None`` when there are none
+    csv_parts: Callable[[bool], Iterator[str]] | None = None
 
     def rows(self) -> Iterator[Row]:
         for path, count in self.files:
@@ -151,19 +155,31 @@ def _spooled(
         yield list(out.columns), out.count, rows
 
 
+def write_csv_rows(rows: Iterable[Row], columns: Sequence[str], text: IO[str],
+                   escape: bool = True) -> None:
+    """``rows`` as CSV lines under ``columns`` (a missing key is an empty cell), formula-like
+    text quoted unless ``escape`` is off (:mod:`metareview.csvtext`)."""
+    writer = csv.writer(text)
+    if escape:
+        writer.writerows(escape_cells(map(row.get, columns)) for row in rows)
+    else:
+        writer.writerows(map(row.get, columns) for row in rows)
+
+
 def _write_csv(articles: Iterable[Any], stream: BinaryIO, name: str,
                escape: bool = True) -> int:
-    """CSV, formula-like text quoted unless ``escape`` is off (:mod:`metareview.csvtext`)."""
+    """CSV, formula-like text quoted unless ``escape`` is off (:mod:`metareview.csvtext`).
+    The rows of a :class:`RowSpool` with ``csv_parts`` are copied as the workers wrote them."""
     with _spooled(articles) as (columns, count, rows):
         text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
         try:
-            writer = csv.writer(text)
-            if escape:
-                writer.writerow(escape_cells(columns))
-                writer.writerows(escape_cells(map(row.get, columns)) for row in rows())
+            csv.writer(text).writerow(escape_cells(columns) if escape else columns)
+            if isinstance(articles, RowSpool) and articles.csv_parts is not None:
+                for part in articles.csv_parts(escape):
+                    with open(part, "rb") as lines:
+                        shutil.copyfileobj(lines, stream, 1 << 20)
             else:
-                writer.writerow(columns)
-                writer.writerows(map(row.get, columns) for row in rows())
+                write_csv_rows(rows(), columns, text, escape)
             return count
         finally:
             text.flush()
