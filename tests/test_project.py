@@ -320,12 +320,12 @@ def test_a_report_newly_included_is_appended_to_the_extraction_sheet(example: Pa
     rows = [[c.value for c in row] for row in load_workbook(extraction).worksheets[0].rows]
     assert rows[:len(before)] == before
     assert rows[len(before)][0] == "pmid:31687927" and rows[len(before)][7] == "yes"
-    assert rows[len(before)][6] == "Sinha A 2019 (2)"  # labels stay unique
+    assert rows[len(before)][6] == "Sinha A 2019b"  # unique; the filled-in row keeps its own
     new_row = len(before) + 1
     included = sum(1 for row in before[1:] if row[7] != "no") + 1
     assert (f"extraction: 1 of {included} included studies still to extract in "
             "extraction/extraction.xlsx:\n"
-            f"  extraction.xlsx!I{new_row}  pmid:31687927  Sinha A 2019 (2)\n"
+            f"  extraction.xlsx!I{new_row}  pmid:31687927  Sinha A 2019b\n"
             "Fill in the data columns (events, total) of these rows (or set include to no "
             "for a study without usable data), save the workbook") in output
     assert not (example / "output" / "report.html").exists()  # it lacks the new study

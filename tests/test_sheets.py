@@ -73,8 +73,8 @@ def test_written_workbook_has_columns_validation_and_helper_sheets(tmp_path: Pat
     assert ws.freeze_panes == "A2"
     assert ws.auto_filter.ref is not None
     assert [ws.cell(r, 1).value for r in (2, 3)] == ["pmid:123", "doi:10.1/x"]
-    # duplicate "Smith J 2001" labels are made unique so the sheet validates once filled in
-    assert [ws.cell(r, 7).value for r in (2, 3)] == ["Smith J 2001", "Smith J 2001 (2)"]
+    # duplicate "Smith J 2001" labels get a/b as in a reference list, so the sheet validates
+    assert [ws.cell(r, 7).value for r in (2, 3)] == ["Smith J 2001a", "Smith J 2001b"]
     assert ws.cell(2, 1).fill.fgColor.rgb.endswith("E7E6E6")  # grey, prefilled
     kinds = {(dv.type, str(dv.sqref)) for dv in ws.data_validations.dataValidation}
     assert ("list", "H2:H503") in kinds
@@ -466,3 +466,13 @@ def test_review_sheet_from_jsonl_records(tmp_path: Path) -> None:
     ws = openpyxl.load_workbook(out).active
     assert [c.value for c in ws[2]][:3] == ["pmid:5", "Li X", 2018]
     assert ws.cell(1, 9).value == "mean_1"
+
+
+def test_unique_label_takes_the_next_free_letter() -> None:
+    from metareview.sheets.extraction import unique_label
+
+    assert unique_label("Smith 2010", {"jones 2011"}) == "Smith 2010"
+    assert unique_label("Smith 2010", {"smith 2010"}) == "Smith 2010b"
+    assert unique_label("Smith 2010", {"smith 2010", "smith 2010b"}) == "Smith 2010c"
+    taken = {"x"} | {f"x{chr(c)}" for c in range(ord("b"), ord("z") + 1)}
+    assert unique_label("X", taken) == "Xaa"  # after z, as in long reference lists

@@ -513,7 +513,14 @@ def _sync_screening(r: _Run, path: Path, stage: str, rows: Sequence[Mapping[str,
 
 def _sync_extraction(r: _Run, rows: Sequence[Mapping[str, Any]],
                      canon: Callable[[str], str]) -> None:
-    from .sheets.extraction import SheetPlan, append_rows, known_rows, study_label, write_extraction
+    from .sheets.extraction import (
+        SheetPlan,
+        append_rows,
+        known_rows,
+        study_label,
+        unique_label,
+        write_extraction,
+    )
 
     config = r.config
     path = config.extraction
@@ -539,11 +546,8 @@ def _sync_extraction(r: _Run, rows: Sequence[Mapping[str, Any]],
     for row in rows:
         if str(row["record_id"]) in matched:
             continue
-        base = study_label(row) or str(row["record_id"])
-        label, n = base, 1
-        while label.casefold() in labels:  # study labels must stay unique
-            n += 1
-            label = f"{base} ({n})"
+        # labels must stay unique; a filled-in row keeps its label, so the new one is "b"
+        label = unique_label(study_label(row) or str(row["record_id"]), labels)
         labels.add(label.casefold())
         new.append({**row, "study": label})
     if new:

@@ -183,18 +183,31 @@ def _suffixed(labels: Sequence[str | None]) -> list[str | None]:
     out: list[str | None] = []
     for label in labels:
         if label and counts[label.casefold()] > 1:
-            n = given[label.casefold()]
-            given[label.casefold()] += 1
-            letters = ""
-            while True:  # a … z, then aa, ab …
-                n, rest = divmod(n, 26)
-                letters = chr(ord("a") + rest) + letters
-                if not n:
-                    break
-                n -= 1
-            label += letters
+            key_ = label.casefold()
+            label += _letters(given[key_])
+            given[key_] += 1
         out.append(label)
     return out
+
+
+def unique_label(base: str, taken: set[str]) -> str:
+    """``base``, or ``base`` with the first free letter from b on (``Smith 2010b``) when a
+    row already has it; ``taken`` holds case-folded labels."""
+    label, n = base, 1
+    while label.casefold() in taken:
+        label, n = base + _letters(n), n + 1
+    return label
+
+
+def _letters(n: int) -> str:
+    """0 → a … 25 → z, 26 → aa, 27 → ab …"""
+    letters = ""
+    while True:
+        n, rest = divmod(n, 26)
+        letters = chr(ord("a") + rest) + letters
+        if not n:
+            return letters
+        n -= 1
 
 
 def _year(value: Any) -> Any:
@@ -228,14 +241,10 @@ def write_extraction(plan: SheetPlan, path: Path) -> None:
     book, ws = common.new_workbook()
     ws.title = "extraction"
     body = []
-    labels: dict[str, int] = {}
-    for row in plan.rows:
+    # duplicate labels would fail validation later: Smith 2010a, Smith 2010b now
+    labels = _suffixed([row.get("study") or study_label(row) for row in plan.rows])
+    for row, label in zip(plan.rows, labels, strict=True):
         values = {**row, "record_id": record_id(row), "year": _year(row.get("year"))}
-        label = values.get("study") or study_label(row)
-        if label:  # duplicate labels would fail validation later: make them unique now
-            labels[label] = labels.get(label, 0) + 1
-            if labels[label] > 1:
-                label = f"{label} ({labels[label]})"
         values["study"] = label
         values.setdefault("include", "yes")
         body.append([_cell_value(values.get(name)) for name in header])
