@@ -120,6 +120,34 @@ def test_analysis_choices_are_spelled_as_pool_spells_them(tmp_path: Path) -> Non
     assert (analysis.measure, analysis.method, analysis.test) == ("PFT", "REML", "z")
 
 
+def test_optional_analyses_are_read_from_review_toml(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, GOOD + '\n[analysis]\nmods = "year"\npredict = ["year=2000"]\n'
+                      'influence = true\ncommon = true\ncumulative = "year"\n')
+    analysis = load_config(path).analysis
+    assert (analysis.mods, analysis.predict, analysis.influence, analysis.common,
+            analysis.cumulative) == ("year", ("year=2000",), True, True, "year")
+    assert not load_config(write_toml(tmp_path, GOOD)).analysis.influence
+
+
+def test_bad_optional_analyses_are_refused_at_their_lines(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, GOOD + '\n[analysis]\nmethod = "FE"\ncommon = true\n'
+                      'influence = "yes"\npredict = ["year=2000"]\n')
+    with pytest.raises(ValidationError) as caught:
+        load_config(path)
+    found = {p.location: p.message for p in caught.value.problems}
+    assert found == {
+        f"{path}:10": "common adds the common-effect row to a random-effects analysis; "
+                      "method FE is one already",
+        f"{path}:11": "analysis.influence has the wrong type (str)",
+        f"{path}:12": "predict needs a meta-regression model"}
+    path = write_toml(tmp_path, GOOD + '\n[analysis]\nmods = "year"\npredict = [2000]\n')
+    with pytest.raises(ValidationError) as caught:
+        load_config(path)
+    [problem] = caught.value.problems
+    assert problem.location == f"{path}:10"
+    assert problem.message == "analysis.predict holds something other than text"
+
+
 def test_glmm_with_a_subgroup_column_is_refused_at_the_method_line(tmp_path: Path) -> None:
     path = write_toml(tmp_path, GOOD + '\n[analysis]\nmethod = "GLMM"\nby = "country"\n')
     with pytest.raises(ValidationError) as caught:

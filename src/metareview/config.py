@@ -88,7 +88,11 @@ test = "z"             # z | knha | adhoc
 level = 95
 # by = "subgroup"      # a column of the extraction sheet for subgroup analysis
 # mods = "year + region"  # meta-regression on extraction columns (text columns are factors)
+# predict = ["year=2010"] # with mods: the predicted effect at these moderator values
 # cluster = "study_id"  # several estimates per study: add a three-level model (REML or ML)
+# influence = true      # influence diagnostics (Viechtbauer & Cheung) and a Baujat plot
+# common = true         # show the common-effect (inverse-variance) model as well
+# cumulative = "year"   # a cumulative meta-analysis, studies added in this column's order
 # small-study tests (run with at least bias_min_k studies, default 10 as R meta's k.min):
 # bias_model = "rma"     # Egger's test: rma (metafor) | lm (classic Egger, as R meta)
 # bias_predictor = "sei" # sei | vi | ninv | sqrtninv (1/sqrt(n), Peters-type)
@@ -176,7 +180,11 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "level": (int, float),
         "by": str,
         "mods": str,
+        "predict": list,
         "cluster": str,
+        "influence": bool,
+        "common": bool,
+        "cumulative": str,
         "bias_model": str,
         "bias_predictor": str,
         "bias_min_k": int,
@@ -463,10 +471,22 @@ def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,
     bias = {key: analysis[key] for key, kind in (("bias_model", str), ("bias_predictor", str),
                                                  ("bias_min_k", int), ("pi_df", str))
             if isinstance(analysis.get(key), kind)}
+    extra = {key: analysis[key] for key, kind in (("influence", bool), ("common", bool),
+                                                  ("cumulative", str))
+             if isinstance(analysis.get(key), kind)}
+    predict = analysis.get("predict", [])
+    if not isinstance(predict, list):  # reported already
+        predict = []
+    elif not all(isinstance(p, str) for p in predict):
+        problems.append(InputError("analysis.predict holds something other than text",
+                                   lines.at("analysis", "predict"),
+                                   'give moderator=value texts, e.g. predict = ["year=2010"]'))
+        predict = []
     found: list[tuple[str, OptionError]] = []
     columns = analysis.get("columns")
-    checked = check_options(design, PoolOptions(**given, **bias, by=analysis.get("by"),
+    checked = check_options(design, PoolOptions(**given, **bias, **extra, by=analysis.get("by"),
                                                 mods=analysis.get("mods"),
+                                                predict=tuple(predict),
                                                 cluster=analysis.get("cluster"),
                                                 columns=columns if isinstance(columns, dict)
                                                 else {}), found)
@@ -479,8 +499,9 @@ def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,
     return PoolOptions(measure=checked.measure if "measure" in given else None,
                        method=checked.method, test=checked.test,
                        level=float(analysis.get("level", 95)), by=analysis.get("by"),
-                       mods=analysis.get("mods"), cluster=analysis.get("cluster"),
-                       leave_one_out=extras, bias=extras,
+                       mods=analysis.get("mods"), predict=tuple(predict),
+                       cluster=analysis.get("cluster"), leave_one_out=extras, bias=extras,
+                       **extra,
                        bias_model=checked.bias_model, bias_predictor=checked.bias_predictor,
                        bias_min_k=checked.bias_min_k, pi_df=checked.pi_df,
                        columns=checked.columns)

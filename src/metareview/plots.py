@@ -450,8 +450,7 @@ def bubble_plot(report: PoolReport, x: str | None = None) -> Figure:
         raise OptionError("a bubble plot needs a meta-regression model",
                           hint='add --mods, e.g. --mods "year"')
     fit, frame = block.fit, block.fit.frame
-    numeric = [n for term in frame.terms if len(term) == 1 for n in term
-               if n not in frame.levels]
+    numeric = numeric_moderators(report)
     if x is None:
         if not numeric:
             raise OptionError("the bubble plot needs a numeric moderator",
@@ -496,6 +495,14 @@ def bubble_plot(report: PoolReport, x: str | None = None) -> Figure:
     fig.text(0.01, 0.01, note, fontsize=6, color="#555555", wrap=True)
     figure: Figure = fig
     return figure
+
+
+def numeric_moderators(report: PoolReport) -> list[str]:
+    """The numeric moderators of the meta-regression (those a bubble plot can show)."""
+    frame = None if report.metareg is None else report.metareg.fit.frame
+    if frame is None:
+        return []
+    return [n for term in frame.terms if len(term) == 1 for n in term if n not in frame.levels]
 
 
 def save_bubble(report: PoolReport, path: str | Path, *, x: str | None = None,

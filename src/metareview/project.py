@@ -12,8 +12,9 @@ The steps, each run only when its inputs changed since the last run:
 3. the PRISMA 2020 counts (``prisma.csv``) and diagram (``prisma.svg``, ``prisma.png``);
 4. once every included row of the extraction sheet holds data (until then the run stops
    politely, listing the rows still to extract; rows filled in part are errors): the
-   pooled results (``results.json``, ``results.md``), forest and funnel plots, and the
-   report (``report.html``, ``report.md``, ``report.docx``).
+   pooled results (``results.json``, ``results.md``), forest and funnel plots (and the
+   Baujat and bubble plots when ``[analysis]`` asks for influence diagnostics or a
+   meta-regression), and the report (``report.html``, ``report.md``, ``report.docx``).
 
 Whether a step must run is decided by a fingerprint (SHA-256) of its inputs, kept in
 ``<outputs>/.review-state.json``; files are only rewritten when their bytes change, so a
@@ -71,6 +72,10 @@ OUTPUTS = {
     "forest_png": "forest.png",
     "funnel_svg": "funnel.svg",
     "funnel_png": "funnel.png",
+    "bubble_svg": "bubble.svg",
+    "bubble_png": "bubble.png",
+    "baujat_svg": "baujat.svg",
+    "baujat_png": "baujat.png",
     "report_html": "report.html",
     "report_md": "report.md",
     "report_docx": "report.docx",
@@ -80,7 +85,7 @@ OUTPUTS = {
 DERIVED = {
     "prisma": ("prisma_csv", "prisma_svg", "prisma_png"),
     "pool": ("results_json", "results_md", "forest_svg", "forest_png", "funnel_svg",
-             "funnel_png"),
+             "funnel_png", "bubble_svg", "bubble_png", "baujat_svg", "baujat_png"),
     "report": ("report_html", "report_md", "report_docx"),
 }
 _SHOWN = 10  # undecided rows listed before "and N more"
@@ -658,16 +663,22 @@ def _read_studies(r: _Run, wanted: set[str],
                     "for a study without usable data)")
     if stop:
         return stop
-    needed = [c for c in (config.analysis.by, config.analysis.cluster) if c]
-    return validate(table, design=config.design, required=needed,
-                    columns=config.analysis.columns)
+    from .moderators import moderator_columns
+
+    options = config.analysis
+    needed = [c for c in (options.by, options.cluster, options.cumulative) if c]
+    needed += moderator_columns(options.mods) if options.mods else []
+    return validate(table, design=config.design, required=needed, columns=options.columns)
 
 
 def _pool_step(r: _Run, studies: StudyTable, inputs: str) -> PoolReport | None:
     """Pool and draw the plots unless the study table and the options (``inputs``, their
     fingerprint) are those of the last run and its outputs are as it wrote them: then
     nothing is computed and None is returned."""
-    if r.state.fresh("pool", inputs, r.outputs(DERIVED["pool"])):
+    # a figure the options do not make was not written by the last run either
+    made = [out for role, out in zip(DERIVED["pool"], r.outputs(DERIVED["pool"]), strict=True)
+            if role not in _OPTIONAL or out[0] in r.state.files]
+    if r.state.fresh("pool", inputs, made):
         r.reached.add("pool")
         return None
     from .plots import MAX_FOREST_STUDIES, figure_file, funnel_plot
@@ -688,13 +699,35 @@ def _pool_step(r: _Run, studies: StudyTable, inputs: str) -> PoolReport | None:
     if len(pool.studies) > MAX_FOREST_STUDIES:
         r.note(f"forest plot not drawn: {len(pool.studies):,} studies (at most "
                f"{MAX_FOREST_STUDIES:,}); a notice stands in its place in the report")
-    for role, draw in (("forest", _forest), ("funnel", funnel_plot)):
+    figures = {"forest": _forest, "funnel": funnel_plot, **_optional_figures(pool)}
+    for role, draw in figures.items():
         for suffix in ("svg", "png"):
             r.write(f"{role}_{suffix}", figure_file(draw(pool), suffix), quiet=True)
             r.did(f"wrote {r.rel(output_path(r.config, f'{role}_{suffix}'))}")
+    for name, path in r.outputs(role for role in _OPTIONAL if role.split("_")[0] not in figures):
+        if path.exists() and r.ours(name, path):  # made by an earlier run's options
+            path.unlink()
+        r.state.files.pop(name, None)
     r.state.done("pool", inputs)
     r.reached.add("pool")
     return pool
+
+
+#: The outputs of the pool step made only when the options ask for them.
+_OPTIONAL = ("bubble_svg", "bubble_png", "baujat_svg", "baujat_png")
+
+
+def _optional_figures(pool: PoolReport) -> dict[str, Callable[[PoolReport], Figure]]:
+    """The Baujat plot of the influence diagnostics and the bubble plot of a meta-regression
+    with a numeric moderator, where the options asked for them."""
+    from .plots import baujat_plot, bubble_plot, numeric_moderators
+
+    figures: dict[str, Callable[[PoolReport], Figure]] = {}
+    if pool.influence is not None:
+        figures["baujat"] = baujat_plot
+    if numeric_moderators(pool):
+        figures["bubble"] = bubble_plot
+    return figures
 
 
 def _forest(pool: PoolReport) -> Figure:
@@ -718,7 +751,8 @@ def _report_step(r: _Run, counts: PrismaCounts, studies: StudyTable,
     from .report_docx import to_docx
 
     config = r.config
-    names = tuple(report.IMAGES)
+    names = tuple(name for name in report.IMAGES  # the figures this run's options made
+                  if r.rel(output_path(config, f"{name}_svg")) in r.state.files)
     parts: dict[str, Any] = {
         "config": config, "prisma": counts,
         "characteristics": report.characteristics(studies, config.fields),
@@ -774,7 +808,9 @@ def save_report(config: ReviewConfig, output: str | Path, *, force: bool = False
     data = output_path(config, role).read_bytes()
     if role == "report_md":
         text = data.decode("utf-8")
-        for name in ("prisma", "forest", "funnel"):
+        from .report import IMAGES
+
+        for name in IMAGES:
             where = os.path.relpath(output_path(config, f"{name}_png"), target.parent)
             text = text.replace(f"]({name}.png)", f"]({Path(where).as_posix()})")
         data = text.encode("utf-8")

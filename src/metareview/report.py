@@ -11,9 +11,12 @@ measure with its sampling variance and continuity correction, model and τ² est
 methods, heterogeneity, sensitivity and small-study tests, software), with a table of the
 analysis settings and a citation for every method named; the PRISMA 2020 flow diagram;
 the characteristics of the included studies (the extraction sheet's columns); the pooled
-result, the study table and the subgroups; forest and funnel plots; leave-one-out;
-small-study tests; references. Every text that comes from the user (title, authors,
-question, study and subgroup names) is escaped for the format it is written in.
+result (with the common-effect row and the Mantel–Haenszel tests when run), the study table
+and the subgroups; forest and funnel plots; and, each only when run, the meta-regression
+(with its bubble plot), the three-level model, leave-one-out, cumulative pooling, influence
+diagnostics (with the Baujat plot) and small-study tests; references. Every text that
+comes from the user (title, authors, question, study and subgroup names) is escaped for the
+format it is written in.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import html
 import math
 import platform
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +36,19 @@ from .config import ReviewConfig
 from .errors import OptionError
 from .jsonsafe import plain
 from .meta import METHOD_NAMES, num
-from .poolrun import PoolReport, bias_sentences, egger_variant, p_text
+from .multilevel import ProfileCI
+from .plots import numeric_moderators
+from .poolrun import (
+    COMMON_METHODS,
+    INFLUENCE_COLUMNS,
+    METHOD_TEXT,
+    PoolReport,
+    Sensitivity,
+    bias_sentences,
+    egger_variant,
+    mh_sentences,
+    p_text,
+)
 from .prisma import PrismaCounts
 from .sheets.extraction import DESIGNS, StudyTable
 
@@ -63,6 +78,8 @@ IMAGES = {
     "prisma": "PRISMA 2020 flow diagram",
     "forest": "Forest plot",
     "funnel": "Funnel plot",
+    "bubble": "Bubble plot",
+    "baujat": "Baujat plot",
 }
 
 #: The works the methods cite, in Vancouver style, by key.
@@ -119,6 +136,30 @@ REFERENCES = {
     "trimfill": "Duval S, Tweedie R. Trim and fill: a simple funnel-plot-based method of "
                 "testing and adjusting for publication bias in meta-analysis. Biometrics. "
                 "2000;56(2):455–463. doi:10.1111/j.0006-341X.2000.00455.x",
+    "MH": "Mantel N, Haenszel W. Statistical aspects of the analysis of data from retrospective "
+          "studies of disease. J Natl Cancer Inst. 1959;22(4):719–748. "
+          "doi:10.1093/jnci/22.4.719",
+    "Peto": "Yusuf S, Peto R, Lewis J, Collins R, Sleight P. Beta blockade during and after "
+            "myocardial infarction: an overview of the randomized trials. Prog Cardiovasc Dis. "
+            "1985;27(5):335–371. doi:10.1016/S0033-0620(85)80003-7",
+    "tarone": "Tarone RE. On heterogeneity tests based on efficient scores. Biometrika. "
+              "1985;72(1):91–95. doi:10.1093/biomet/72.1.91",
+    "cumulative": "Lau J, Antman EM, Jimenez-Silva J, Kupelnick B, Mosteller F, Chalmers TC. "
+                  "Cumulative meta-analysis of therapeutic trials for myocardial infarction. "
+                  "N Engl J Med. 1992;327(4):248–254. doi:10.1056/NEJM199207233270406",
+    "metareg": "Thompson SG, Higgins JPT. How should meta-regression analyses be undertaken and "
+               "interpreted? Stat Med. 2002;21(11):1559–1573. doi:10.1002/sim.1187",
+    "threelevel": "Konstantopoulos S. Fixed effects and variance components estimation in "
+                  "three-level meta-analysis. Res Synth Methods. 2011;2(1):61–76. "
+                  "doi:10.1002/jrsm.35",
+    "threelevel-i2": "Cheung MWL. Modeling dependent effect sizes with three-level "
+                     "meta-analyses: a structural equation modeling approach. Psychol Methods. "
+                     "2014;19(2):211–229. doi:10.1037/a0032968",
+    "influence": "Viechtbauer W, Cheung MWL. Outlier and influence diagnostics for "
+                 "meta-analysis. Res Synth Methods. 2010;1(2):112–125. doi:10.1002/jrsm.11",
+    "baujat": "Baujat B, Mahé C, Pignon JP, Hill C. A graphical method for exploring "
+              "heterogeneity in meta-analyses: application to a meta-analysis of 65 trials. "
+              "Stat Med. 2002;21(18):2641–2652. doi:10.1002/sim.1221",
     "metafor": "Viechtbauer W. Conducting meta-analyses in R with the metafor package. "
                "J Stat Softw. 2010;36(3):1–48. doi:10.18637/jss.v036.i03",
 }
@@ -130,8 +171,8 @@ _ESTIMATOR_REFERENCE = {"ML": "REML"}
 class ReportContent:
     """Everything the report shows. ``characteristics`` is a header and rows;
     ``dedupe`` holds the deduplication facts of the run (``identified`` per source,
-    ``duplicates``, ``overrides``); ``images`` maps ``prisma``/``forest``/``funnel`` to SVG
-    bytes (HTML) and ``pngs`` to PNG bytes (DOCX)."""
+    ``duplicates``, ``overrides``); ``images`` maps the names of :data:`IMAGES` to SVG
+    bytes (HTML) and ``pngs`` to PNG bytes (DOCX); a figure in neither is left out."""
 
     config: ReviewConfig
     prisma: PrismaCounts
@@ -343,7 +384,7 @@ def _search_paragraph(content: ReportContent, cite: _Citations) -> str:
     return text
 
 
-def _analysis_paragraph(pool: PoolReport, cite: _Citations) -> str:
+def _analysis_paragraph(pool: PoolReport, cite: _Citations, figures: Collection[str]) -> str:
     if pool.design == "generic":
         variance = "the sampling variances given in the extraction sheet"
     else:
@@ -358,7 +399,11 @@ def _analysis_paragraph(pool: PoolReport, cite: _Citations) -> str:
         model = "The studies were pooled with a common-effect (inverse-variance) model"
     elif pool.method in ("MH", "Peto"):
         name = "Mantel–Haenszel" if pool.method == "MH" else "Peto"
-        model = f"The 2×2 tables were pooled with the {name} common-effect method"
+        model = (f"The 2×2 tables were pooled with the {name} common-effect method "
+                 f"{cite(pool.method)}")
+        if pool.mh is not None and mh_sentences(pool.mh):
+            model += (", with the Cochran–Mantel–Haenszel test of no association and Tarone's "
+                      f"test of homogeneous odds ratios {cite('tarone')}")
     elif pool.method in METHOD_NAMES:
         ref = _ESTIMATOR_REFERENCE.get(pool.method, pool.method)
         model = ("The studies were pooled with a random-effects model; the between-study "
@@ -384,8 +429,15 @@ def _analysis_paragraph(pool: PoolReport, cite: _Citations) -> str:
         + (f", and a {level} prediction interval was computed {cite('prediction')}."
            if pool.fit.summary.pi_lb is not None else ".")
     )
+    if pool.common is not None:
+        text += (" The common-effect (inverse-variance) model is reported alongside the "
+                 "random-effects model.")
     if pool.leave_one_out is not None:
         text += " Sensitivity was examined by leaving out one study at a time."
+    if pool.cumulative is not None:
+        text += (" A cumulative meta-analysis added the studies one at a time in order of "
+                 f"{pool.cumulative.order} {cite('cumulative')}.")
+    text += _extra_methods(pool, cite, figures)
     bias = pool.bias
     if bias is not None and bias.egger_z is None and bias.begg_tau is None and (
             bias.trimfill is None):
@@ -401,6 +453,40 @@ def _analysis_paragraph(pool: PoolReport, cite: _Citations) -> str:
         text += (f" Subgroups were defined by {pool.by} and compared with a test of "
                  "subgroup differences.")
     return text
+
+
+def _extra_methods(pool: PoolReport, cite: _Citations, figures: Collection[str]) -> str:
+    """The sentences on meta-regression, the three-level model and influence diagnostics."""
+    text = ""
+    if pool.metareg is not None:
+        fit = pool.metareg.fit
+        test = ("a Knapp–Hartung F test" if fit.ddf is not None
+                else "an omnibus Wald-type test (QM)")
+        text += (" Whether study characteristics explain heterogeneity was examined by "
+                 f"meta-regression {cite('metareg')} on {_formula(pool.metareg.formula)} "
+                 f"(a mixed-effects model, τ² by {fit.method}); the moderators were tested "
+                 f"together with {test}"
+                 + (" and the effect predicted at the values given."
+                    if pool.metareg.predictions else "."))
+    if pool.threelevel is not None:
+        three = pool.threelevel
+        text += (" Because several estimates came from the same "
+                 f"{three.s_names[0]}, a three-level model (estimates within {three.s_names[0]}; "
+                 f"{three.method}) was fitted {cite('threelevel')}, with the heterogeneity "
+                 f"apportioned to each level by I² {cite('threelevel-i2')} and compared with "
+                 "the two-level model by a likelihood-ratio test.")
+    if pool.influence is not None:
+        text += (" Outlying and influential studies were sought with leave-one-out diagnostics "
+                 f"{cite('influence')} (studentised deleted residuals, DFFITS, Cook's "
+                 "distances, covariance ratios, τ² and Q with the study left out, hat values "
+                 "and DFBETAS), flagged by metafor's rules"
+                 + (f", and shown in a Baujat plot {cite('baujat')}." if "baujat" in figures
+                    else "."))
+    return text
+
+
+def _formula(formula: str) -> str:
+    return formula.lstrip("~ ")
 
 
 def _software_paragraph(cite: _Citations) -> str:
@@ -422,6 +508,8 @@ def _settings_table(pool: PoolReport, number: int) -> Table:
         model = f"GLMM ({GLMM_NAME})"
     elif pool.method == "FE":
         model = "Common effect (inverse variance)"
+    elif pool.method in METHOD_TEXT:
+        model = METHOD_TEXT[pool.method]
     else:
         model = f"Random effects; τ² estimator {pool.method} ({METHOD_NAMES.get(pool.method, '')})"
     rows = (
@@ -542,12 +630,22 @@ def _studies_table(pool: PoolReport, number: int) -> Table:
             study.ci_ub, study.weight)
     for g in pool.subgroups:
         share = sum(s.weight or 0.0 for s in pool.studies if s.group == g.name)
+        if g.common is not None:
+            c = g.common.summary
+            strong.add(len(rows))
+            row(f"Common effect, {g.name} (k = {g.common.k})", g.name, blank, c.estimate,
+                c.ci_lb, c.ci_ub, None)
         strong.add(len(rows))
         row(f"Pooled, {g.name} (k = {g.fit.k})", g.name, blank, g.fit.summary.estimate,
             g.fit.summary.ci_lb, g.fit.summary.ci_ub, share)
+    if pool.common is not None:
+        c = pool.common.summary
+        strong.add(len(rows))
+        row(f"Pooled, common effect (k = {pool.common.k})", "", blank, c.estimate, c.ci_lb,
+            c.ci_ub, None)
     s = pool.fit.summary
     strong.add(len(rows))
-    model = "common effect" if pool.method in ("FE", "MH", "Peto") else (
+    model = "common effect" if pool.method in COMMON_METHODS else (
         "GLMM" if pool.method == "GLMM" else "random effects")
     row(f"Pooled, {model} (k = {pool.fit.k})", "", blank, s.estimate, s.ci_lb, s.ci_ub,
         100.0 if weights else None)
@@ -556,8 +654,11 @@ def _studies_table(pool: PoolReport, number: int) -> Table:
                      _ci(s.pi_lb, s.pi_ub), *([""] if weights else [])))
     caption = (f"Study results: {pool.natural} with {level} confidence intervals "
                f"({pool.study_ci} for the studies, {pool.pooled_ci} for the pooled estimate)"
-               + ("; weights are those of the model, in percent." if weights else
-                  "; the GLMM has no inverse-variance weights, so no weights are shown."))
+               + ("; weights are those of the model, in percent" if weights else
+                  "; the GLMM has no inverse-variance weights, so no weights are shown")
+               + ("; the common-effect rows pool with inverse-variance weights, without τ²."
+                  if pool.common is not None or any(g.common for g in pool.subgroups)
+                  else "."))
     numeric = (False, *([False] if by else []), *(True for _ in pool.data_columns), True,
                True, *([True] if weights else []))
     return Table("studies-table", number, caption, tuple(head), tuple(rows), numeric,
@@ -573,7 +674,7 @@ def _subgroups_table(pool: PoolReport, number: int) -> Table:
          _ci(g.fit.summary.ci_lb, g.fit.summary.ci_ub), num(g.fit.tau2, 4),
          "" if g.fit.i2 is None else num(g.fit.i2, 1),
          "" if g.fit.q is None else num(g.fit.q, 2), str(g.fit.q_df),
-         "" if g.fit.q_p is None else p_text(g.fit.q_p).removeprefix("p = "))
+         "" if g.fit.q_p is None else _p_cell(g.fit.q_p))
         for g in pool.subgroups)
     return Table("subgroups-table", number, f"Subgroups by {pool.by}: pooled {pool.natural} "
                  "and heterogeneity within each subgroup.", head, rows,
@@ -589,22 +690,182 @@ def _subgroup_test_sentence(pool: PoolReport) -> str:
             "(separate τ² per subgroup).")
 
 
-def _leave_one_out_table(pool: PoolReport, number: int) -> Table:
-    loo = pool.leave_one_out
-    assert loo is not None
+def _sensitivity_table(pool: PoolReport, sens: Sensitivity, number: int) -> Table:
+    """Leave-one-out or cumulative pooling, one row per study omitted or added."""
     level = f"{pool.level:g}%"
-    notes = any(loo.notes)
-    head = ("Study omitted", heading(pool.natural), f"{level} CI", "τ²", "I² (%)",
-            *(["Note"] if notes else []))
+    notes = any(sens.notes)
+    loo = sens.kind == "leave_one_out"
+    head = ("Study omitted" if loo else "Study added", heading(pool.natural), f"{level} CI",
+            "τ²", "I² (%)", *(["Note"] if notes else []))
     rows = tuple(
         (study, num(est, 3), _ci(lb, ub), num(tau2, 4), "" if i2 is None else num(i2, 1),
          *([note] if notes else []))
         for study, est, lb, ub, tau2, i2, note in zip(
-            loo.studies, loo.estimate, loo.ci_lb, loo.ci_ub, loo.tau2, loo.i2, loo.notes,
-            strict=True))
-    return Table("leave-one-out-table", number, "Leave-one-out: each row pools the studies "
-                 f"without the one named ({pool.method}, {level} CI).", head, rows,
+            sens.studies, sens.estimate, sens.ci_lb, sens.ci_ub, sens.tau2, sens.i2,
+            sens.notes, strict=True))
+    caption = ("Leave-one-out: each row pools the studies without the one named"
+               if loo else "Cumulative meta-analysis: each row pools the studies up to and "
+               f"including the one named, added in order of {sens.order}")
+    return Table("leave-one-out-table" if loo else "cumulative-table", number,
+                 f"{caption} ({pool.method}, {level} CI).", head, rows,
                  (False, True, True, True, True, *([False] if notes else [])))
+
+
+def _p_cell(value: float | None) -> str:
+    """A p value in a table cell: ``0.0123`` or ``< 0.0001``."""
+    return p_text(value).removeprefix("p = ").replace("p < ", "< ")
+
+
+def _coefficients_table(ident: str, number: int, caption: str, names: Sequence[str],
+                        columns: Sequence[Any], stat: str, level: float) -> Table:
+    """Model coefficients: ``columns`` are the estimates, SEs, test statistics, p values
+    and CI bounds, one value per name each (as metafor prints them)."""
+    beta, se, zval, pval, lb, ub = columns
+    rows = tuple((name, num(float(beta[i]), 4), num(float(se[i]), 4), num(float(zval[i]), 3),
+                  _p_cell(float(pval[i])), _ci(float(lb[i]), float(ub[i]), 4))
+                 for i, name in enumerate(names))
+    return Table(ident, number, caption,
+                 ("Term", "Estimate", "SE", stat, "p", f"{level:g}% CI"), rows,
+                 (False, True, True, True, True, True))
+
+
+def _metareg_sentence(pool: PoolReport) -> str:
+    assert pool.metareg is not None
+    fit = pool.metareg.fit
+    stat = (f"QM({fit.qm_df[0]})" if fit.ddf is None
+            else f"F({fit.qm_df[0]}, {fit.qm_df[1]})")
+    parts = [f"Test of moderators: {stat} = {num(fit.qm, 2)}, {p_text(fit.qm_p)}"]
+    if fit.qe is not None:
+        parts.append(f"residual heterogeneity: QE({fit.qe_df}) = {num(fit.qe, 2)}, "
+                     f"{p_text(fit.qe_p)}; τ² = {num(fit.tau2, 4)}"
+                     + ("" if fit.i2 is None else f"; I² = {num(fit.i2, 1)}%"))
+    if fit.r2 is not None:
+        parts.append(f"R² (heterogeneity accounted for) = {num(fit.r2, 1)}%")
+    if fit.frame is not None and fit.frame.levels:
+        parts.append("reference levels: " + ", ".join(
+            f"{name} = {levels[0]}" for name, levels in fit.frame.levels.items()))
+    return "; ".join(parts) + "."
+
+
+def _metareg_blocks(pool: PoolReport, numbers: _Numbers,
+                    figure: Callable[[str], list[Block]]) -> list[Block]:
+    block = pool.metareg
+    assert block is not None
+    fit, level = block.fit, f"{pool.level:g}%"
+    blocks: list[Block] = [
+        Paragraph(_metareg_sentence(pool), "metareg-tests"),
+        _coefficients_table(
+            "metareg-table", numbers.table(),
+            f"Meta-regression on {_formula(block.formula)}: coefficients on the "
+            f"{pool.model_scale} scale ({pool.measure}) with {level} CIs; mixed-effects model, "
+            f"τ² by {fit.method}, k = {fit.k}.", fit.coef_names,
+            (fit.beta, fit.se, fit.zval, fit.pval, fit.ci_lb, fit.ci_ub),
+            "z" if fit.ddf is None else "t", pool.level)]
+    if block.predictions:
+        rows = tuple((", ".join(f"{k} = {v}" for k, v in p.point.items()),
+                      num(p.natural.pred, 3), _ci(p.natural.ci_lb, p.natural.ci_ub),
+                      _ci(p.natural.pi_lb, p.natural.pi_ub)) for p in block.predictions)
+        blocks.append(Table("predictions-table", numbers.table(),
+                            f"Predicted {pool.natural} at the moderator values given.",
+                            ("Moderator values", heading(pool.natural), f"{level} CI",
+                             f"{level} prediction interval"), rows,
+                            (False, True, True, True)))
+    return blocks + figure("bubble")
+
+
+def _profile_ci(ci: ProfileCI) -> str:
+    if ci.ci_lb is None:
+        return "fixed: a single cluster"
+    upper = num(ci.ci_ub, 4) if ci.ci_ub is not None else f">{num(ci.search_max, 4)}"
+    return f"{num(ci.ci_lb, 4)} to {upper}"
+
+
+def _threelevel_blocks(pool: PoolReport, numbers: _Numbers) -> list[Block]:
+    fit = pool.threelevel
+    assert fit is not None
+    level, cluster = f"{fit.level:g}%", fit.s_names[0]
+    cis = fit.sigma2_ci
+    text = (f"Three-level model ({fit.method}): k = {fit.k} estimates in {fit.s_nlevels[0]} "
+            f"clusters ({cluster})")
+    if fit.p == 1:
+        pred = fit.predict()
+        text += (f"; pooled {pool.natural} {num(pred.pred, 3)} ({level} CI "
+                 f"{_ci(pred.ci_lb, pred.ci_ub)}; {level} prediction interval "
+                 f"{_ci(pred.pi_lb, pred.pi_ub)})")
+    t = fit.lrt_cluster
+    text += (f". Test for residual heterogeneity: QE({fit.qe_df}) = {num(fit.qe, 2)}, "
+             f"{p_text(fit.qe_p)}. Against the two-level model ({t.reduced}): LRT = "
+             f"{num(t.lrt, 2)} (df = {t.df}), {p_text(t.pval)}.")
+    if fit.qm is not None and fit.qm_p is not None:
+        text += f" Test of moderators: QM({fit.qm_df}) = {num(fit.qm, 2)}, {p_text(fit.qm_p)}."
+    head = ("Level", "Units", "σ²", *([f"{level} profile CI"] if cis else []), "I² (%)")
+    rows = [(f"Between {cluster} (level 3)", str(fit.s_nlevels[0]), num(fit.sigma2[0], 4),
+             *([_profile_ci(cis[0])] if cis else []), num(fit.i2[0], 1)),
+            (f"Within {cluster} (level 2)", str(fit.s_nlevels[1]), num(fit.sigma2[1], 4),
+             *([_profile_ci(cis[1])] if cis else []), num(fit.i2[1], 1)),
+            ("Total", "", "", *([""] if cis else []), num(fit.i2_total, 1))]
+    blocks: list[Block] = [
+        Paragraph(text, "threelevel-tests"),
+        Table("threelevel-table", numbers.table(),
+              f"Three-level model: variance components between and within {cluster} with "
+              f"{level} profile-likelihood CIs, and the share of the total variance (I²) at each "
+              f"level (typical sampling variance {num(fit.typical_vi, 4)}).", head, tuple(rows),
+              (False, True, True, *([True] if cis else []), True), frozenset({2}))]
+    if fit.p > 1:
+        blocks.append(_coefficients_table(
+            "threelevel-coefficients", numbers.table(),
+            f"Three-level model coefficients on the {pool.model_scale} scale ({pool.measure}) "
+            f"with {level} CIs.", fit.coef_names,
+            (fit.beta, fit.se, fit.zval, fit.pval, fit.ci_lb, fit.ci_ub), "z", fit.level))
+    return blocks
+
+
+def _influence_blocks(pool: PoolReport, numbers: _Numbers,
+                      figure: Callable[[str], list[Block]]) -> list[Block]:
+    inf = pool.influence
+    assert inf is not None
+    rows = inf.rows()
+    notes = any(r["note"] for r in rows)
+    dfbetas = ["DFBETAS" if len(inf.coef_names) == 1 else f"DFBETAS {c}"
+               for c in inf.coef_names]
+    head = ("Study", "rstudent", "DFFITS", "Cook's D", "cov.r", "τ² del", "QE del", "Hat",
+            "Weight (%)", *dfbetas, "Influential", *(["Note"] if notes else []))
+    cells = tuple(
+        (r["study"], *(num(r[c], 4) for c in INFLUENCE_COLUMNS),
+         *(num(r[f"dfbetas_{c}"], 4) for c in inf.coef_names),
+         "yes" if r["influential"] else "no", *([r["note"]] if notes else []))
+        for r in rows)
+    flagged = [r["study"] for r in rows if r["influential"]]
+    caption = (f"Influence diagnostics: leave-one-out refits ({inf.method}, {inf.test} test). "
+               "rstudent: studentised deleted residual; Cook's D: Cook's distance; cov.r: "
+               "covariance ratio; τ² del and QE del: τ² and Q with the study left out; Hat: "
+               "leverage; influential: by metafor's rules.")
+    return [Paragraph(f"Studies flagged as influential: {_join(flagged)}." if flagged else
+                      "No study was flagged as influential.", "influence-flagged"),
+            Table("influence-table", numbers.table(), caption, head, cells,
+                  (False, *([True] * (8 + len(dfbetas))), False, *([False] if notes else []))),
+            *figure("baujat")]
+
+
+def _mh_sentence(pool: PoolReport) -> str:
+    """The Mantel–Haenszel tests and which tables entered what, in words; ``""`` if none."""
+    mh = pool.mh
+    if mh is None:
+        return ""
+    parts = list(mh_sentences(mh))
+    if mh.k_yi != mh.k:
+        name = "Mantel–Haenszel" if mh.method == "MH" else "Peto"
+        parts.append(f"{mh.k} tables entered the {name} estimate, "
+                     f"{mh.k_yi} (those with a study-level estimate) the test for heterogeneity")
+    return ". ".join(parts) + "." if parts else ""
+
+
+def _common_sentence(pool: PoolReport) -> str:
+    assert pool.common is not None
+    c, level = pool.common.summary, f"{pool.level:g}%"
+    return (f"Common-effect (inverse-variance) model: pooled {pool.natural} "
+            f"{num(c.estimate, 3)} ({level} CI {_ci(c.ci_lb, c.ci_ub)}) from k = "
+            f"{pool.common.k} studies.")
 
 
 # --- the whole document --------------------------------------------------------------------
@@ -612,7 +873,7 @@ def _leave_one_out_table(pool: PoolReport, number: int) -> Table:
 
 def _figure_captions(pool: PoolReport, cite: _Citations) -> dict[str, str]:
     level = f"{pool.level:g}%"
-    model = ("common-effect model" if pool.method == "FE" else
+    model = ("common-effect model" if pool.method in COMMON_METHODS else
              "GLMM" if pool.method == "GLMM" else f"random-effects model ({pool.method})")
     funnel = (f"Funnel plot: {pool.model_scale} ({pool.measure}) of each study against its "
               f"standard error, with the pooled estimate and its pseudo {level} region")
@@ -625,6 +886,13 @@ def _figure_captions(pool: PoolReport, cite: _Citations) -> dict[str, str]:
                    f"prediction interval; measure {pool.measure}, pooled CI: {pool.pooled_ci}, "
                    f"continuity correction: {pool.correction}."),
         "funnel": funnel + ".",
+        "bubble": (f"Bubble plot: {pool.model_scale} ({pool.measure}) of each study against "
+                   f"{_join(numeric_moderators(pool)[:1])}, the bubble area proportional to its "
+                   f"weight, with the fitted meta-regression line and its {level} confidence "
+                   "band (other moderators held at their means)."),
+        "baujat": ("Baujat plot: each study's contribution to the overall heterogeneity "
+                   "against its influence on the pooled result; studies flagged as "
+                   "influential in red."),
     }
 
 
@@ -632,14 +900,15 @@ def build(content: ReportContent) -> Document:
     """The report as a :class:`Document`, the same for every format."""
     config, pool = content.config, content.pool
     cite, numbers = _Citations(), _Numbers()
+    drawn = {name for name in IMAGES if name in content.images or name in content.pngs}
     methods_blocks: list[Block] = [Paragraph(_search_paragraph(content, cite)),
-                                   Paragraph(_analysis_paragraph(pool, cite)),
+                                   Paragraph(_analysis_paragraph(pool, cite, drawn)),
                                    Paragraph(_software_paragraph(cite))]
     methods_blocks.append(_settings_table(pool, numbers.table()))
     captions = _figure_captions(pool, cite)
 
     def figure(name: str) -> list[Block]:
-        if name not in content.images and name not in content.pngs:
+        if name not in drawn:
             return []
         return [Figure(name, numbers.figure(), captions[name])]
 
@@ -652,8 +921,12 @@ def build(content: ReportContent) -> Document:
         Section("characteristics", "Characteristics of included studies",
                 (_characteristics_table(content, numbers.table()),)),
     ]
-    results: list[Block] = [Paragraph(pooled_sentence(pool), "pooled"),
-                            _studies_table(pool, numbers.table())]
+    results: list[Block] = [Paragraph(pooled_sentence(pool), "pooled")]
+    if pool.common is not None:
+        results.append(Paragraph(_common_sentence(pool), "common"))
+    if _mh_sentence(pool):
+        results.append(Paragraph(_mh_sentence(pool), "mh-tests"))
+    results.append(_studies_table(pool, numbers.table()))
     if pool.subgroups:
         results += [Subheading("Subgroups"), _subgroups_table(pool, numbers.table())]
         if pool.subgroup_test is not None:
@@ -663,9 +936,20 @@ def build(content: ReportContent) -> Document:
                                ("funnel", "funnel-plot", "Funnel plot")):
         if shown := figure(name):
             sections.append(Section(ident, title, tuple(shown)))
-    if pool.leave_one_out is not None:
-        sections.append(Section("leave-one-out", "Leave-one-out",
-                                (_leave_one_out_table(pool, numbers.table()),)))
+    if pool.metareg is not None:
+        sections.append(Section("meta-regression", "Meta-regression",
+                                tuple(_metareg_blocks(pool, numbers, figure))))
+    if pool.threelevel is not None:
+        sections.append(Section("three-level", "Three-level model",
+                                tuple(_threelevel_blocks(pool, numbers))))
+    for sens, ident, title in ((pool.leave_one_out, "leave-one-out", "Leave-one-out"),
+                               (pool.cumulative, "cumulative", "Cumulative meta-analysis")):
+        if sens is not None:
+            sections.append(Section(ident, title, (_sensitivity_table(pool, sens,
+                                                                      numbers.table()),)))
+    if pool.influence is not None:
+        sections.append(Section("influence", "Influence diagnostics",
+                                tuple(_influence_blocks(pool, numbers, figure))))
     if pool.bias is not None:
         sections.append(Section("bias", "Small-study effects", tuple(
             Paragraph(f"{s}.") for s in bias_sentences(pool.bias, tau="τ"))))
@@ -796,7 +1080,7 @@ def _md_table(table: Table) -> list[str]:
 
 def to_markdown(content: ReportContent, images: Mapping[str, str]) -> str:
     """The report as Markdown, the same content as :func:`to_html`; ``images`` maps
-    ``prisma``/``forest``/``funnel`` to the paths (relative to the Markdown file) of their
+    the names of :data:`IMAGES` to the paths (relative to the Markdown file) of their
     image files; a figure without a path is left out."""
     doc = build(content)
     lines = [f"# {md_escape(doc.title)}", ""]
