@@ -27,6 +27,7 @@ from metareview.project import run
 from metareview.report import ReportContent, build, characteristics, to_html, to_markdown
 from metareview.report_docx import to_docx
 from metareview.sheets.extraction import read_extraction
+from test_report_document import md_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "data" / "example-review"
@@ -105,20 +106,6 @@ def threelevel(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def html_tables(page: Any) -> list[list[list[str]]]:
     return [[[c.text_content() for c in tr if c.tag in ("th", "td")] for tr in t.iter("tr")]
             for t in page.iter("table")]
-
-
-def md_tables(text: str) -> list[list[list[str]]]:
-    """Every Markdown table as rows of cells, escapes and bold marks removed."""
-    tables: list[list[list[str]]] = []
-    current: list[list[str]] = []
-    for line in [*text.splitlines(), ""]:
-        if line.startswith("|"):
-            parts = re.split(r"(?<!\\)\|", line.strip()[1:-1])
-            current.append([re.sub(r"\\(.)", r"\1", p.strip()).strip("*") for p in parts])
-        elif current:
-            tables.append([r for r in current if not set("".join(r)) <= set("-:|")])
-            current = []
-    return tables
 
 
 def docx_tables(document: Any) -> list[list[list[str]]]:
