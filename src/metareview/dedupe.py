@@ -123,15 +123,18 @@ def record_key(article: Article) -> str:
 def record_id(article: Article) -> str:
     """A stable id for a unique record: ``pmid:…``, else ``doi:…``, else a short hash of the
     normalised title, year and first-author surname (``rec:…``)."""
-    pmid = normalise_pmid(article.pmid)
+    return _record_id(normalise_pmid(article.pmid), normalise_doi(article.doi),
+                      normalise_text(article.title), article.year, first_author_surname(article))
+
+
+def _record_id(pmid: str | None, doi: str | None, title: str, year: int | None,
+               surname: str) -> str:
+    """:func:`record_id` from the normalised ids, title and first-author surname."""
     if pmid:
         return f"pmid:{pmid}"
-    doi = normalise_doi(article.doi)
     if doi:
         return f"doi:{doi}"
-    basis = "|".join(
-        (normalise_text(article.title), str(article.year), first_author_surname(article))
-    )
+    basis = "|".join((title, str(year), surname))
     return "rec:" + hashlib.sha1(basis.encode("utf-8")).hexdigest()[:10]
 
 
@@ -266,12 +269,20 @@ class _Clusters:
         self, facts: Sequence[tuple[str | None, ...]], apart: Iterable[tuple[int, int]]
     ):
         self.parent = list(range(len(facts)))
-        self.members: dict[int, list[int]] = {i: [i] for i in range(len(facts))}
-        self.facts = [[{v} if v else set() for v in row] for row in facts]
+        # a cluster of one is its record alone: only larger ones are stored
+        self.facts = facts
+        self.joined: dict[int, list[int]] = {}
+        self.merged: dict[int, list[set[str]]] = {}
         self.apart: dict[int, set[int]] = defaultdict(set)
         for a, b in apart:
             self.apart[a].add(b)
             self.apart[b].add(a)
+
+    def members(self, root: int) -> list[int]:
+        return self.joined.get(root) or [root]
+
+    def _facts(self, root: int) -> list[set[str]]:
+        return self.merged.get(root) or [{v} if v else set() for v in self.facts[root]]
 
     def find(self, i: int) -> int:
         while self.parent[i] != i:
@@ -285,17 +296,22 @@ class _Clusters:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return False
-        if len(self.members[ra]) < len(self.members[rb]):
-            ra, rb = rb, ra
-        if any(self.find(p) == ra for m in self.members[rb] for p in self.apart.get(m, ())):
+        into, joining = self.members(ra), self.members(rb)
+        if len(into) < len(joining):
+            ra, rb, into, joining = rb, ra, joining, into
+        if any(self.find(p) == ra for m in joining for p in self.apart.get(m, ())):
             return False
-        pairs = list(zip(self.facts[ra], self.facts[rb], strict=True))
-        if strict and any(x and y and x.isdisjoint(y) for x, y in pairs):
+        facts, more = self._facts(ra), self._facts(rb)
+        if strict and any(x and y and x.isdisjoint(y) for x, y in zip(facts, more, strict=True)):
             return False
         self.parent[rb] = ra
-        self.members[ra].extend(self.members.pop(rb))
-        for x, y in pairs:
+        into.extend(joining)
+        self.joined[ra] = into
+        self.joined.pop(rb, None)
+        for x, y in zip(facts, more, strict=True):
             x.update(y)
+        self.merged[ra] = facts
+        self.merged.pop(rb, None)
         return True
 
 
@@ -328,10 +344,16 @@ def _markers(title: str) -> frozenset[str]:
 
 
 def _digits(text: str | None) -> str:
+    if not text:
+        return ""
+    if text.isdecimal():
+        return text.lstrip("0")
     return "".join(c for c in text or "" if c.isdecimal()).lstrip("0")
 
 
-def _title_edges(articles: Sequence[Article], threshold: float) -> Iterator[_Edge]:
+def _title_edges(articles: Sequence[Article], threshold: float,
+                 titles: Sequence[str] | None = None,
+                 surnames: Sequence[str] | None = None) -> Iterator[_Edge]:
     """Fuzzy title matches in the same publication year (records without a year match
     any year) whose first authors and title numbers agree.
 
@@ -341,8 +363,9 @@ def _title_edges(articles: Sequence[Article], threshold: float) -> Iterator[_Edg
     """
     from rapidfuzz import fuzz
 
-    titles = [normalise_text(a.title) for a in articles]
-    surnames = [first_author_surname(a) for a in articles]
+    titles = titles if titles is not None else [normalise_text(a.title) for a in articles]
+    if surnames is None:
+        surnames = [first_author_surname(a) for a in articles]
     years = [a.year for a in articles]
     same_title: dict[str, list[int]] = defaultdict(list)
     for i, title in enumerate(titles):
@@ -370,11 +393,42 @@ def _title_edges(articles: Sequence[Article], threshold: float) -> Iterator[_Edg
     for i, title in enumerate(titles):
         if title and surnames[i]:
             by_author[surnames[i], years[i]].add(ids[title])
-    for (u, v), score in _candidates(distinct, by_author.values(), threshold).items():
+    for (u, v), score in _by_year(distinct, [years[m[0]] if len({years[i] for i in m}) == 1
+                                             else None for m in same_title.values()],
+                                  by_author, threshold).items():
         found += [_Edge(min(i, j), max(i, j), "title", score)
                   for i in same_title[distinct[u]] for j in same_title[distinct[v]]
                   if compatible(i, j)]
     yield from sorted(found, key=lambda e: (-(e.score or 0.0), e.a, e.b))
+
+
+def _by_year(titles: Sequence[str], years: Sequence[int | None],
+             blocks: Mapping[tuple[str, int | None], Iterable[int]],
+             threshold: float) -> dict[tuple[int, int], float]:
+    """:func:`_candidates` of ``titles`` year by year: titles of different years never
+    match, so each year's titles (``years``: a title's one year, ``None`` when some
+    record of it has none or they differ) are searched on their own, with the titles of
+    no one year in every search. ``blocks`` are keyed by first author and year. One
+    search of all titles instead when that is cheaper (most titles of no one year)."""
+    dated: dict[int, list[int]] = defaultdict(list)
+    undated: list[int] = []
+    for u, year in enumerate(years):
+        (undated if year is None else dated[year]).append(u)
+    groups = [sorted(members + undated) for members in dated.values()]
+    if not groups or sum(len(g) ** 2 for g in groups) >= len(titles) ** 2:
+        return _candidates(titles, blocks.values(), threshold)
+    blocks_of: dict[int | None, list[Iterable[int]]] = defaultdict(list)
+    for (_, year), block in blocks.items():
+        blocks_of[year].append(block)
+    scores: dict[tuple[int, int], float] = {}
+    for n, (year, members) in enumerate(zip(dated, groups, strict=True)):
+        local = {u: k for k, u in enumerate(members)}
+        these = [*blocks_of[year], *(blocks_of[None] if n == 0 else ())]
+        these = [[local[u] for u in block] for block in these]
+        for (a, b), score in _candidates([titles[u] for u in members], these,
+                                         threshold).items():
+            scores[members[a], members[b]] = score
+    return scores
 
 
 _RARE = 3  # a title's rarest words, one of which a near-duplicate must contain
@@ -523,6 +577,8 @@ def dedupe(
 
     dois = [normalise_doi(a.doi) for a in articles]
     pmids = [normalise_pmid(a.pmid) for a in articles]
+    titles = [normalise_text(a.title) for a in articles]
+    surnames = [first_author_surname(a) for a in articles]
     facts = [
         (doi, pmid, _digits(a.volume), _digits(a.first_page or a.elocation))
         for doi, pmid, a in zip(dois, pmids, articles, strict=True)
@@ -530,7 +586,7 @@ def dedupe(
     edges = [
         *_exact_edges(dois, "doi"),
         *_exact_edges(pmids, "pmid"),
-        *_title_edges(articles, threshold),
+        *_title_edges(articles, threshold, titles, surnames),
         *(_Edge(index[o.kept], index[o.removed], "reviewer") for o in known if o.merge),
     ]
     clusters = _Clusters(facts, apart)
@@ -541,7 +597,7 @@ def dedupe(
             tree[edge.b].append(edge)
 
     roots = sorted(
-        {clusters.find(i) for i in range(len(articles))}, key=lambda r: min(clusters.members[r])
+        {clusters.find(i) for i in range(len(articles))}, key=lambda r: min(clusters.members(r))
     )
     records: list[UniqueRecord] = []
     log: list[DuplicateLink] = []
@@ -549,13 +605,19 @@ def dedupe(
     row_of: dict[str, int] = {}  # the log row of each removed record
     override_text = {(o.kept, o.removed): o.text for o in known}
     for cluster, root in enumerate(roots, start=1):
-        members = sorted(clusters.members[root])
+        members = sorted(clusters.members(root))
         kept = members[0] if len(members) == 1 else max(
             members, key=lambda i: (*_completeness(articles[i]), -i)
         )
         others = [i for i in members if i != kept]
-        article = _merge_ids(articles[kept], [articles[i] for i in others])
-        rid = _unique(record_id(article), used_ids, "-{}")
+        if others:
+            article = _merge_ids(articles[kept], [articles[i] for i in others])
+            rid = record_id(article)
+        else:  # its normalised ids and title are known already
+            article = articles[kept]
+            rid = _record_id(pmids[kept], dois[kept], titles[kept], article.year,
+                             surnames[kept])
+        rid = _unique(rid, used_ids, "-{}")
         sources = tuple(dict.fromkeys(articles[i].source_file for i in [kept, *others]))
         records.append(
             UniqueRecord(rid, article, cluster, tuple(keys[i] for i in [kept, *others]), sources)
