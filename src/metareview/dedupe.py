@@ -715,6 +715,9 @@ _JOURNAL = {"journal": "title", "journal_abbrev": "iso_abbrev", "issn_print": "i
 # Columns Article.to_row derives from others, or that a dedupe run adds.
 _DERIVED = frozenset({"first_author", "year", "pub_date", "record_id", "found_in",
                       "duplicates", "merged_records"})
+# Columns every row is rebuilt from (or derived), none of them kept in extra.
+_USED = _DERIVED | {"source_format", "source_file", "record_index", "title", "authors",
+                    "abstract", "pages", "pub_date_raw", *_SCALARS, *_LISTS, *_JOURNAL}
 
 
 def read_inputs(paths: Sequence[str], format: str | None = None) -> list[Article]:
@@ -798,10 +801,8 @@ def article_from_row(row: Mapping[str, Any], source: str, line: int) -> Article:
         text = None if name == "authors" and structured else _plain(value)
         if text is not None:
             values[str(name)] = text
-    used = set(_DERIVED) | {"source_format", "source_file", "record_index", "title",
-                             "authors", "abstract", "pages", "pub_date_raw"}
+    used = set(_USED)
     fields: dict[str, Any] = {name: values[name] for name in _SCALARS if name in values}
-    used.update(_SCALARS)
     if structured:
         authors = _structured_authors(row["authors"], f"{source}:{line + 1}")
         if values.get("orcids") == "; ".join(a.orcid for a in authors if a.orcid):
@@ -818,13 +819,13 @@ def article_from_row(row: Mapping[str, Any], source: str, line: int) -> Article:
     for name in _LISTS:
         if name in values:
             fields[name] = tuple(p.strip() for p in values[name].split(";") if p.strip())
-        used.add(name)
     journal = {attr: values[col] for col, attr in _JOURNAL.items() if col in values}
-    used.update(_JOURNAL)
     titles = [Text(values["title"])] if "title" in values else []
     abstracts = [Abstract((Section(values["abstract"]),))] if "abstract" in values else []
     history = []
     for name, value in values.items():
+        if name in _USED:
+            continue
         if name.startswith("title_"):
             titles.append(Text(value, name.removeprefix("title_")))
         elif name.startswith("abstract_"):
@@ -856,6 +857,8 @@ def article_from_row(row: Mapping[str, Any], source: str, line: int) -> Article:
 
 
 def _plain(value: Any) -> str | None:
+    if type(value) is str:  # the common case first
+        return value.strip() or None
     if value is None or (isinstance(value, float) and value != value):  # NaN from pandas
         return None
     if isinstance(value, float) and value.is_integer():
