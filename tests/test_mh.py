@@ -300,7 +300,7 @@ def test_cli_refuses_mh_where_it_cannot_run(tmp_path: Any) -> None:
     for args, message in (
         (["--method", "Peto", "--measure", "RR"], "Peto pools odds ratios only"),
         (["--method", "MH", "--test", "knha"], "z test only"),
-        (["--method", "MH", "--leave-one-out"], "--leave-one-out not available"),
+        (["--method", "MH", "--bias"], "--bias not available"),
     ):
         result = CliRunner().invoke(cli, ["pool", str(csv_in), *args])
         assert result.exit_code == 64, result.output

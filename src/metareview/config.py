@@ -461,8 +461,9 @@ def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,
     """Check ``[analysis]`` with :func:`metareview.poolrun.check_options`, so a bad setting
     stops the run here, at its line, not after the screening. Returns the options
     ``review run`` pools with: the choices spelled as poolrun spells them, plus
-    leave-one-out and the small-study tests the report shows — except with the GLMM,
-    which has no inverse-variance weights for them (``run`` says so in a note)."""
+    leave-one-out and the small-study tests the report shows — except the small-study tests
+    with the GLMM, MH and Peto and leave-one-out with the GLMM, which have no
+    inverse-variance weights for them (``run`` says so in a note)."""
     from .poolrun import PoolOptions, check_options
 
     given = {key: analysis[key] for key, kind in (("measure", str), ("method", str),
@@ -495,13 +496,13 @@ def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,
             # pool's words name options (--level); here they are keys
             problems.append(InputError(exc.message.replace("--", ""), lines.at("analysis", key),
                                        (exc.hint or "").replace("--", "")))
-    extras = checked.method not in ("GLMM", "MH", "Peto")  # no inverse-variance weights
+    weights = checked.method not in ("GLMM", "MH", "Peto")  # no inverse-variance weights
     return PoolOptions(measure=checked.measure if "measure" in given else None,
                        method=checked.method, test=checked.test,
                        level=float(analysis.get("level", 95)), by=analysis.get("by"),
                        mods=analysis.get("mods"), predict=tuple(predict),
-                       cluster=analysis.get("cluster"), leave_one_out=extras, bias=extras,
-                       **extra,
+                       cluster=analysis.get("cluster"), leave_one_out=checked.method != "GLMM",
+                       bias=weights, **extra,
                        bias_model=checked.bias_model, bias_predictor=checked.bias_predictor,
                        bias_min_k=checked.bias_min_k, pi_df=checked.pi_df,
                        columns=checked.columns)

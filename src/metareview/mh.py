@@ -62,7 +62,7 @@ from .errors import EstimationError, InputError, OptionError, ReviewWarning
 from .jsonsafe import plain
 from .meta import Prediction, _p, check_choice, num
 
-__all__ = ["MH_MEASURES", "MHResult", "pool_mh", "pool_peto"]
+__all__ = ["MH_MEASURES", "MHResult", "checked_cells", "pool_counts", "pool_mh", "pool_peto"]
 
 #: Measures :func:`pool_mh` supports (Peto's method is for the odds ratio only).
 MH_MEASURES = ("OR", "RR", "RD")
@@ -145,6 +145,11 @@ class MHResult:
     def __post_init__(self) -> None:
         for name in ("yi", "vi", "weights"):
             object.__setattr__(self, name, readonly(getattr(self, name)))
+
+    @property
+    def tau2(self) -> float:
+        """0: a common-effect model has no between-study variance (metafor's ``tau2``)."""
+        return 0.0
 
     def confidence_interval(self) -> tuple[float, float]:
         """The CI of the pooled estimate on the model scale, ``(ci_lb, ci_ub)``."""
@@ -302,6 +307,33 @@ def pool_peto(
     return _fit("Peto", "OR", ai, bi, ci, di, n1i, n2i, True, add, to, drop00, level, labels)
 
 
+def pool_counts(method: str, ai: ArrayLike, bi: ArrayLike | None = None,
+                ci: ArrayLike | None = None, di: ArrayLike | None = None,
+                **options: Any) -> MHResult:
+    """:func:`pool_mh` (``method="MH"``) or :func:`pool_peto` (``"Peto"``) by name, for
+    callers that refit either; ``options`` go to that function. Peto accepts ``measure="OR"``
+    (its only measure) so that both take the same options."""
+    method = check_choice(method, ("MH", "Peto"), "method")
+    if method == "MH":
+        return pool_mh(ai, bi, ci, di, **options)
+    check_choice(options.pop("measure", "OR"), ("OR",), "measure of Peto's method")
+    return pool_peto(ai, bi, ci, di, **options)
+
+
+def checked_cells(method: str, ai: ArrayLike, bi: ArrayLike | None = None,
+                  ci: ArrayLike | None = None, di: ArrayLike | None = None, *,
+                  n1i: ArrayLike | None = None, n2i: ArrayLike | None = None,
+                  labels: Sequence[str] | None = None,
+                  **options: Any) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """The cells ``a, b, c, d`` of every table as float arrays (NaN where a count is
+    missing), for refits of subsets; the :func:`pool_counts` fit to all tables is run first
+    (its warnings silenced), so that bad counts, labels or options stop here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ReviewWarning)
+        pool_counts(method, ai, bi, ci, di, n1i=n1i, n2i=n2i, labels=labels, **options)
+    return _cells(ai, bi, ci, di, n1i, n2i)
+
+
 # --- the computation ---------------------------------------------------------------------
 
 
@@ -405,7 +437,8 @@ def _fit(method: str, measure: str, ai: ArrayLike, bi: ArrayLike | None, ci: Arr
 
 
 def _cells(ai: ArrayLike, bi: ArrayLike | None, ci: ArrayLike | None, di: ArrayLike | None,
-           n1i: ArrayLike | None, n2i: ArrayLike | None) -> tuple[FloatArray, ...]:
+           n1i: ArrayLike | None, n2i: ArrayLike | None
+           ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """The four cells as float arrays (escalc has already checked them)."""
     a = np.atleast_1d(np.asarray(ai, dtype=np.float64))
     c = np.atleast_1d(np.asarray(ci, dtype=np.float64))

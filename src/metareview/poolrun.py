@@ -171,18 +171,24 @@ class Subgroup:
 
 @dataclass(frozen=True)
 class SubgroupTest:
-    """Tests of subgroup differences: ``q``/``df``/``p`` with a common τ² (metafor
+    """Tests of subgroup differences, ``name`` says which ``q``/``df``/``p`` is.
+
+    Inverse-variance methods: ``q``/``df``/``p`` with a common τ² (metafor
     ``rma(mods=~group)``, QM) and ``q_separate``/``p_separate`` with a separate τ² per group
     (fixed-effect model over the subgroup estimates). Under Knapp–Hartung (``test="knha"``)
     the common-τ² test is an F test with ``df`` and ``df2`` degrees of freedom (metafor's
-    QMdf); ``df2`` is None for the Wald (χ²) test."""
+    QMdf); ``df2`` is None for the Wald (χ²) test. Mantel–Haenszel and Peto: ``q`` is the
+    inverse-variance Q between the subgroup MH/Peto estimates (R meta's test for subgroup
+    differences, common effect model); there is no common-τ² or separate-τ² test
+    (``q_separate``/``p_separate`` None)."""
 
     q: float
     df: int
     p: float
-    q_separate: float
-    p_separate: float
+    q_separate: float | None
+    p_separate: float | None
     df2: int | None = None
+    name: str = "common tau²"
 
     @property
     def statistic(self) -> str:
@@ -405,10 +411,13 @@ def format_report(report: PoolReport, digits: int = 3, percent: bool = False) ->
         lines += mh_sentences(report.mh)
     if report.subgroup_test is not None:
         t = report.subgroup_test
-        separate = ("not computable (a subgroup has SE 0)" if math.isnan(t.q_separate)
-                    else f"Q({t.df}) = {num(t.q_separate, 2)}, {p_text(t.p_separate)}")
-        lines.append(f"Test for subgroup differences (common tau²): {t.statistic} = "
-                     f"{num(t.q, 2)}, {p_text(t.p)}; separate tau²: {separate}")
+        line = (f"Test for subgroup differences ({t.name}): {t.statistic} = {num(t.q, 2)}, "
+                f"{p_text(t.p)}")
+        if t.q_separate is not None:
+            line += "; separate tau²: " + (
+                "not computable (a subgroup has SE 0)" if math.isnan(t.q_separate)
+                else f"Q({t.df}) = {num(t.q_separate, 2)}, {p_text(t.p_separate)}")
+        lines.append(line)
     for sens in (report.leave_one_out, report.cumulative):
         if sens is not None:
             lines += ["", _sensitivity_title(sens)]
@@ -619,10 +628,12 @@ def tables(report: PoolReport) -> dict[str, tuple[list[str], list[list[Any]]]]:
             sub_rows.append([g.name, *d.values(), *sm.values()])
         if report.subgroup_test is not None:
             t = report.subgroup_test
-            sub_rows.append([f"test (common tau2): {t.statistic} = {t.q}, p={t.p}"]
+            name = t.name.replace("tau²", "tau2")
+            sub_rows.append([f"test ({name}): {t.statistic} = {t.q}, p={t.p}"]
                             + [None] * (len(head) - 1))
-            sub_rows.append([f"test (separate tau2): Q={t.q_separate}, df={t.df}, "
-                             f"p={t.p_separate}"] + [None] * (len(head) - 1))
+            if t.q_separate is not None:
+                sub_rows.append([f"test (separate tau2): Q={t.q_separate}, df={t.df}, "
+                                 f"p={t.p_separate}"] + [None] * (len(head) - 1))
         out["subgroups"] = (head, sub_rows)
     for sens in (report.leave_one_out, report.cumulative):
         if sens is not None:
@@ -798,11 +809,12 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
         pool_kwargs: dict[str, Any] = {"method": method, "test": test, "level": options.level,
                                        "measure": measure, "ni": es.ni}
         mh = None
+        counts = _mh_options(v, method, measure, options.level)
         if method == "GLMM":
             fit, used = _glmm_fit(v["events"], v["total"], labels, options.level)
             correction = "none: the GLMM models the raw counts"
-        elif method in ("MH", "Peto"):
-            mh, es = _mh_fit(v, es, method, labels, options.level)
+        elif counts is not None:
+            mh, es = _mh_fit(counts, es, labels)
             fit = _common_fit(mh)
             used = {lab: plain(w) for lab, w in zip(labels, mh.weights, strict=True)}
             correction = (f"{mh.correction} (study yi/vi, used for the Q-test and the study "
@@ -820,10 +832,13 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
         groups: tuple[Subgroup, ...] = ()
         group_test: SubgroupTest | None = None
         if options.by:
-            groups, group_test = _subgroups(table, es, options.by, pool_kwargs, options.pi_df,
-                                            options.common)
-        loo = _leave_one_out(es, labels, pool_kwargs) if options.leave_one_out else None
-        cum = (_cumulative(table, es, labels, options.cumulative, pool_kwargs)
+            groups, group_test = (
+                _mh_subgroups(table, options.by, counts) if counts is not None
+                else _subgroups(table, es, options.by, pool_kwargs, options.pi_df,
+                                options.common))
+        loo = (_leave_one_out(es, labels, pool_kwargs, counts) if options.leave_one_out
+               else None)
+        cum = (_cumulative(table, es, labels, options.cumulative, pool_kwargs, counts)
                if options.cumulative else None)
         bias = _bias(es, labels, pool_kwargs, options) if options.bias else None
         mods = _moderators(table, es, options, pool_kwargs) if options.mods else None
@@ -965,10 +980,12 @@ def _check_mh(design: str, measure: str, test: str, options: PoolOptions) -> Non
                           hint="drop --measure, or use --method MH for RR and RD")
     if test != "z":
         raise OptionError(f"--method {options.method} uses the z test only", hint="drop --test")
-    extras = _extras(options)
+    extras = [e for e in _extras(options) if e in _NEED_WEIGHTS]
     if extras:
-        raise OptionError(f"{', '.join(extras)} not available with --method {options.method}",
-                          hint="run them with an inverse-variance method such as FE or REML")
+        raise OptionError(f"{', '.join(extras)} not available with --method {options.method}: "
+                          f"{'it needs' if len(extras) == 1 else 'they need'} inverse-variance "
+                          "weights", hint="run them with an inverse-variance method such as FE "
+                                          "or REML")
 
 
 def _check_measure(measure: str, design: str) -> str:
@@ -984,6 +1001,11 @@ def _check_measure(measure: str, design: str) -> str:
 
 def _refuse(message: str, hint: str) -> None:
     raise OptionError(message, hint=hint)
+
+
+#: Analyses that need the per-study inverse-variance weights (MH and Peto refuse them; their
+#: subgroups, leave-one-out and cumulative refits are MH/Peto fits).
+_NEED_WEIGHTS = ("--bias", "--mods", "--influence")
 
 
 def _extras(options: PoolOptions) -> list[str]:
@@ -1071,15 +1093,22 @@ def _pi_method(method: str, test: str, fit: Fit, options: PoolOptions) -> str:
     return describe_pi(options.pi_df, fit.pi_df, test)
 
 
-def _mh_fit(v: dict[str, np.ndarray], es: Any, method: str, labels: list[str],
-            level: float) -> tuple[MHResult, Any]:
+def _mh_options(v: dict[str, np.ndarray], method: str, measure: str,
+                level: float) -> dict[str, Any] | None:
+    """The counts and options of a binary sheet's MH/Peto fits (and refits), as keyword
+    arguments of :func:`metareview.mh.pool_counts`; None for the other methods."""
+    if method not in ("MH", "Peto"):
+        return None
+    return {"method": method, "ai": v["events_1"], "n1i": v["total_1"], "ci": v["events_2"],
+            "n2i": v["total_2"], "measure": measure, "level": level}
+
+
+def _mh_fit(counts: dict[str, Any], es: Any, labels: list[str]) -> tuple[MHResult, Any]:
     """The MH/Peto fit of a binary sheet, and the effect sizes with its study yi/vi
     (metafor's: double-zero tables without one)."""
-    from .mh import pool_mh, pool_peto
+    from .mh import pool_counts
 
-    a, n1, c, n2 = v["events_1"], v["total_1"], v["events_2"], v["total_2"]
-    mh = (pool_peto(a, n1i=n1, ci=c, n2i=n2, level=level, labels=labels) if method == "Peto"
-          else pool_mh(a, n1i=n1, ci=c, n2i=n2, measure=es.measure, level=level, labels=labels))
+    mh = pool_counts(**counts, labels=labels)
     return mh, replace(es, yi=mh.yi, vi=mh.vi, correction=mh.correction)
 
 
@@ -1183,16 +1212,19 @@ def _sensitivity(kind: str, order: str | None, t: Any) -> Sensitivity:
                        tuple(t.notes))
 
 
-def _leave_one_out(es: Any, labels: list[str], kwargs: dict[str, Any]) -> Sensitivity:
-    from .sensitivity import leave_one_out
+def _leave_one_out(es: Any, labels: list[str], kwargs: dict[str, Any],
+                   counts: dict[str, Any] | None) -> Sensitivity:
+    """Inverse-variance refits of the yi/vi, or MH/Peto refits of the ``counts``."""
+    from .sensitivity import leave_one_out, leave_one_out_mh
 
     return _sensitivity("leave_one_out", None,
-                        leave_one_out(es.yi, es.vi, labels=labels, **kwargs))
+                        leave_one_out_mh(**counts, labels=labels) if counts is not None
+                        else leave_one_out(es.yi, es.vi, labels=labels, **kwargs))
 
 
 def _cumulative(table: StudyTable, es: Any, labels: list[str], column: str | None,
-                kwargs: dict[str, Any]) -> Sensitivity:
-    from .sensitivity import cumulative
+                kwargs: dict[str, Any], counts: dict[str, Any] | None) -> Sensitivity:
+    from .sensitivity import cumulative, cumulative_mh
 
     assert column is not None
     raw = table.column(column)
@@ -1202,7 +1234,9 @@ def _cumulative(table: StudyTable, es: Any, labels: list[str], column: str | Non
         ranks = {value: i for i, value in enumerate(sorted({str(x) for x in raw}))}
         order = [float(ranks[str(x)]) for x in raw]
     return _sensitivity("cumulative", column,
-                        cumulative(es.yi, es.vi, order, labels=labels, **kwargs))
+                        cumulative_mh(**counts, order=order, labels=labels)
+                        if counts is not None
+                        else cumulative(es.yi, es.vi, order, labels=labels, **kwargs))
 
 
 def _bias(es: Any, labels: list[str], kwargs: dict[str, Any], options: PoolOptions) -> Bias:
@@ -1301,14 +1335,7 @@ def _subgroups(table: StudyTable, es: Any, by: str, kwargs: dict[str, Any],
                ) -> tuple[tuple[Subgroup, ...], SubgroupTest | None]:
     from .subgroups import subgroup_analysis
 
-    groups = [str(g) for g in table.column(by)]
-    if len(set(groups)) == len(groups) > 1:  # one study per subgroup: nothing to compare
-        raise OptionError(f"--by {by}: every study is a subgroup of its own", table.source,
-                          "give a column that puts several studies in a group")
-    if len(set(groups)) > 2 and all(number(g) is not None for g in groups):
-        warnings.warn(f"--by {by} holds numbers: each of its {len(set(groups))} values is a "
-                      f"subgroup of its own; for a continuous moderator use --mods {by}",
-                      ReviewWarning, stacklevel=2)
+    groups = _groups(table, by)
     result = subgroup_analysis(es.yi, es.vi, groups, labels=list(table.studies), **kwargs)
     subs = tuple(Subgroup(name, _fit(fit, pi_df),
                           _common_effect(es, groups, name, kwargs) if common else None)
@@ -1317,6 +1344,34 @@ def _subgroups(table: StudyTable, es: Any, by: str, kwargs: dict[str, Any],
                         q_separate=result.q_between, p_separate=result.q_between_p,
                         df2=result.qm_df[1])
     return subs, test
+
+
+def _mh_subgroups(table: StudyTable, by: str,
+                  counts: dict[str, Any]) -> tuple[tuple[Subgroup, ...], SubgroupTest]:
+    """An MH/Peto fit per subgroup, and the Q between their estimates."""
+    from .subgroups import subgroup_mh
+
+    result = subgroup_mh(**counts, groups=_groups(table, by), labels=list(table.studies))
+    test = SubgroupTest(q=result.q_between, df=result.q_between_df, p=result.q_between_p,
+                        q_separate=None, p_separate=None,
+                        name=f"common-effect model, Q between the subgroup {result.method} "
+                             "estimates")
+    return tuple(Subgroup(g, _common_fit(fit))
+                 for g, fit in zip(result.groups, result.fits, strict=True)), test
+
+
+def _groups(table: StudyTable, by: str) -> list[str]:
+    """The ``--by`` column as subgroup names; refused when every study is a group of its
+    own, with a warning when numbers make many groups."""
+    groups = [str(g) for g in table.column(by)]
+    if len(set(groups)) == len(groups) > 1:  # one study per subgroup: nothing to compare
+        raise OptionError(f"--by {by}: every study is a subgroup of its own", table.source,
+                          "give a column that puts several studies in a group")
+    if len(set(groups)) > 2 and all(number(g) is not None for g in groups):
+        warnings.warn(f"--by {by} holds numbers: each of its {len(set(groups))} values is a "
+                      f"subgroup of its own; for a continuous moderator use --mods {by}",
+                      ReviewWarning, stacklevel=3)
+    return groups
 
 
 def _common_effect(es: Any, groups: list[str], name: str, kwargs: dict[str, Any]) -> Fit:

@@ -686,10 +686,12 @@ def _pool_step(r: _Run, studies: StudyTable, inputs: str) -> PoolReport | None:
 
     options = r.config.analysis
     pool = run_pool(studies, options)
-    if not (options.leave_one_out or options.bias):
-        r.note("leave-one-out and the small-study tests (Egger, Begg, trim-and-fill) "
-               f"are not run with method {options.method}: they need an inverse-variance "
-               "method such as REML")
+    skipped = [what for what, on in (
+        ("leave-one-out", options.leave_one_out),
+        ("the small-study tests (Egger, Begg, trim-and-fill)", options.bias)) if not on]
+    if skipped:
+        r.note(f"{' and '.join(skipped)} are not run with method {options.method}: they "
+               "need an inverse-variance method such as REML")
     e = pool.fit.summary
     r.did(f"pooled {pool.fit.k} studies ({pool.measure}, {pool.method}): "
           f"{e.estimate:.3f} [{e.ci_lb:.3f}, {e.ci_ub:.3f}]")

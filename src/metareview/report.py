@@ -685,8 +685,11 @@ def _subgroup_test_sentence(pool: PoolReport) -> str:
     t = pool.subgroup_test
     if t is None:
         return ""
-    return (f"Test of subgroup differences: {t.statistic} = {num(t.q, 2)}, {p_text(t.p)} "
-            f"(common τ²); Q = {num(t.q_separate, 2)}, df = {t.df}, {p_text(t.p_separate)} "
+    text = (f"Test of subgroup differences: {t.statistic} = {num(t.q, 2)}, {p_text(t.p)} "
+            f"({t.name.replace('tau²', 'τ²')})")
+    if t.q_separate is None:  # Mantel–Haenszel / Peto: the one test
+        return text + "."
+    return (text + f"; Q = {num(t.q_separate, 2)}, df = {t.df}, {p_text(t.p_separate)} "
             "(separate τ² per subgroup).")
 
 

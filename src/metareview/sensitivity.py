@@ -1,11 +1,11 @@
 """Sensitivity analyses: leave-one-out and cumulative meta-analysis (metafor ``leave1out``,
-``cumul``)."""
+``cumul``), of inverse-variance models and of Mantel–Haenszel or Peto fits of 2x2 tables."""
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,8 +15,12 @@ from numpy.typing import ArrayLike
 from .errors import EstimationError, InputError, OptionError, ReviewWarning
 from .jsonsafe import plain
 from .meta import PoolResult, pool
+from .mh import MHResult, checked_cells, pool_counts
 
-__all__ = ["SensitivityTable", "cumulative", "leave_one_out"]
+__all__ = ["SensitivityTable", "cumulative", "cumulative_mh", "leave_one_out", "leave_one_out_mh"]
+
+#: One refit: the rows (indices) of a subset to its fit.
+Refit = Callable[[np.ndarray], "PoolResult | MHResult"]
 
 _COLUMNS = ("estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "q", "q_p", "tau2", "i2", "h2")
 
@@ -28,9 +32,10 @@ class SensitivityTable:
     ``labels[j]`` is the study left out (leave-one-out) or the study added (cumulative) in
     row ``j``; ``k[j]`` the number of studies in that fit. The columns ``estimate`` ...
     ``h2`` are the fields of the same name of each :class:`~metareview.meta.PoolResult`
-    (model scale); ``pred``, ``pred_ci_lb``, ``pred_ci_ub`` are the estimate and CI
-    back-transformed to the natural scale of ``measure``. A row whose fit fails holds NaN and
-    the reason in ``notes``. ``fits`` keeps the full results (not part of :meth:`to_dict`).
+    (model scale; a Mantel–Haenszel or Peto fit has ``tau2`` 0); ``pred``, ``pred_ci_lb``,
+    ``pred_ci_ub`` are the estimate and CI back-transformed to the natural scale of
+    ``measure``. A row whose fit fails holds NaN and the reason in ``notes``. ``fits`` keeps
+    the full results (not part of :meth:`to_dict`).
     """
 
     kind: str
@@ -55,7 +60,8 @@ class SensitivityTable:
     test: str
     level: float
     measure: str
-    fits: tuple[PoolResult | None, ...] = field(default=(), repr=False, compare=False)
+    fits: tuple[PoolResult | MHResult | None, ...] = field(default=(), repr=False,
+                                                           compare=False)
 
     def rows(self) -> list[dict[str, Any]]:
         """One dictionary per row (``None`` for missing values), ready for a CSV writer."""
@@ -144,7 +150,8 @@ def leave_one_out(
             "Stopped because k = 1.", hint="leave-one-out needs at least 2 studies"
         )
     subsets = [np.delete(np.arange(y.size), i) for i in range(y.size)]
-    return _table("leave-one-out", names, subsets, y, v, names, n, pool_kwargs)
+    return _table("leave-one-out", names, subsets, _pool_refit(y, v, names, n, pool_kwargs),
+                  _test(pool_kwargs))
 
 
 def cumulative(
@@ -187,19 +194,110 @@ def cumulative(
     (('Study 2', 'Study 1', 'Study 3'), (1, 2, 3))
     """
     y, v, names, n, keep = _inputs(yi, vi, labels, ni)
-    if order is None:
-        rank = np.arange(y.size)
-    else:
-        key = np.asarray(order)
-        if key.shape != keep.shape:
-            raise InputError(
-                f"order has {key.size} values for {keep.size} studies", hint="give one per study"
-            )
-        key = key[keep]
-        # a stable sort keeps ties in input order, like R's order()
-        rank = np.argsort(-key if decreasing else key, kind="stable")
+    rank = _rank(order, keep, decreasing)
     subsets = [rank[: j + 1] for j in range(y.size)]
-    return _table("cumulative", [names[i] for i in rank], subsets, y, v, names, n, pool_kwargs)
+    return _table("cumulative", [names[i] for i in rank], subsets,
+                  _pool_refit(y, v, names, n, pool_kwargs), _test(pool_kwargs))
+
+
+def leave_one_out_mh(
+    ai: ArrayLike,
+    bi: ArrayLike | None = None,
+    ci: ArrayLike | None = None,
+    di: ArrayLike | None = None,
+    *,
+    n1i: ArrayLike | None = None,
+    n2i: ArrayLike | None = None,
+    method: str = "MH",
+    labels: Sequence[str] | None = None,
+    **options: Any,
+) -> SensitivityTable:
+    """Refit a Mantel–Haenszel (``method="MH"``) or Peto (``"Peto"``) model k times, each
+    time without one table (metafor ``leave1out(rma.mh(...))``, ``leave1out(rma.peto(...))``).
+
+    Each refit is :func:`metareview.mh.pool_mh` or :func:`~metareview.mh.pool_peto` of the
+    other tables with the same ``options`` (``measure``, ``correct``, ``add``, ``to``,
+    ``drop00``, ``level``), so ``q``, ``i2`` and ``h2`` are those of the MH/Peto fit and
+    ``tau2`` is 0. Tables with a missing count get no row (metafor's ``na.omit``); a refit
+    that fails (an MH ratio of 0 or ∞, where metafor gives NA) holds NaN and the reason.
+
+    Parameters
+    ----------
+    ai, bi, ci, di, n1i, n2i
+        The 2x2 tables, as for :func:`~metareview.mh.pool_mh`.
+    method : {"MH", "Peto"}
+    labels
+        Table names (default ``Study 1``, ...).
+    **options
+        Passed on to each fit.
+
+    Raises
+    ------
+    EstimationError
+        ``Stopped because k = 1.`` for a single table (as metafor).
+
+    Examples
+    --------
+    >>> table = leave_one_out_mh([14, 21, 14], n1i=[131, 385, 57], ci=[14, 17, 24],
+    ...                          n2i=[136, 134, 48])
+    >>> table.method, table.k, round(table.estimate[2], 4)
+    ('MH', (2, 2, 2), -0.4838)
+    """
+    cells, names, _ = _tables(ai, bi, ci, di, n1i, n2i, labels, method, options)
+    k = len(names)
+    if k == 1:
+        raise EstimationError("Stopped because k = 1.",
+                              hint="leave-one-out needs at least 2 tables")
+    subsets = [np.delete(np.arange(k), i) for i in range(k)]
+    return _table("leave-one-out", names, subsets, _counts_refit(method, cells, names, options),
+                  "z")
+
+
+def cumulative_mh(
+    ai: ArrayLike,
+    bi: ArrayLike | None = None,
+    ci: ArrayLike | None = None,
+    di: ArrayLike | None = None,
+    *,
+    n1i: ArrayLike | None = None,
+    n2i: ArrayLike | None = None,
+    order: ArrayLike | None = None,
+    decreasing: bool = False,
+    method: str = "MH",
+    labels: Sequence[str] | None = None,
+    **options: Any,
+) -> SensitivityTable:
+    """Cumulative Mantel–Haenszel (or Peto) meta-analysis: row j is the fit to the first j
+    tables sorted by ``order`` (metafor ``cumul(rma.mh(...), order=...)``; ties keep the
+    input order). Parameters and rows as :func:`leave_one_out_mh`; the first row is a
+    one-table fit.
+
+    Examples
+    --------
+    >>> table = cumulative_mh([14, 21, 14], n1i=[131, 385, 57], ci=[14, 17, 24],
+    ...                       n2i=[136, 134, 48], order=[1964, 1962, 1962], method="Peto")
+    >>> table.labels, table.k
+    (('Study 2', 'Study 3', 'Study 1'), (1, 2, 3))
+    """
+    cells, names, keep = _tables(ai, bi, ci, di, n1i, n2i, labels, method, options)
+    rank = _rank(order, keep, decreasing)
+    subsets = [rank[: j + 1] for j in range(len(names))]
+    return _table("cumulative", [names[i] for i in rank], subsets,
+                  _counts_refit(method, cells, names, options), "z")
+
+
+def _rank(order: ArrayLike | None, keep: np.ndarray, decreasing: bool) -> np.ndarray:
+    """The positions (among the kept studies) in cumulative order."""
+    if order is None:
+        return np.arange(int(keep.sum()))
+    key = np.asarray(order)
+    if key.shape != keep.shape:
+        raise InputError(
+            f"order has {key.size} values for {keep.size} studies", hint="give one per study"
+        )
+    key = key[keep]
+    # a stable sort keeps ties in input order, like R's order()
+    return np.argsort(-key if decreasing else key, kind="stable")
 
 
 def _inputs(
@@ -227,31 +325,67 @@ def _inputs(
     return y, v, names, n, keep
 
 
+def _tables(
+    ai: ArrayLike, bi: ArrayLike | None, ci: ArrayLike | None, di: ArrayLike | None,
+    n1i: ArrayLike | None, n2i: ArrayLike | None, labels: Sequence[str] | None, method: str,
+    options: dict[str, Any],
+) -> tuple[tuple[np.ndarray, ...], list[str], np.ndarray]:
+    """The four cells of the tables with all counts, their names, and the mask of those
+    tables."""
+    cells = checked_cells(method, ai, bi, ci, di, n1i=n1i, n2i=n2i, labels=labels, **options)
+    names = ([f"Study {i + 1}" for i in range(cells[0].size)] if labels is None
+             else [str(label) for label in labels])
+    keep = ~np.any([np.isnan(x) for x in cells], axis=0)
+    if not keep.all():  # metafor leaves them out of the table (na.omit)
+        warnings.warn("Studies with NAs omitted from the table.", ReviewWarning, stacklevel=3)
+    return (tuple(x[keep] for x in cells), [n for n, k in zip(names, keep, strict=True) if k],
+            keep)
+
+
+def _test(options: dict[str, Any]) -> str:
+    return str(options.get("test", "z")).lower()
+
+
+def _pool_refit(y: np.ndarray, v: np.ndarray, names: Sequence[str], n: np.ndarray | None,
+                options: dict[str, Any]) -> Refit:
+    for clash in ("yi", "vi", "labels", "ni"):
+        if clash in options:
+            raise OptionError(f"{clash} cannot be passed twice")
+
+    def refit(idx: np.ndarray) -> PoolResult:
+        return pool(y[idx], v[idx], labels=[names[i] for i in idx],
+                    ni=None if n is None else n[idx], **options)
+
+    return refit
+
+
+def _counts_refit(method: str, cells: tuple[np.ndarray, ...], names: Sequence[str],
+                  options: dict[str, Any]) -> Refit:
+    def refit(idx: np.ndarray) -> MHResult:
+        a, b, c, d = (x[idx] for x in cells)
+        return pool_counts(method, a, b, c, d, labels=[names[i] for i in idx], **options)
+
+    return refit
+
+
 def _table(
     kind: str,
     row_labels: Sequence[str],
     subsets: Sequence[np.ndarray],
-    y: np.ndarray,
-    v: np.ndarray,
-    names: Sequence[str],
-    n: np.ndarray | None,
-    options: dict[str, Any],
+    refit: Refit,
+    test: str,
 ) -> SensitivityTable:
-    for clash in ("yi", "vi", "labels", "ni"):
-        if clash in options:
-            raise OptionError(f"{clash} cannot be passed twice")
     cols: dict[str, list[float]] = {c: [] for c in (*_COLUMNS, "pred", "pred_ci_lb", "pred_ci_ub")}
     ks: list[int] = []
     notes: list[str] = []
-    fits: list[PoolResult | None] = []
-    settings: PoolResult | None = None
+    fits: list[PoolResult | MHResult | None] = []
+    settings: PoolResult | MHResult | None = None
     for idx in subsets:
         ks.append(int(idx.size))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # kept in fit.warnings
-                fit = pool(y[idx], v[idx], labels=[names[i] for i in idx],
-                           ni=None if n is None else n[idx], **options)
+                fit = refit(idx)
         except EstimationError as exc:
             fits.append(None)
             notes.append(exc.message)
@@ -289,7 +423,7 @@ def _table(
         pred_ci_ub=tuple(cols["pred_ci_ub"]),
         notes=tuple(notes),
         method=settings.method,
-        test=str(options.get("test", "z")).lower(),  # as asked: k = 1 rows switch to z
+        test=test,  # as asked: k = 1 rows switch to z
         level=settings.level,
         measure=settings.measure,
         fits=tuple(fits),
