@@ -82,8 +82,9 @@ fields = []            # extra columns to code, e.g. ["country", "setting"]
 # continuous SMD MD | rate IRLN IR IRS IRFT | correlation ZCOR COR UCOR |
 # generic GEN (or any of these)
 measure = "PLO"
-method = "REML"        # REML DL ML PM HE SJ EB HS FE GLMM
+method = "REML"        # REML DL ML PM HE SJ EB HS FE GLMM MH Peto
 # GLMM: proportions with PLO, test z, no `by`; runs without leave-one-out and small-study tests
+# MH, Peto: binary design (Peto: OR), test z; runs without the small-study tests
 test = "z"             # z | knha | adhoc
 level = 95
 # by = "subgroup"      # a column of the extraction sheet for subgroup analysis

@@ -174,7 +174,8 @@ def _rows(report: PoolReport, digits: int, scale: float) -> list[_Row]:
     if report.subgroup_test is not None:
         t = report.subgroup_test
         p = "p < 0.001" if t.p < 0.001 else f"p = {t.p:.3f}"
-        rows.append(_Row("hetero", f"Test for subgroup differences ({t.name.replace('tau²', 'τ²')}): "
+        name = t.name.replace("tau²", "τ²")
+        rows.append(_Row("hetero", f"Test for subgroup differences ({name}): "
                                    f"{t.statistic} = {t.q:.2f}, {p}"))
     return rows
 
