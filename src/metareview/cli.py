@@ -508,7 +508,9 @@ def sheet_command(records: tuple[str, ...], output: str, design: str, fields: tu
               help="tau² estimator: REML, DL, ML, PM, HE, SJ, EB, HS, FE (common effect), "
                    "or GLMM (proportions, logit scale); for binary sheets also MH "
                    "(Mantel-Haenszel OR, RR or RD, with the CMH and Tarone tests for OR) or "
-                   "Peto (OR), as metafor's rma.mh / rma.peto.")
+                   "Peto (OR), as metafor's rma.mh / rma.peto; with them --by, "
+                   "--leave-one-out and --cumulative refit MH (Peto), and --bias, --mods and "
+                   "--influence are refused (they need inverse-variance weights).")
 @click.option("--test", default="z", show_default=True, type=click.Choice(["z", "knha", "adhoc"]),
               help="CI and test of the pooled estimate: z, knha (Knapp-Hartung) or adhoc.")
 @click.option("--study-ci", default="cp", show_default=True,
@@ -641,6 +643,7 @@ def pool_command(table: str, sheet: str | None, design: str | None,
       review pool outcomes.xlsx --cluster study_id --method ML --mods outcome
       review pool extraction.xlsx --influence --baujat baujat.png
       review pool extraction.xlsx --common --pi-df k-1        # both models, t(k-1) PI
+      review pool rct.xlsx --method MH --measure RR --by subgroup --leave-one-out
       review pool rct.xlsx --measure RR --sort year --plot forest.pdf \\
           --favours "Favours treatment,Favours control" --xlim 0.1,10
       review pool extraction.xlsx -o results.csv --raw-csv   study names as they are
