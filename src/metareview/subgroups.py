@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -239,18 +239,11 @@ class MHSubgroupResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe dictionary (fits as nested dictionaries)."""
-        out: dict[str, Any] = plain({
-            "groups": list(self.groups),
-            "fits": {g: f.to_dict() for g, f in zip(self.groups, self.fits, strict=True)},
-            "q_between": self.q_between,
-            "q_between_df": self.q_between_df,
-            "q_between_p": self.q_between_p,
-            "between": self.between.to_dict(),
-            "method": self.method,
-            "level": self.level,
-            "measure": self.measure,
-        })
-        return out
+        out = {f.name: getattr(self, f.name) for f in fields(self)} | {
+            "groups": list(self.groups), "between": self.between.to_dict(),
+            "fits": {g: f.to_dict() for g, f in zip(self.groups, self.fits, strict=True)}}
+        cleaned: dict[str, Any] = plain(out)
+        return cleaned
 
     def __str__(self) -> str:
         width = max(5, *(len(g) for g in self.groups))
