@@ -146,6 +146,12 @@ def test_bad_optional_analyses_are_refused_at_their_lines(tmp_path: Path) -> Non
     [problem] = caught.value.problems
     assert problem.location == f"{path}:10"
     assert problem.message == "analysis.predict holds something other than text"
+    path = write_toml(tmp_path, GOOD + '\n[analysis]\nmods = "year"\npredict = ["2000"]\n')
+    with pytest.raises(ValidationError) as caught:
+        load_config(path)
+    [problem] = caught.value.problems
+    assert problem.location == f"{path}:10"
+    assert problem.message == "predict '2000': cannot read '2000'"
 
 
 def test_glmm_with_a_subgroup_column_is_refused_at_the_method_line(tmp_path: Path) -> None:

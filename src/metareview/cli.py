@@ -749,8 +749,11 @@ def run_command(review: str) -> None:
     folder). The steps: parse the sources and remove duplicates (output/records.csv,
     output/duplicates.csv: write `not duplicate` or `duplicate` in its override column
     and run again); the title/abstract, full-text and extraction workbooks; the PRISMA
-    2020 counts and diagram; the pooled results, forest and funnel plots; and the report
-    (output/report.html, one self-contained file, output/report.docx and output/report.md).
+    2020 counts and diagram; the pooled results, forest and funnel plots (and the Baujat
+    and bubble plots when [analysis] sets influence = true or mods); and the report
+    (output/report.html, one self-contained file, output/report.docx and output/report.md),
+    with a section for each analysis [analysis] asks for (mods, cluster, influence,
+    common, cumulative).
 
     A workbook is created once and never overwritten: new records are added as new
     rows, records that disappeared are reported. While a workbook has undecided rows the

@@ -465,6 +465,7 @@ def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,
     leave-one-out and the small-study tests the report shows — except the small-study tests
     with the GLMM, MH and Peto and leave-one-out with the GLMM, which have no
     inverse-variance weights for them (``run`` says so in a note)."""
+    from .moderators import parse_point
     from .poolrun import PoolOptions, check_options
 
     given = {key: analysis[key] for key, kind in (("measure", str), ("method", str),
@@ -485,6 +486,11 @@ def _check_analysis(analysis: dict[str, Any], design: str, lines: _Lines,
                                    'give moderator=value texts, e.g. predict = ["year=2010"]'))
         predict = []
     found: list[tuple[str, OptionError]] = []
+    for point in predict:
+        try:
+            parse_point(point)
+        except OptionError as wrong:
+            found.append(("predict", wrong))
     columns = analysis.get("columns")
     checked = check_options(design, PoolOptions(**given, **bias, **extra, by=analysis.get("by"),
                                                 mods=analysis.get("mods"),
