@@ -14,10 +14,11 @@ Three rules, applied in this order, link two records:
 Linked records form clusters (union-find). Each cluster keeps its most complete record,
 filled in with the ids of the others, and remembers every record and source file it
 stands for. Identical normalised titles are matched exactly and scored once; a distinct
-title is only scored against candidates: titles holding one of its three rarest words,
-and titles of the same first author and year (blocking). So the cost grows little faster
-than the number of records (see ``benchmarks/dedupe_bench.py``), and a pair that
-reaches the threshold is still found when its titles share a rare word or an author.
+title is only scored against candidates of its publication year: titles holding one of
+its three rarest words (rarest among that year's titles), and titles of the same first
+author (blocking). So the cost grows little faster than the number of records (see
+``benchmarks/dedupe_bench.py``), and a pair that reaches the threshold is still found
+when its titles share a rare word or an author.
 
 A reviewer can override the result in the duplicates log: ``not duplicate`` (or
 ``keep separate``) in the ``override`` column keeps the two records of that row apart on
@@ -358,8 +359,10 @@ def _title_edges(articles: Sequence[Article], threshold: float,
     any year) whose first authors and title numbers agree.
 
     Identical normalised titles are found exactly (score 100) and scored once; distinct
-    titles are only scored against candidates (:func:`_candidates`), not against every
-    title of their year, so the cost grows far slower than the square of the record count.
+    titles are only scored against candidates of their year (:func:`_by_year`), not
+    against every title of their year, so the cost grows far slower than the square of
+    the record count. ``titles`` and ``surnames`` are the records' normalised titles and
+    first-author surnames when known already.
     """
     from rapidfuzz import fuzz
 
@@ -446,38 +449,41 @@ def _candidates(titles: Sequence[str], blocks: Iterable[Iterable[int]],
     """
     import numpy as np
 
-    holders: dict[str, list[int]] = defaultdict(list)
-    words = [tuple(set(title.split())) for title in titles]
-    for u, these in enumerate(words):
-        for word in these:
-            holders[word].append(u)
-    # words ranked rarest first (fewest holders, then alphabetically): a title's rarest
-    # words are its smallest ranks, found by sorting plain integers
-    vocabulary = sorted(holders, key=lambda w: (len(holders[w]), w))
-    rank = {word: r for r, word in enumerate(vocabulary)}
-    askers: dict[int, list[int]] = defaultdict(list)
-    for u, these in enumerate(words):
-        for r in sorted(map(rank.__getitem__, these))[:_RARE]:
-            askers[r].append(u)
-    del words
-    searches = [(askers[r], holders[vocabulary[r]]) for r in askers]
-    searches += [(block, block) for block in map(sorted, blocks) if len(block) > 1]
-    searches = [(queries, choices) for queries, choices in searches if len(choices) > 1]
+    words = [set(title.split()) for title in titles]
+    vocabulary = sorted(set().union(*words))  # alphabetical: ties in rarity go by word
+    number = {word: k for k, word in enumerate(vocabulary)}
+    sizes = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    tokens = np.fromiter((number[w] for these in words for w in these), dtype=np.int64,
+                         count=int(sizes.sum()))
+    del words, number
+    owner = np.repeat(np.arange(len(titles)), sizes)  # the title of each token
+    holders = np.bincount(tokens, minlength=len(vocabulary))  # titles holding each word
+    rank = np.empty(len(vocabulary), dtype=np.int64)  # rarest first, then alphabetically
+    rank[np.lexsort((np.arange(len(vocabulary)), holders))] = np.arange(len(vocabulary))
+    # each title's _RARE rarest words: its tokens by rank, the first few of each title
+    by_rank = np.lexsort((rank[tokens], owner))
+    place = np.arange(len(tokens)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    asked = by_rank[place < _RARE]
+    # the holders of every word, word by word (``start[w]`` onwards), and the blocks after
+    held = owner[np.lexsort((owner, tokens))]
+    start = np.cumsum(holders) - holders
+    groups = [np.asarray(sorted(block), dtype=np.int64) for block in blocks]
+    groups = [group for group in groups if len(group) > 1]
+    block_sizes = np.array([len(group) for group in groups], dtype=np.int64)
+    block_starts = len(held) + np.cumsum(block_sizes) - block_sizes
+    offered = np.concatenate([held, *groups])
+    # Each query (a title) is paired with its choices (a word's holders, or its block's
+    # titles); the pairs are made by numpy, ``_BATCH`` at a time.
+    asking = np.concatenate([owner[asked], *groups])
+    begin = np.concatenate([start[tokens[asked]],
+                            np.repeat(block_starts, block_sizes)])
+    work = np.concatenate([holders[tokens[asked]], np.repeat(block_sizes, block_sizes)])
+    wanted = work > 1
+    asking, begin, work = asking[wanted], begin[wanted], work[wanted]
     scores: dict[tuple[int, int], float] = {}
-    if not searches:
-        return scores
     text = np.empty(len(titles), dtype=object)
     text[:] = titles
     lengths = np.fromiter(map(len, titles), dtype=np.int64, count=len(titles))
-    # Every search flattened: each query (a title) is paired with the choices of its
-    # search; the pairs are made by numpy, ``_BATCH`` at a time, not search by search.
-    sizes = np.array([len(choices) for _, choices in searches], dtype=np.int64)
-    starts = np.cumsum(sizes) - sizes
-    offered = np.concatenate([choices for _, choices in searches])
-    asking = np.concatenate([queries for queries, _ in searches])
-    askers_per_search = [len(queries) for queries, _ in searches]
-    work = np.repeat(sizes, askers_per_search)  # pairs per query
-    begin = np.repeat(starts, askers_per_search)  # where its choices start in offered
     ends = np.cumsum(work)
     low = 0
     while low < len(asking):
@@ -671,6 +677,8 @@ def dedupe(
 def _walk(tree: dict[int, list[_Edge]], start: int) -> Iterator[tuple[int, int, _Edge]]:
     """Each record of a cluster reached from ``start``, with the record and the edge that
     led to it: one log row per removed record, naming the rule that really joined it."""
+    if start not in tree:  # a record alone
+        return
     seen = {start}
     queue = deque([start])
     while queue:
