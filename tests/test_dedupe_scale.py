@@ -130,3 +130,27 @@ def test_an_empty_csv_records_table_is_an_error(tmp_path: Path) -> None:
     path.write_text("\n , \n", encoding="utf-8")
     with pytest.raises(ReviewError, match="the sheet is empty"):
         read_record_rows(path)
+
+
+@pytest.mark.parametrize("undated_share", [0.1, 0.9])
+def test_records_without_a_year_are_searched_with_every_year(
+        undated_share: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Titles are searched year by year; a record with no year matches any year, so a
+    few undated ones join every year's search and many make one search of all titles.
+    Either way the clusters are those of scoring every pair."""
+    from dataclasses import replace
+
+    articles, pairs = planted(800, seed=7)
+    rng = random.Random(3)
+    articles = [replace(a, pub_date=PubDate()) if rng.random() < undated_share else a
+                for a in articles]
+    undated = {i for i, a in enumerate(articles) if a.year is None}
+    assert any(a in undated and b not in undated for a, b in pairs)
+    fast = outcome(articles, 90.0)
+    # the reference: every pair of titles scored, all years at once
+    monkeypatch.setattr(dedupe_module, "_by_year",
+                        lambda titles, years, blocks, threshold: every_pair(titles, (), threshold))
+    assert fast == outcome(articles, 90.0)
+    clusters = {key: n for n, members in enumerate(fast[0]) for key in members}
+    joined = [(a, b) for a, b in pairs if clusters[f"planted#{a}"] == clusters[f"planted#{b}"]]
+    assert any((a in undated) != (b in undated) for a, b in joined)
