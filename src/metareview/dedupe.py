@@ -389,16 +389,17 @@ def _title_edges(articles: Sequence[Article], threshold: float,
 
     found: list[_Edge] = []
     for members in same_title.values():
-        found += [_Edge(i, j, "title", 100.0) for n, i in enumerate(members)
-                  for j in members[n + 1:] if compatible(i, j)]
+        if len(members) > 1:
+            found += [_Edge(i, j, "title", 100.0) for n, i in enumerate(members)
+                      for j in members[n + 1:] if compatible(i, j)]
     by_author: dict[tuple[str, int | None], set[int]] = defaultdict(set)
     ids = {title: u for u, title in enumerate(distinct)}
     for i, title in enumerate(titles):
         if title and surnames[i]:
             by_author[surnames[i], years[i]].add(ids[title])
-    for (u, v), score in _by_year(distinct, [years[m[0]] if len({years[i] for i in m}) == 1
-                                             else None for m in same_title.values()],
-                                  by_author, threshold).items():
+    title_years = [years[m[0]] if len(m) == 1 or len({years[i] for i in m}) == 1 else None
+                   for m in same_title.values()]
+    for (u, v), score in _by_year(distinct, title_years, by_author, threshold).items():
         found += [_Edge(min(i, j), max(i, j), "title", score)
                   for i in same_title[distinct[u]] for j in same_title[distinct[v]]
                   if compatible(i, j)]
@@ -859,7 +860,7 @@ def article_from_row(row: Mapping[str, Any], source: str, line: int) -> Article:
         history=tuple(history),
         authors=authors,
         # an extra_<tag> column written from extra comes back as that tag, not extra_extra_…
-        extra=tuple((k.removeprefix("extra_"), v) for k, v in values.items() if k not in used),
+        extra=tuple([(k.removeprefix("extra_"), v) for k, v in values.items() if k not in used]),
         **fields,
     )
 
