@@ -48,7 +48,7 @@ def _text(element: Element | None) -> str | None:
     if element is None:
         return None
     # clean() inlined: this runs for nearly every element of every record
-    value = "".join(cast("Iterator[str]", element.itertext())) if len(element) else element.text
+    value = "".join(element.itertext()) if len(element) else element.text  # type: ignore[arg-type]
     return " ".join(value.split()) or None if value else None
 
 
@@ -123,9 +123,11 @@ def _author(element: Element) -> Author:
             if part is None:
                 continue
         if part in _NAME_PARTS:
-            parts[part] = clean(child.text)
+            value = child.text  # clean() inlined: names are most of an author
+            parts[part] = " ".join(value.split()) or None if value else None
         elif part == "affiliations":  # <AffiliationInfo><Affiliation> or <Affiliation>
-            for node in child.iterfind("Affiliation") if len(child) else (child,):
+            nodes = [n for n in child if n.tag == "Affiliation"] if len(child) else [child]
+            for node in nodes:
                 if value := _text(node):
                     affiliations.append(value)
         elif part == "orcid":
@@ -160,7 +162,9 @@ _AUTHOR_PARTS = {
 
 
 def _authors(element: Element) -> tuple[Author, ...]:
-    return tuple(_author(a) for a in element if _name(a).lower() == "author")
+    return tuple(
+        _author(a) for a in element if a.tag == "Author" or _name(a).lower() == "author"
+    )
 
 
 def _article_ids(element: Element, f: Fields) -> None:
@@ -309,8 +313,9 @@ def _title(element: Element, f: Fields) -> None:
 
 def _medline_abstract(element: Element, f: Fields) -> None:
     f.setdefault("abstracts", []).insert(0, _abstract(element))
-    for note in element.iterfind("CopyrightInformation"):
-        _add_extra(f, "copyright", _text(note))
+    for note in element:
+        if note.tag == "CopyrightInformation":
+            _add_extra(f, "copyright", _text(note))
 
 
 def _other_abstract(element: Element, f: Fields) -> None:
@@ -342,13 +347,14 @@ def _mesh(element: Element, f: Fields) -> None:
         qualifiers = []
         for part in heading:  # <DescriptorName> then its <QualifierName>s
             tag = part.tag
-            if tag == "DescriptorName":
+            if tag == "QualifierName":
+                if value := _text(part):
+                    qualifiers.append(value)
+            elif tag == "DescriptorName":
                 descriptor = _text(part)
-            elif tag == "QualifierName" and (value := _text(part)):
-                qualifiers.append(value)
         if descriptor:
             if qualifiers:
-                terms.extend([f"{descriptor}/{q}" for q in qualifiers])
+                terms += [f"{descriptor}/{q}" for q in qualifiers]
             else:
                 terms.append(descriptor)
 
