@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import warnings
 from typing import Any
 
@@ -114,8 +113,9 @@ def test_refuses_where_metafor_refuses(case: dict[str, Any]) -> None:
     es = _effects(case)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ReviewWarning)
-        with pytest.raises(EstimationError, match=re.escape(case["error"])) as info:
+        with pytest.raises(EstimationError) as info:
             pool_effects(es, method=case["method"], test=case["test"])
+    assert info.value.message == case["error"]  # metafor's words, full stop and all
     assert "PLO" in (info.value.hint or "")
 
 
@@ -124,8 +124,9 @@ def test_qprofile_matches_metafor_confint(case: dict[str, Any]) -> None:
     fit, _ = _fit(case)
     gold = case["confint_tight"]
     if "error" in gold:
-        with pytest.raises(EstimationError, match=re.escape(gold["error"])):
+        with pytest.raises(EstimationError) as info:
             fit.heterogeneity_ci(tol=1e-12)
+        assert info.value.message == gold["error"]
         return
     ci = fit.heterogeneity_ci(tol=1e-12)
     for key, attr in CONFINT_FIELDS.items():
@@ -141,8 +142,9 @@ def test_qprofile_default_tolerance_matches_metafor(case: dict[str, Any]) -> Non
     fit, _ = _fit(case)
     gold = case["confint"]
     if "error" in gold:
-        with pytest.raises(EstimationError, match=re.escape(gold["error"])):
+        with pytest.raises(EstimationError) as info:
             fit.confint()
+        assert info.value.message == gold["error"]
         return
     ci = fit.confint()
     for key, attr in CONFINT_FIELDS.items():

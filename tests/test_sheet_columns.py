@@ -101,8 +101,8 @@ def test_a_bad_cell_in_a_mapped_column_names_the_real_cell(tmp_path: Path) -> No
     with pytest.raises(ValidationError) as caught:
         read_extraction(path, columns={"events": "Cases", "total": "N"})
     assert [str(p) for p in caught.value.problems] == [
-        "own.csv!D3: total is 'twenty', not a number — enter a number only; put comments "
-        "in the notes column",
+        "own.csv!D3: total is 'twenty', not a number — enter a number only "
+        "(comments go in the notes column)",
         "own.csv!C4: events is 12 but total is 9 — events cannot exceed total; check both cells",
     ]
 
@@ -173,8 +173,8 @@ def test_missing_author_or_year_is_reported_with_every_other_bad_cell(tmp_path: 
     assert [str(p) for p in caught.value.problems] == [
         f"own.csv!A3: Author is empty — {hint}",
         f"own.csv!B4: Year is empty — {hint}",
-        "own.csv!C5: events is 'x', not a number — enter a number only; put comments in the "
-        "notes column",
+        "own.csv!C5: events is 'x', not a number — enter a number only "
+        "(comments go in the notes column)",
     ]
 
 
