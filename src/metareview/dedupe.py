@@ -35,7 +35,7 @@ import sys
 import unicodedata
 import warnings
 from collections import defaultdict, deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -97,6 +97,8 @@ def normalise_text(text: str | None) -> str:
     """Text reduced to lower-case words: markup, entities, diacritics and punctuation go."""
     if not text:
         return ""
+    if text.isascii() and text.isalpha():  # one plain word, e.g. a surname
+        return text.lower()
     if "&" in text or "<" in text:
         text = html.unescape(_TAG.sub(" ", html.unescape(text)))
     if not text.isascii():
@@ -407,7 +409,7 @@ def _title_edges(articles: Sequence[Article], threshold: float,
 
 
 def _by_year(titles: Sequence[str], years: Sequence[int | None],
-             blocks: Mapping[tuple[str, int | None], Iterable[int]],
+             blocks: Mapping[tuple[str, int | None], Collection[int]],
              threshold: float) -> dict[tuple[int, int], float]:
     """:func:`_candidates` of ``titles`` year by year: titles of different years never
     match, so each year's titles (``years``: a title's one year, ``None`` when some
@@ -421,9 +423,10 @@ def _by_year(titles: Sequence[str], years: Sequence[int | None],
     groups = [sorted(members + undated) for members in dated.values()]
     if not groups or sum(len(g) ** 2 for g in groups) >= len(titles) ** 2:
         return _candidates(titles, blocks.values(), threshold)
-    blocks_of: dict[int | None, list[Iterable[int]]] = defaultdict(list)
+    blocks_of: dict[int | None, list[Collection[int]]] = defaultdict(list)
     for (_, year), block in blocks.items():
-        blocks_of[year].append(block)
+        if len(block) > 1:
+            blocks_of[year].append(block)
     scores: dict[tuple[int, int], float] = {}
     for n, (year, members) in enumerate(zip(dated, groups, strict=True)):
         local = {u: k for k, u in enumerate(members)}
