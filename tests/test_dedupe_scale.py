@@ -154,3 +154,24 @@ def test_records_without_a_year_are_searched_with_every_year(
     clusters = {key: n for n, members in enumerate(fast[0]) for key in members}
     joined = [(a, b) for a, b in pairs if clusters[f"planted#{a}"] == clusters[f"planted#{b}"]]
     assert any((a in undated) != (b in undated) for a, b in joined)
+
+
+def test_dedupe_files_leaves_the_cycle_collector_as_it_found_it(tmp_path: Path) -> None:
+    import gc
+
+    from metareview.dedupe import dedupe_files
+
+    path = tmp_path / "records.csv"
+    path.write_text("title,year\nA trial,2001\nA trial.,2001\n", encoding="utf-8")
+    assert gc.isenabled()
+    result = dedupe_files([str(path)], output=str(tmp_path / "unique.csv"))
+    assert result.n_removed == 1 and gc.isenabled()
+    with pytest.raises(ReviewError):  # a run that fails reading too
+        dedupe_files([str(path), str(tmp_path / "missing.ris")], output=str(tmp_path / "b.csv"))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        dedupe_files([str(path)], output=str(tmp_path / "again.csv"))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -27,6 +27,7 @@ the next run; ``duplicate`` merges a pair the rules missed.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import html
 import io
@@ -36,6 +37,7 @@ import unicodedata
 import warnings
 from collections import defaultdict, deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -1047,17 +1049,31 @@ def dedupe_files(
         if path and path != "-":
             check_output(path, sources, force)
     decisions = read_overrides(overrides) if overrides else ()
-    result = dedupe(read_inputs(list(inputs), format), threshold, decisions)
-    if unique_writer.table:
-        write_rows(result.records, output, to=to, inputs=sources, force=force,
-                   raw_csv=raw_csv)
-    else:
-        write_articles((r.article for r in result.records), output, to=to, inputs=sources,
-                       force=force)
-    if log_path:
-        write_rows(log_rows(result), log_path, columns=LOG_COLUMNS,
-                   inputs=sources, force=force, raw_csv=raw_csv)
+    with _collector_paused():
+        result = dedupe(read_inputs(list(inputs), format), threshold, decisions)
+        if unique_writer.table:
+            write_rows(result.records, output, to=to, inputs=sources, force=force,
+                       raw_csv=raw_csv)
+        else:
+            write_articles((r.article for r in result.records), output, to=to,
+                           inputs=sources, force=force)
+        if log_path:
+            write_rows(log_rows(result), log_path, columns=LOG_COLUMNS,
+                       inputs=sources, force=force, raw_csv=raw_csv)
     return result
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off for a while: records make no reference cycles, and
+    its passes over hundreds of thousands of them cost a fifth of a large run."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def unique_csv(result: DedupeResult) -> str:
