@@ -812,8 +812,11 @@ def article_from_row(row: Mapping[str, Any], source: str, line: int) -> Article:
     structured = isinstance(row.get("authors"), list)
     values: dict[str, str] = {}
     for name, value in row.items():
-        text = None if name == "authors" and structured else _plain(value)
-        if text is not None:
+        if type(value) is str:  # most cells: no call for them
+            text: str | None = value.strip()
+        else:
+            text = None if name == "authors" and structured else _plain(value)
+        if text:
             values[str(name)] = text
     used = set(_USED)
     fields: dict[str, Any] = {name: values[name] for name in _SCALARS if name in values}
