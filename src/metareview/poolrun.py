@@ -1293,41 +1293,43 @@ def _bias(es: Any, labels: list[str], kwargs: dict[str, Any], options: PoolOptio
 
 def _moderators(table: StudyTable, es: Any, options: PoolOptions,
                 kwargs: dict[str, Any]) -> MetaRegression:
-    from .moderators import fit_moderators, moderator_columns
+    from .moderators import fit_moderators
 
-    assert options.mods is not None
-    columns = {name: table.column(name) for name in moderator_columns(options.mods)}
+    columns = _moderator_data(table, options.mods)
+    assert options.mods is not None and columns is not None
     return fit_moderators(es.yi, es.vi, columns, options.mods, options.predict,
                           method=kwargs["method"], test=kwargs["test"], level=kwargs["level"],
                           measure=kwargs["measure"], ni=es.ni)
+
+
+def _moderator_data(table: StudyTable, mods: str | None) -> dict[str, Any] | None:
+    """The sheet columns the ``--mods`` formula names, by name (None without a formula)."""
+    from .moderators import moderator_columns
+
+    return {name: table.column(name) for name in moderator_columns(mods)} if mods else None
 
 
 def _threelevel(table: StudyTable, es: Any, options: PoolOptions,
                 measure: str) -> ThreeLevelResult:
     """Estimates nested in ``options.cluster`` (metafor's ``rma.mv(random = ~ 1 |
     cluster/id)``), with the ``--mods`` formula as moderators."""
-    from .moderators import moderator_columns
     from .multilevel import threelevel
 
     assert options.cluster is not None
-    data = ({name: table.column(name) for name in moderator_columns(options.mods)}
-            if options.mods else None)
     return threelevel(es.yi, es.vi, table.column(options.cluster), mods=options.mods,
-                      data=data, method=options.method, level=options.level,
-                      cluster_name=options.cluster, inner_name="estimate", measure=measure,
-                      ni=es.ni)
+                      data=_moderator_data(table, options.mods), method=options.method,
+                      level=options.level, cluster_name=options.cluster, inner_name="estimate",
+                      measure=measure, ni=es.ni)
 
 
 def _influence(table: StudyTable, es: Any, labels: list[str], options: PoolOptions,
                kwargs: dict[str, Any]) -> InfluenceResult:
     """Diagnostics of the model reported: with ``--mods``, the meta-regression."""
     from .influence import influence
-    from .moderators import moderator_columns
 
-    data = ({name: table.column(name) for name in moderator_columns(options.mods)}
-            if options.mods else None)
-    return influence(es.yi, es.vi, mods=options.mods, data=data, method=kwargs["method"],
-                     test=kwargs["test"], level=kwargs["level"], labels=labels)
+    return influence(es.yi, es.vi, mods=options.mods, data=_moderator_data(table, options.mods),
+                     method=kwargs["method"], test=kwargs["test"], level=kwargs["level"],
+                     labels=labels)
 
 
 def _subgroups(table: StudyTable, es: Any, by: str, kwargs: dict[str, Any],
