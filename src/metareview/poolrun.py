@@ -846,9 +846,7 @@ def run_pool(table: StudyTable, options: PoolOptions = PoolOptions()) -> PoolRep
         infl = _influence(table, es, labels, options, pool_kwargs) if options.influence else None
         common = None
         if options.common:
-            fe = meta.pool(es.yi, es.vi, labels=labels, correction=es.correction,
-                           **{**pool_kwargs, "method": "FE", "test": "z"})
-            common = _fit(fe)
+            common = _common_effect(es, labels, pool_kwargs)
     messages = _warn_text(caught)
     for message in messages:
         warnings.warn(message, ReviewWarning, stacklevel=2)
@@ -1340,7 +1338,9 @@ def _subgroups(table: StudyTable, es: Any, by: str, kwargs: dict[str, Any],
     groups = _groups(table, by)
     result = subgroup_analysis(es.yi, es.vi, groups, labels=list(table.studies), **kwargs)
     subs = tuple(Subgroup(name, _fit(fit, pi_df),
-                          _common_effect(es, groups, name, kwargs) if common else None)
+                          _common_effect(es, list(table.studies), kwargs,
+                                         [i for i, g in enumerate(groups) if g == name])
+                          if common else None)
                  for name, fit in zip(result.groups, result.fits, strict=True))
     test = SubgroupTest(q=result.qm, df=result.qm_df[0], p=result.qm_p,
                         q_separate=result.q_between, p_separate=result.q_between_p,
@@ -1376,15 +1376,19 @@ def _groups(table: StudyTable, by: str) -> list[str]:
     return groups
 
 
-def _common_effect(es: Any, groups: list[str], name: str, kwargs: dict[str, Any]) -> Fit:
-    """The inverse-variance common-effect fit of one subgroup's studies."""
+def _common_effect(es: Any, labels: list[str], kwargs: dict[str, Any],
+                   rows: list[int] | None = None) -> Fit:
+    """The inverse-variance common-effect (FE, z) fit of the studies, or of ``rows`` of them
+    (a subgroup)."""
     from .meta import pool
 
-    rows = [i for i, g in enumerate(groups) if g == name]
-    ni = None if kwargs["ni"] is None else np.asarray(kwargs["ni"])[rows]
-    return _fit(pool(np.asarray(es.yi)[rows], np.asarray(es.vi)[rows],
-                          correction=es.correction,
-                          **{**kwargs, "ni": ni, "method": "FE", "test": "z"}))
+    yi, vi, ni = es.yi, es.vi, kwargs["ni"]
+    if rows is not None:
+        yi, vi = np.asarray(yi)[rows], np.asarray(vi)[rows]
+        ni = None if ni is None else np.asarray(ni)[rows]
+        labels = [labels[i] for i in rows]
+    return _fit(pool(yi, vi, labels=labels, correction=es.correction,
+                     **{**kwargs, "ni": ni, "method": "FE", "test": "z"}))
 
 
 def _warn_text(caught: Sequence[warnings.WarningMessage]) -> tuple[str, ...]:
